@@ -1,0 +1,47 @@
+//! `kron next`: the upcoming instants of a schedule.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+
+use crate::cli::NextArgs;
+use crate::error::Error;
+use crate::output;
+use crate::schedule::{Schedule, Zone};
+
+pub fn run(args: &NextArgs) -> Result<(), Error> {
+    let zone = match &args.tz {
+        Some(name) => Zone::get(name)?,
+        None => Zone::system(),
+    };
+    let schedule = Schedule::parse(&args.expr, zone)
+        .map_err(|source| Error::Schedule { expr: args.expr.clone(), source })?;
+    let reference = match &args.after {
+        Some(text) => text.parse::<Timestamp>().map_err(|_| Error::Instant { text: text.clone() })?,
+        None => Timestamp::now(),
+    };
+    let instants: Vec<Timestamp> = schedule.upcoming(reference).take(args.count).collect();
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let texts: Vec<String> =
+            instants.iter().map(|&t| output::rfc3339(t, schedule.zone())).collect();
+        let json = serde_json::to_string(&texts).expect("strings serialize");
+        writeln!(out, "{json}").map_err(Error::Output)?;
+        return Ok(());
+    }
+    writeln!(out, "{} ({})", schedule.describe(), schedule.zone().name()).map_err(Error::Output)?;
+    for &t in &instants {
+        writeln!(
+            out,
+            "{}  {}",
+            output::wall_time(t, schedule.zone()),
+            output::relative(reference, t)
+        )
+        .map_err(Error::Output)?;
+    }
+    if instants.is_empty() {
+        writeln!(out, "(no upcoming instants)").map_err(Error::Output)?;
+    }
+    Ok(())
+}

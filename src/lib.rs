@@ -1,0 +1,32 @@
+//! kron: a per-user crontab replacement.
+//!
+//! The binary is thin: `main` hands its arguments to [`run`], which parses
+//! them with the clap types in `cli`, dispatches to one function per verb in
+//! `cmd`, and maps the outcome to an exit status in `error`. Domain modules
+//! (`schedule`, ...) return typed values and errors and never print.
+
+pub mod cli;
+mod cmd;
+pub mod error;
+mod output;
+pub mod schedule;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs kron with the given command line and returns its exit status.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cmd::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => error::report(&e),
+    }
+}

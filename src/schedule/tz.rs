@@ -1,0 +1,136 @@
+//! Time zones, and what a wall-clock schedule means across their
+//! transitions (`shared/spec/schedules.md`, "Daylight-saving transitions").
+//!
+//! A zone's history is a sequence of periods of constant UTC offset. Inside
+//! one period wall time and instants map one to one, so the engine searches
+//! wall time period by period and applies the spec's rules at the edges:
+//!
+//! - gap (offset grows at the period's start): a fixed-time schedule's wall
+//!   times that do not exist fire once, at the transition; a wildcard
+//!   schedule skips them;
+//! - overlap (offset shrinks at the period's start): wall times that already
+//!   occurred in the previous period fire again only for wildcard schedules.
+//!
+//! Zone data comes from jiff, which reads the system's tzdata and falls back
+//! to a bundled copy where the system has none (minimal containers).
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// A time zone and the name it was asked for by.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    tz: TimeZone,
+    name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown time zone `{name}` (expected an IANA name such as Europe/Berlin or UTC)")]
+pub struct UnknownZone {
+    pub name: String,
+}
+
+/// A span of time with one UTC offset: instants `start..end` (in seconds),
+/// `None` meaning unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub offset: i64,
+    /// The offset in force just before `start`.
+    pub before: i64,
+}
+
+impl Zone {
+    pub fn utc() -> Zone {
+        Zone { tz: TimeZone::UTC, name: "UTC".into() }
+    }
+
+    /// The zone of an IANA name such as `America/New_York`.
+    pub fn get(name: &str) -> Result<Zone, UnknownZone> {
+        match TimeZone::get(name) {
+            Ok(tz) => Ok(Zone { tz, name: name.into() }),
+            Err(_) => Err(UnknownZone { name: name.into() }),
+        }
+    }
+
+    /// The system's zone (`TZ`, then `/etc/localtime`), else UTC.
+    pub fn system() -> Zone {
+        let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+        let name = tz.iana_name().unwrap_or("local").to_string();
+        Zone { tz, name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The UTC offset at an instant, in seconds.
+    pub fn offset(&self, t: i64) -> i64 {
+        i64::from(self.tz.to_offset(timestamp(t)).seconds())
+    }
+
+    /// The period of constant offset that contains instant `t`.
+    pub fn period(&self, t: i64) -> Period {
+        if let Ok(offset) = self.tz.to_fixed_offset() {
+            let offset = i64::from(offset.seconds());
+            return Period { start: None, end: None, offset, before: offset };
+        }
+        let ts = timestamp(t);
+        let offset = i64::from(self.tz.to_offset(ts).seconds());
+        // `preceding` yields transitions strictly before its argument.
+        let start = ts
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .ok()
+            .and_then(|next| self.tz.preceding(next).next())
+            .map(|tr| tr.timestamp().as_second());
+        let end = self.tz.following(ts).next().map(|tr| tr.timestamp().as_second());
+        let before = start.map_or(offset, |s| self.offset(s - 1));
+        Period { start, end, offset, before }
+    }
+}
+
+/// A whole-second instant, clamped to the range jiff represents.
+pub fn timestamp(t: i64) -> Timestamp {
+    let t = t.clamp(Timestamp::MIN.as_second() + 1, Timestamp::MAX.as_second());
+    Timestamp::from_second(t).expect("clamped to the supported range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instant(text: &str) -> i64 {
+        text.parse::<Timestamp>().unwrap().as_second()
+    }
+
+    #[test]
+    fn new_york_spring_forward_period() {
+        let ny = Zone::get("America/New_York").unwrap();
+        let p = ny.period(instant("2026-03-08T07:00:00Z"));
+        assert_eq!(p.start, Some(instant("2026-03-08T07:00:00Z")));
+        assert_eq!(p.end, Some(instant("2026-11-01T06:00:00Z")));
+        assert_eq!((p.before, p.offset), (-5 * 3600, -4 * 3600));
+        let p = ny.period(instant("2026-03-08T06:59:59Z"));
+        assert_eq!(p.end, Some(instant("2026-03-08T07:00:00Z")));
+        assert_eq!(p.offset, -5 * 3600);
+    }
+
+    #[test]
+    fn fixed_zones_have_one_period() {
+        let p = Zone::utc().period(0);
+        assert_eq!((p.start, p.end, p.offset), (None, None, 0));
+        let kathmandu = Zone::get("Asia/Kathmandu").unwrap();
+        assert_eq!(kathmandu.offset(instant("2026-06-01T00:00:00Z")), 5 * 3600 + 45 * 60);
+    }
+
+    #[test]
+    fn unknown_zone_is_an_error() {
+        let e = Zone::get("Mars/Olympus_Mons").unwrap_err();
+        assert!(e.to_string().contains("Mars/Olympus_Mons"));
+    }
+}
