@@ -80,7 +80,7 @@ impl Days {
     /// The days (bits 1..=len) of a month of `len` days whose first day is
     /// weekday `first` that this specification selects.
     pub fn mask(&self, first: u32, len: u32) -> u32 {
-        let valid = (1u32 << (len + 1)) - 2;
+        let valid = (!0u32 >> (31 - len)) & !1;
         let weekday_of = |day: u32| (first + day - 1) % 7;
 
         let mut dom = self.dom & valid;
@@ -161,7 +161,7 @@ pub struct Cron {
     pub minutes: u64,
     pub hours: u64,
     pub months: u64,
-    /// `None`: every year (5 and 6 fields, or a year field of `*`).
+    /// `None`: every year (5 and 6 fields have no year limit).
     pub years: Option<Years>,
     pub days: Days,
     /// cron(8)'s classification for daylight-saving transitions: the second,

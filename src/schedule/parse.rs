@@ -190,10 +190,8 @@ fn parse_fields(
     parse_dom(dom, &mut days)?;
     let months = parse_plain(Field::Month, month)?;
     parse_dow(dow, &mut days)?;
-    let years = match year {
-        None | Some("*") => None,
-        Some(text) => Some(parse_years(text)?),
-    };
+    // A year field, even `*`, bounds the schedule to 1970-2199.
+    let years = year.map(parse_years).transpose()?;
     let wildcard = [second, minute, hour].iter().any(|f| f.starts_with('*'));
     let cron = Cron::new(seconds, minutes, hours, days, months, years, wildcard);
     if !cron.ever_fires() {
