@@ -11,7 +11,9 @@ pub enum Error {
     Schedule { expr: String, source: ParseError },
     #[error(transparent)]
     Zone(#[from] UnknownZone),
-    #[error("invalid instant `{text}`: expected RFC 3339 such as 2026-03-08T01:59:00-05:00 or ...Z")]
+    #[error(
+        "invalid instant `{text}`: expected RFC 3339 such as 2026-03-08T01:59:00-05:00 or ...Z"
+    )]
     Instant { text: String },
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),

@@ -6,12 +6,16 @@ use crate::schedule::Zone;
 
 /// RFC 3339 with the zone's offset at that instant: `2026-03-08T03:00:00-04:00`.
 pub fn rfc3339(t: Timestamp, zone: &Zone) -> String {
-    t.to_zoned(zone.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    t.to_zoned(zone.time_zone().clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// Wall time for people: `Sun 2026-03-08 03:00:00 -04:00`.
 pub fn wall_time(t: Timestamp, zone: &Zone) -> String {
-    t.to_zoned(zone.time_zone().clone()).strftime("%a %Y-%m-%d %H:%M:%S %:z").to_string()
+    t.to_zoned(zone.time_zone().clone())
+        .strftime("%a %Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 /// How far `to` is from `from`: `in 3h 12m`, `in 45s`, `2d 3h ago`; the two

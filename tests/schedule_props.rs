@@ -66,10 +66,10 @@ impl FieldGen {
     fn matches(&self, x: u32, min: u32, max: u32) -> bool {
         self.question
             || self.items.iter().any(|item| match *item {
-                Item::Star(s) => (x - min) % s == 0,
+                Item::Star(s) => (x - min).is_multiple_of(s),
                 Item::Value(v) => v == x,
-                Item::Range(a, b, s) => a <= x && x <= b && (x - a) % s == 0,
-                Item::From(a, s) => a <= x && x <= max && (x - a) % s == 0,
+                Item::Range(a, b, s) => a <= x && x <= b && (x - a).is_multiple_of(s),
+                Item::From(a, s) => a <= x && x <= max && (x - a).is_multiple_of(s),
                 _ => false,
             })
     }
@@ -82,7 +82,10 @@ fn plain_field(min: u32, max: u32) -> impl Strategy<Value = FieldGen> {
         1 => (min..=max, min..=max, 1..6u32).prop_map(|(a, b, s)| Item::Range(a.min(b), a.max(b), s)),
         1 => (min..=max, 1..20u32).prop_map(|(a, s)| Item::From(a, s)),
     ];
-    prop::collection::vec(item, 1..4).prop_map(|items| FieldGen { question: false, items })
+    prop::collection::vec(item, 1..4).prop_map(|items| FieldGen {
+        question: false,
+        items,
+    })
 }
 
 /// Mostly `*`, so that brute force finds firings within its window.
@@ -139,12 +142,21 @@ fn expr() -> impl Strategy<Value = ExprGen> {
         busy_field(1, 12),
         dow_field(),
     )
-        .prop_map(|(second, minute, hour, dom, month, dow)| ExprGen { second, minute, hour, dom, month, dow })
+        .prop_map(|(second, minute, hour, dom, month, dow)| ExprGen {
+            second,
+            minute,
+            hour,
+            dom,
+            month,
+            dow,
+        })
 }
 
 impl ExprGen {
     fn text(&self) -> String {
-        let five = [&self.minute, &self.hour, &self.dom, &self.month, &self.dow].map(FieldGen::text).join(" ");
+        let five = [&self.minute, &self.hour, &self.dom, &self.month, &self.dow]
+            .map(FieldGen::text)
+            .join(" ");
         match &self.second {
             Some(s) => format!("{} {five}", s.text()),
             None => five,
@@ -173,7 +185,13 @@ impl ExprGen {
         let len = date.days_in_month() as u32;
         let weekday = date.weekday().to_sunday_zero_offset() as u32;
         let is_weekday = |d: u32| {
-            let w = date.with().day(d as i8).build().unwrap().weekday().to_sunday_zero_offset();
+            let w = date
+                .with()
+                .day(d as i8)
+                .build()
+                .unwrap()
+                .weekday()
+                .to_sunday_zero_offset();
             (1..=5).contains(&w)
         };
         let dom = self.dom.matches(day, 1, 31)
@@ -194,7 +212,11 @@ impl ExprGen {
                 Item::Nth(w, k) => w % 7 == weekday && (day - 1) / 7 + 1 == k,
                 _ => false,
             });
-        if self.dom.star() || self.dow.star() { dom && dow } else { dom || dow }
+        if self.dom.star() || self.dow.star() {
+            dom && dow
+        } else {
+            dom || dow
+        }
     }
 
     /// Whether the schedule fires at instant `s`, by the spec's rules.
@@ -239,16 +261,30 @@ fn check_against_brute_force(e: &ExprGen, tz_name: &str, after: i64) -> Result<(
     };
     let tz = TimeZone::get(tz_name).unwrap();
     let step = if e.second.is_some() { 1 } else { 60 };
-    let window = if e.second.is_some() { 3 * 3600 } else { 9 * 86_400 };
+    let window = if e.second.is_some() {
+        3 * 3600
+    } else {
+        9 * 86_400
+    };
     let mut from = after;
     for _ in 0..3 {
-        let engine = schedule.next_after(Timestamp::from_second(from).unwrap()).map(|t| t.as_second());
+        let engine = schedule
+            .next_after(Timestamp::from_second(from).unwrap())
+            .map(|t| t.as_second());
         // The first whole second (or minute) strictly after `from`.
         let first_candidate = (from + step).div_euclid(step) * step;
-        let brute = (first_candidate..from + window).step_by(step as usize).find(|&s| e.fires_at(&tz, s));
+        let brute = (first_candidate..from + window)
+            .step_by(step as usize)
+            .find(|&s| e.fires_at(&tz, s));
         match brute {
             Some(s) => prop_assert_eq!(engine, Some(s), "{} in {} after {}", text, tz_name, from),
-            None => prop_assert!(engine.is_none_or(|s| s >= from + window), "{} after {}: engine {:?}", text, from, engine),
+            None => prop_assert!(
+                engine.is_none_or(|s| s >= from + window),
+                "{} after {}: engine {:?}",
+                text,
+                from,
+                engine
+            ),
         }
         let Some(s) = brute else { break };
         from = s;

@@ -14,18 +14,24 @@ pub fn run(args: &NextArgs) -> Result<(), Error> {
         Some(name) => Zone::get(name)?,
         None => Zone::system(),
     };
-    let schedule = Schedule::parse(&args.expr, zone)
-        .map_err(|source| Error::Schedule { expr: args.expr.clone(), source })?;
+    let schedule = Schedule::parse(&args.expr, zone).map_err(|source| Error::Schedule {
+        expr: args.expr.clone(),
+        source,
+    })?;
     let reference = match &args.after {
-        Some(text) => text.parse::<Timestamp>().map_err(|_| Error::Instant { text: text.clone() })?,
+        Some(text) => text
+            .parse::<Timestamp>()
+            .map_err(|_| Error::Instant { text: text.clone() })?,
         None => Timestamp::now(),
     };
     let instants: Vec<Timestamp> = schedule.upcoming(reference).take(args.count).collect();
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        let texts: Vec<String> =
-            instants.iter().map(|&t| output::rfc3339(t, schedule.zone())).collect();
+        let texts: Vec<String> = instants
+            .iter()
+            .map(|&t| output::rfc3339(t, schedule.zone()))
+            .collect();
         let json = serde_json::to_string(&texts).expect("strings serialize");
         writeln!(out, "{json}").map_err(Error::Output)?;
         return Ok(());

@@ -102,6 +102,9 @@ mod tests {
         assert_eq!(days_in_month(2100, 2), 28);
         assert_eq!(days_in_month(2024, 2), 29);
         let c = Civil::from_seconds(-1);
-        assert_eq!((c.year, c.month, c.day, c.hour, c.minute, c.second), (1969, 12, 31, 23, 59, 59));
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.second),
+            (1969, 12, 31, 23, 59, 59)
+        );
     }
 }

@@ -95,11 +95,12 @@ impl Days {
             }
         }
         if self.dom_last_weekday {
-            dom |= 1 << match weekday_of(len) {
-                6 => len - 1,
-                0 => len - 2,
-                _ => len,
-            };
+            dom |= 1
+                << match weekday_of(len) {
+                    6 => len - 1,
+                    0 => len - 2,
+                    _ => len,
+                };
         }
 
         let mut dow = 0u32;
@@ -215,15 +216,20 @@ impl Cron {
                 .any(|y| (1..=12).any(|m| self.months & (1 << m) != 0 && self.day_mask(y, m) != 0)),
             // Across the 400-year Gregorian cycle every month starts on
             // every weekday, in leap and common years alike.
-            None => (1..=12u32).filter(|m| self.months & (1 << m) != 0).any(|m| {
-                let lens: &[u32] = match m {
-                    2 => &[28, 29],
-                    4 | 6 | 9 | 11 => &[30],
-                    _ => &[31],
-                };
-                lens.iter()
-                    .any(|&len| self.day_table.iter().any(|row| row[(len - 28) as usize] != 0))
-            }),
+            None => (1..=12u32)
+                .filter(|m| self.months & (1 << m) != 0)
+                .any(|m| {
+                    let lens: &[u32] = match m {
+                        2 => &[28, 29],
+                        4 | 6 | 9 | 11 => &[30],
+                        _ => &[31],
+                    };
+                    lens.iter().any(|&len| {
+                        self.day_table
+                            .iter()
+                            .any(|row| row[(len - 28) as usize] != 0)
+                    })
+                }),
         }
     }
 }
@@ -241,30 +247,53 @@ mod tests {
 
     #[test]
     fn last_day_and_offsets() {
-        let d = Days { dom_last: 1 | 1 << 3, dow_star: true, dow: 0x7f, ..Days::default() };
+        let d = Days {
+            dom_last: 1 | 1 << 3,
+            dow_star: true,
+            dow: 0x7f,
+            ..Days::default()
+        };
         assert_eq!(days_of(d.mask(NOV_2026.0, NOV_2026.1)), [27, 30]);
         // L-30 in February falls before the 1st: no day.
-        let d = Days { dom_last: 1 << 30, dow_star: true, dow: 0x7f, ..Days::default() };
+        let d = Days {
+            dom_last: 1 << 30,
+            dow_star: true,
+            dow: 0x7f,
+            ..Days::default()
+        };
         assert_eq!(d.mask(0, 28), 0);
     }
 
     #[test]
     fn nearest_weekday_stays_in_month() {
-        let all_weekdays = |d: Days| Days { dow_star: true, dow: 0x7f, ..d };
+        let all_weekdays = |d: Days| Days {
+            dow_star: true,
+            dow: 0x7f,
+            ..d
+        };
         // 2026-11-01 is a Sunday: 1W is Monday the 2nd.
-        let d = all_weekdays(Days { dom_nearest_weekday: 1 << 1, ..Days::default() });
+        let d = all_weekdays(Days {
+            dom_nearest_weekday: 1 << 1,
+            ..Days::default()
+        });
         assert_eq!(days_of(d.mask(0, 30)), [2]);
         // A month starting on Saturday: 1W is Monday the 3rd, not the previous month.
         assert_eq!(days_of(d.mask(6, 30)), [3]);
         // 30 is a Monday in Nov 2026; 31W does not exist in a 30-day month.
-        let d = all_weekdays(Days { dom_nearest_weekday: 1 << 31, ..Days::default() });
+        let d = all_weekdays(Days {
+            dom_nearest_weekday: 1 << 31,
+            ..Days::default()
+        });
         assert_eq!(d.mask(0, 30), 0);
         // A 31-day month starting on Friday ends on Sunday the 31st: 31W is Friday the 29th.
         assert_eq!(days_of(d.mask(5, 31)), [29]);
         // One starting on Thursday ends on Saturday the 31st: 31W is Friday the 30th.
         assert_eq!(days_of(d.mask(4, 31)), [30]);
         // LW: Nov 2026 ends on Monday the 30th.
-        let d = all_weekdays(Days { dom_last_weekday: true, ..Days::default() });
+        let d = all_weekdays(Days {
+            dom_last_weekday: true,
+            ..Days::default()
+        });
         assert_eq!(days_of(d.mask(0, 30)), [30]);
         // A 31-day month starting on Friday ends on Sunday the 31st: LW is the 29th.
         assert_eq!(days_of(d.mask(5, 31)), [29]);
@@ -272,27 +301,49 @@ mod tests {
 
     #[test]
     fn nth_and_last_weekday() {
-        let dom_all = |d: Days| Days { dom_star: true, dom: !0, ..d };
+        let dom_all = |d: Days| Days {
+            dom_star: true,
+            dom: !0,
+            ..d
+        };
         let mut nth = [0; 7];
         nth[1] = 1 << 2; // second Monday
-        let d = dom_all(Days { dow_nth: nth, ..Days::default() });
+        let d = dom_all(Days {
+            dow_nth: nth,
+            ..Days::default()
+        });
         assert_eq!(days_of(d.mask(0, 30)), [9]);
-        let d = dom_all(Days { dow_last: 1 << 5, ..Days::default() }); // last Friday
+        let d = dom_all(Days {
+            dow_last: 1 << 5,
+            ..Days::default()
+        }); // last Friday
         assert_eq!(days_of(d.mask(0, 30)), [27]);
         let mut nth = [0; 7];
         nth[5] = 1 << 5; // fifth Friday: none in November 2026
-        let d = dom_all(Days { dow_nth: nth, ..Days::default() });
+        let d = dom_all(Days {
+            dow_nth: nth,
+            ..Days::default()
+        });
         assert_eq!(d.mask(0, 30), 0);
     }
 
     #[test]
     fn crontab_or_rule() {
         // 13th or Friday: both fields restricted.
-        let d = Days { dom: 1 << 13, dow: 1 << 5, ..Days::default() };
+        let d = Days {
+            dom: 1 << 13,
+            dow: 1 << 5,
+            ..Days::default()
+        };
         assert_eq!(days_of(d.mask(0, 30)), [6, 13, 20, 27]);
         // */2 starts with a star: odd days AND Friday.
         let odd = (1..=31).step_by(2).fold(0, |m, d| m | 1 << d);
-        let d = Days { dom: odd, dom_star: true, dow: 1 << 5, ..Days::default() };
+        let d = Days {
+            dom: odd,
+            dom_star: true,
+            dow: 1 << 5,
+            ..Days::default()
+        };
         assert_eq!(days_of(d.mask(0, 30)), [13, 27]);
     }
 

@@ -35,7 +35,10 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn parse(text: &str, zone: Zone) -> Result<Schedule, ParseError> {
-        Ok(Schedule { expr: parse::parse(text)?, zone })
+        Ok(Schedule {
+            expr: parse::parse(text)?,
+            zone,
+        })
     }
 
     pub fn expr(&self) -> &Expr {
@@ -68,7 +71,9 @@ impl Schedule {
             Expr::Reboot => None,
             Expr::Every(period) => {
                 let period = *period as i64;
-                from.div_euclid(period).checked_add(i64::from(from.rem_euclid(period) != 0))?.checked_mul(period)
+                from.div_euclid(period)
+                    .checked_add(i64::from(from.rem_euclid(period) != 0))?
+                    .checked_mul(period)
             }
             Expr::Cron(cron) => self.first_cron_from(cron, from),
         }

@@ -78,7 +78,15 @@ impl Cron {
                         }
                         Some(s) => second = s,
                     }
-                    let found = Civil { year, month, day, hour, minute, second }.to_seconds();
+                    let found = Civil {
+                        year,
+                        month,
+                        day,
+                        hour,
+                        minute,
+                        second,
+                    }
+                    .to_seconds();
                     return (found < until).then_some(found);
                 }
             }
@@ -92,31 +100,69 @@ mod tests {
     use crate::schedule::parse::{Expr, parse};
 
     fn at(text: &str) -> i64 {
-        let n: Vec<u32> = text.split(['-', ' ', ':']).map(|p| p.parse().unwrap()).collect();
-        Civil { year: n[0] as i32, month: n[1], day: n[2], hour: n[3], minute: n[4], second: n[5] }
-            .to_seconds()
+        let n: Vec<u32> = text
+            .split(['-', ' ', ':'])
+            .map(|p| p.parse().unwrap())
+            .collect();
+        Civil {
+            year: n[0] as i32,
+            month: n[1],
+            day: n[2],
+            hour: n[3],
+            minute: n[4],
+            second: n[5],
+        }
+        .to_seconds()
     }
 
     fn next(expr: &str, from: &str) -> Option<i64> {
-        let Expr::Cron(c) = parse(expr).unwrap() else { panic!() };
+        let Expr::Cron(c) = parse(expr).unwrap() else {
+            panic!()
+        };
         c.next_civil(at(from), i64::MAX)
     }
 
     #[test]
     fn carries_through_every_level() {
-        assert_eq!(next("* * * * *", "2026-12-31 23:59:01"), Some(at("2027-01-01 00:00:00")));
-        assert_eq!(next("* * * * * *", "2026-12-31 23:59:59"), Some(at("2026-12-31 23:59:59")));
-        assert_eq!(next("0 0 29 2 *", "2025-03-01 00:00:00"), Some(at("2028-02-29 00:00:00")));
-        assert_eq!(next("0 0 29 2 *", "2096-03-01 00:00:00"), Some(at("2104-02-29 00:00:00")));
-        assert_eq!(next("0 0 31 * *", "2026-04-01 00:00:00"), Some(at("2026-05-31 00:00:00")));
-        assert_eq!(next("30 2 * * *", "2026-01-01 02:30:01"), Some(at("2026-01-02 02:30:00")));
+        assert_eq!(
+            next("* * * * *", "2026-12-31 23:59:01"),
+            Some(at("2027-01-01 00:00:00"))
+        );
+        assert_eq!(
+            next("* * * * * *", "2026-12-31 23:59:59"),
+            Some(at("2026-12-31 23:59:59"))
+        );
+        assert_eq!(
+            next("0 0 29 2 *", "2025-03-01 00:00:00"),
+            Some(at("2028-02-29 00:00:00"))
+        );
+        assert_eq!(
+            next("0 0 29 2 *", "2096-03-01 00:00:00"),
+            Some(at("2104-02-29 00:00:00"))
+        );
+        assert_eq!(
+            next("0 0 31 * *", "2026-04-01 00:00:00"),
+            Some(at("2026-05-31 00:00:00"))
+        );
+        assert_eq!(
+            next("30 2 * * *", "2026-01-01 02:30:01"),
+            Some(at("2026-01-02 02:30:00"))
+        );
     }
 
     #[test]
     fn respects_the_upper_bound_and_year_field() {
-        let Expr::Cron(c) = parse("0 0 0 1 1 ? 2030").unwrap() else { panic!() };
-        assert_eq!(c.next_civil(at("2026-01-01 00:00:00"), at("2030-01-01 00:00:00")), None);
-        assert_eq!(c.next_civil(at("2026-01-01 00:00:00"), i64::MAX), Some(at("2030-01-01 00:00:00")));
+        let Expr::Cron(c) = parse("0 0 0 1 1 ? 2030").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            c.next_civil(at("2026-01-01 00:00:00"), at("2030-01-01 00:00:00")),
+            None
+        );
+        assert_eq!(
+            c.next_civil(at("2026-01-01 00:00:00"), i64::MAX),
+            Some(at("2030-01-01 00:00:00"))
+        );
         assert_eq!(c.next_civil(at("2030-01-01 00:00:01"), i64::MAX), None);
     }
 }

@@ -11,7 +11,7 @@ use super::fields::{Cron, Days, YEAR_MAX, YEAR_MIN, Years};
 /// A schedule expression, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
-    Cron(Cron),
+    Cron(Box<Cron>),
     /// `@every DURATION`, in seconds, counted from the Unix epoch.
     Every(u64),
     /// `@reboot`: has no instants; the daemon runs it once per boot.
@@ -86,7 +86,10 @@ pub enum ParseError {
 }
 
 fn field_error(field: Field, message: impl Into<String>) -> ParseError {
-    ParseError::Field { field, message: message.into() }
+    ParseError::Field {
+        field,
+        message: message.into(),
+    }
 }
 
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
@@ -102,7 +105,15 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         6 | 7 => (words[0], &words[1..]),
         n => return Err(ParseError::FieldCount(n)),
     };
-    parse_fields(second, rest[0], rest[1], rest[2], rest[3], rest[4], rest.get(5).copied())
+    parse_fields(
+        second,
+        rest[0],
+        rest[1],
+        rest[2],
+        rest[3],
+        rest[4],
+        rest.get(5).copied(),
+    )
 }
 
 fn parse_macro(words: &[&str]) -> Result<Expr, ParseError> {
@@ -110,7 +121,9 @@ fn parse_macro(words: &[&str]) -> Result<Expr, ParseError> {
         "@every" => {
             return match words {
                 [_, duration] => parse_every(duration).map(Expr::Every),
-                [_] => Err(ParseError::Every("missing duration, e.g. @every 90s".into())),
+                [_] => Err(ParseError::Every(
+                    "missing duration, e.g. @every 90s".into(),
+                )),
                 _ => Err(ParseError::Every(format!(
                     "expected one duration such as 1h30m, found `{}`",
                     words[1..].join(" ")
@@ -146,9 +159,7 @@ fn parse_every(text: &str) -> Result<u64, ParseError> {
         if digits == 0 {
             return Err(bad("is not a duration such as 90s, 1h30m or 2d"));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| bad("is too long"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad("is too long"))?;
         let Some(unit) = rest[digits..].chars().next() else {
             return Err(bad("needs a unit (d, h, m or s) after each number"));
         };
@@ -197,7 +208,7 @@ fn parse_fields(
     if !cron.ever_fires() {
         return Err(ParseError::NeverFires);
     }
-    Ok(Expr::Cron(cron))
+    Ok(Expr::Cron(Box::new(cron)))
 }
 
 /// A field made only of numbers, names, ranges and steps.
@@ -243,11 +254,19 @@ fn parse_item(field: Field, item: &str) -> Result<(u32, u32, u32), ParseError> {
     let step = match step {
         None => 1,
         Some(text) => match text.parse::<u32>() {
-            Ok(0) => return Err(field_error(field, format!("`{item}`: step 0 is not allowed"))),
+            Ok(0) => {
+                return Err(field_error(
+                    field,
+                    format!("`{item}`: step 0 is not allowed"),
+                ));
+            }
             Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => n,
             _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => u32::MAX,
             _ => {
-                return Err(field_error(field, format!("`{item}`: step `{text}` is not a number")));
+                return Err(field_error(
+                    field,
+                    format!("`{item}`: step `{text}` is not a number"),
+                ));
             }
         },
     };
@@ -258,12 +277,22 @@ fn parse_item(field: Field, item: &str) -> Result<(u32, u32, u32), ParseError> {
         let a = parse_value(field, a_text)?;
         let b = parse_value(field, b_text)?;
         if a > b {
-            return Err(field_error(field, reversed_range_message(field, range, a, b)));
+            return Err(field_error(
+                field,
+                reversed_range_message(field, range, a, b),
+            ));
         }
         (a, b)
     } else {
         let a = parse_value(field, range)?;
-        (a, if step > 1 || item.contains('/') { max } else { a })
+        (
+            a,
+            if step > 1 || item.contains('/') {
+                max
+            } else {
+                a
+            },
+        )
     };
     Ok((low, high, step))
 }
@@ -285,7 +314,10 @@ fn parse_value(field: Field, text: &str) -> Result<u32, ParseError> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u32>() {
             Ok(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(field_error(field, format!("{text} is out of range {min}-{max}"))),
+            _ => Err(field_error(
+                field,
+                format!("{text} is out of range {min}-{max}"),
+            )),
         };
     }
     let lower = text.to_ascii_lowercase();
@@ -324,7 +356,10 @@ fn parse_dom(text: &str, days: &mut Days) -> Result<(), ParseError> {
             continue;
         }
         if upper.contains('/') {
-            return Err(field_error(field, format!("`{item}`: L and W take no step")));
+            return Err(field_error(
+                field,
+                format!("`{item}`: L and W take no step"),
+            ));
         }
         if upper == "L" {
             days.dom_last |= 1;
@@ -343,7 +378,10 @@ fn parse_dom(text: &str, days: &mut Days) -> Result<(), ParseError> {
         {
             days.dom_nearest_weekday |= 1 << parse_value(field, n)?;
         } else if upper.contains('-') {
-            return Err(field_error(field, format!("`{item}`: L and W days cannot end a range")));
+            return Err(field_error(
+                field,
+                format!("`{item}`: L and W days cannot end a range"),
+            ));
         } else {
             return Err(field_error(
                 field,
@@ -376,10 +414,16 @@ fn parse_dow(text: &str, days: &mut Days) -> Result<(), ParseError> {
             continue;
         }
         if upper.contains('/') {
-            return Err(field_error(field, format!("`{item}`: L and # take no step")));
+            return Err(field_error(
+                field,
+                format!("`{item}`: L and # take no step"),
+            ));
         }
         if upper.contains('-') {
-            return Err(field_error(field, format!("`{item}`: L and # cannot end a range")));
+            return Err(field_error(
+                field,
+                format!("`{item}`: L and # cannot end a range"),
+            ));
         }
         if let Some((day, nth)) = item.split_once('#') {
             let day = parse_value(field, day)? % 7;
@@ -413,7 +457,7 @@ mod tests {
 
     fn cron(text: &str) -> Cron {
         match parse(text).unwrap() {
-            Expr::Cron(c) => c,
+            Expr::Cron(c) => *c,
             other => panic!("{text}: {other:?}"),
         }
     }
@@ -424,8 +468,14 @@ mod tests {
 
     #[test]
     fn lists_ranges_steps() {
-        assert_eq!(bits(cron("1,2,5-7,30-40/5 * * * *").minutes), [1, 2, 5, 6, 7, 30, 35, 40]);
-        assert_eq!(bits(cron("*/7 * * * *").minutes), [0, 7, 14, 21, 28, 35, 42, 49, 56]);
+        assert_eq!(
+            bits(cron("1,2,5-7,30-40/5 * * * *").minutes),
+            [1, 2, 5, 6, 7, 30, 35, 40]
+        );
+        assert_eq!(
+            bits(cron("*/7 * * * *").minutes),
+            [0, 7, 14, 21, 28, 35, 42, 49, 56]
+        );
         assert_eq!(bits(cron("0 0 5/10 * *").days.dom as u64), [5, 15, 25]);
         assert_eq!(bits(cron("*/90 * * * *").minutes), [0]);
         assert_eq!(bits(cron("0 0 1 2/3 *").months), [2, 5, 8, 11]);
@@ -461,10 +511,16 @@ mod tests {
         assert_eq!(error("0 0 0 * *"), "day-of-month: 0 is out of range 1-31");
         assert_eq!(error("0 0 * 13 *"), "month: 13 is out of range 1-12");
         assert_eq!(error("0 0 * * 8"), "day-of-week: 8 is out of range 0-7");
-        assert_eq!(error("0 0 * foo *"), "month: `foo` is not a number 1-12 or a name such as jan");
+        assert_eq!(
+            error("0 0 * foo *"),
+            "month: `foo` is not a number 1-12 or a name such as jan"
+        );
         assert!(error("5-1 * * * *").contains("`5-1` is a reversed range"));
         let sat_sun = error("0 0 * * sat-sun");
-        assert!(sat_sun.contains("6-7") && sat_sun.contains("sat,sun"), "{sat_sun}");
+        assert!(
+            sat_sun.contains("6-7") && sat_sun.contains("sat,sun"),
+            "{sat_sun}"
+        );
         assert!(error("*/0 * * * *").contains("step 0"));
         assert!(error("0 0 * * * * 1969").contains("1969 is out of range 1970-2199"));
         assert!(error("0 0 * *").contains("found 4 fields"));
@@ -525,7 +581,13 @@ mod tests {
 
     #[test]
     fn never_fires_is_refused() {
-        let never = ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 31W 4 *", "0 0 0 * 2 5#5 2027", "0 0 0 29 2 ? 2027"];
+        let never = [
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+            "0 0 31W 4 *",
+            "0 0 0 * 2 5#5 2027",
+            "0 0 0 29 2 ? 2027",
+        ];
         for text in never {
             assert_eq!(parse(text), Err(ParseError::NeverFires), "{text}");
         }

@@ -43,13 +43,19 @@ pub struct Period {
 
 impl Zone {
     pub fn utc() -> Zone {
-        Zone { tz: TimeZone::UTC, name: "UTC".into() }
+        Zone {
+            tz: TimeZone::UTC,
+            name: "UTC".into(),
+        }
     }
 
     /// The zone of an IANA name such as `America/New_York`.
     pub fn get(name: &str) -> Result<Zone, UnknownZone> {
         match TimeZone::get(name) {
-            Ok(tz) => Ok(Zone { tz, name: name.into() }),
+            Ok(tz) => Ok(Zone {
+                tz,
+                name: name.into(),
+            }),
             Err(_) => Err(UnknownZone { name: name.into() }),
         }
     }
@@ -78,7 +84,12 @@ impl Zone {
     pub fn period(&self, t: i64) -> Period {
         if let Ok(offset) = self.tz.to_fixed_offset() {
             let offset = i64::from(offset.seconds());
-            return Period { start: None, end: None, offset, before: offset };
+            return Period {
+                start: None,
+                end: None,
+                offset,
+                before: offset,
+            };
         }
         let ts = timestamp(t);
         let offset = i64::from(self.tz.to_offset(ts).seconds());
@@ -88,9 +99,18 @@ impl Zone {
             .ok()
             .and_then(|next| self.tz.preceding(next).next())
             .map(|tr| tr.timestamp().as_second());
-        let end = self.tz.following(ts).next().map(|tr| tr.timestamp().as_second());
+        let end = self
+            .tz
+            .following(ts)
+            .next()
+            .map(|tr| tr.timestamp().as_second());
         let before = start.map_or(offset, |s| self.offset(s - 1));
-        Period { start, end, offset, before }
+        Period {
+            start,
+            end,
+            offset,
+            before,
+        }
     }
 }
 
@@ -125,7 +145,10 @@ mod tests {
         let p = Zone::utc().period(0);
         assert_eq!((p.start, p.end, p.offset), (None, None, 0));
         let kathmandu = Zone::get("Asia/Kathmandu").unwrap();
-        assert_eq!(kathmandu.offset(instant("2026-06-01T00:00:00Z")), 5 * 3600 + 45 * 60);
+        assert_eq!(
+            kathmandu.offset(instant("2026-06-01T00:00:00Z")),
+            5 * 3600 + 45 * 60
+        );
     }
 
     #[test]
