@@ -1,9 +1,14 @@
 //! The top-level error, its exit status, and the one format in which kron
-//! reports a failure: `kron: <message>` on stderr.
+//! reports a failure: `kron: <message>` on stderr, after any diagnostics.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::diag::Diagnostic;
+use crate::dirs::Insecure;
 use crate::schedule::{ParseError, UnknownZone};
+use crate::taskfile::install::InstallError;
+use crate::taskfile::load::LoadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,27 +20,75 @@ pub enum Error {
         "invalid instant `{text}`: expected RFC 3339 such as 2026-03-08T01:59:00-05:00 or ...Z"
     )]
     Instant { text: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error("no task named `{name}` in {}", file.display())]
+    NoSuchTask { name: String, file: PathBuf },
+    /// Input kron cannot accept, already explained in the message.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something failed, already explained in the message.
+    #[error("{0}")]
+    Failed(String),
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
 }
 
+impl From<Insecure> for Error {
+    fn from(e: Insecure) -> Error {
+        Error::Load(LoadError::Insecure(e))
+    }
+}
+
 impl Error {
-    /// 1: something failed; 2: the input was invalid.
+    /// 1: something failed; 2: the input or the task file is invalid.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Schedule { .. } | Error::Zone(_) | Error::Instant { .. } => 2,
-            Error::Output(_) => 1,
+            Error::Schedule { .. }
+            | Error::Zone(_)
+            | Error::Instant { .. }
+            | Error::NoSuchTask { .. }
+            | Error::Invalid(_)
+            | Error::Load(LoadError::Invalid { .. } | LoadError::Insecure(_))
+            | Error::Install(
+                InstallError::Invalid { .. } | InstallError::Refused(_) | InstallError::Insecure(_),
+            ) => 2,
+            Error::Failed(_)
+            | Error::Io { .. }
+            | Error::Output(_)
+            | Error::Load(LoadError::Read { .. })
+            | Error::Install(InstallError::Io { .. }) => 1,
+        }
+    }
+
+    /// The file diagnostics that explain this error, if any.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            Error::Load(LoadError::Invalid { diagnostics, .. })
+            | Error::Install(InstallError::Invalid { diagnostics, .. }) => diagnostics,
+            _ => &[],
         }
     }
 }
 
 /// Prints the error and returns its exit status. A closed stdout (as in
-/// `kron next | head -1`) is not a failure.
+/// `kron list | head -1`) is not a failure.
 pub fn report(error: &Error) -> ExitCode {
     if let Error::Output(e) = error
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {
         return ExitCode::SUCCESS;
+    }
+    for diagnostic in error.diagnostics() {
+        eprintln!("{diagnostic}");
     }
     eprintln!("kron: {error}");
     ExitCode::from(error.exit_code())

@@ -7,9 +7,13 @@
 
 pub mod cli;
 mod cmd;
+pub mod diag;
+pub mod dirs;
 pub mod error;
 mod output;
 pub mod schedule;
+pub mod taskfile;
+pub mod units;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

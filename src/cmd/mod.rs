@@ -1,13 +1,62 @@
-//! One function per verb. Only this module prints to stdout or decides what
-//! a command's outcome is.
+//! One module per verb. Only this module prints to stdout or decides what a
+//! command's outcome is; the domain modules return values and typed errors.
 
+mod add;
+mod check;
+mod edit;
+mod export;
+mod import;
+mod list;
 mod next;
+mod remove;
+mod show;
 
 use crate::cli::{Cli, Command};
+use crate::dirs::Paths;
 use crate::error::Error;
+use crate::taskfile::{self, TaskFile};
 
-pub fn dispatch(cli: Cli) -> Result<(), Error> {
-    match cli.command {
-        Command::Next(args) => next::run(&args),
+/// What every verb may need: resolved paths.
+pub struct Ctx {
+    pub paths: Paths,
+}
+
+impl Ctx {
+    /// The task file, or an empty one when it does not exist yet.
+    pub fn load_tasks(&self) -> Result<TaskFile, Error> {
+        let path = &self.paths.task_file;
+        if !path.exists() {
+            return Ok(TaskFile {
+                path: path.clone(),
+                defaults: Default::default(),
+                tasks: Vec::new(),
+            });
+        }
+        Ok(taskfile::load(path)?)
     }
 }
+
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    let ctx = Ctx {
+        paths: Paths::from_env(cli.file.as_deref()),
+    };
+    match cli.command {
+        Command::Edit => edit::run(&ctx),
+        Command::Add(args) => add::run(&ctx, &args),
+        Command::Remove(args) => remove::run(&ctx, &args),
+        Command::List(args) => list::run(&ctx, &args),
+        Command::Show(args) => show::run(&ctx, &args),
+        Command::Next(args) => next::run(&ctx, &args),
+        Command::Check(args) => check::run(&ctx, &args),
+        Command::Import(args) => import::run(&ctx, &args),
+        Command::Export(args) => export::run(&ctx, &args),
+    }
+}
+
+/// Writes to stdout, turning a failure into [`Error::Output`].
+macro_rules! out {
+    ($w:expr, $($arg:tt)*) => {
+        writeln!($w, $($arg)*).map_err($crate::error::Error::Output)
+    };
+}
+pub(crate) use out;

@@ -4,20 +4,39 @@ use std::io::Write;
 
 use jiff::Timestamp;
 
+use super::Ctx;
 use crate::cli::NextArgs;
 use crate::error::Error;
 use crate::output;
 use crate::schedule::{Schedule, Zone};
 
-pub fn run(args: &NextArgs) -> Result<(), Error> {
-    let zone = match &args.tz {
-        Some(name) => Zone::get(name)?,
-        None => Zone::system(),
+pub fn run(ctx: &Ctx, args: &NextArgs) -> Result<(), Error> {
+    let schedule = match (&args.task, &args.expr) {
+        (_, Some(expr)) => {
+            let zone = match &args.tz {
+                Some(name) => Zone::get(name)?,
+                None => Zone::system(),
+            };
+            Schedule::parse(expr, zone).map_err(|source| Error::Schedule {
+                expr: expr.clone(),
+                source,
+            })?
+        }
+        (Some(name), None) => {
+            if args.tz.is_some() {
+                return Err(Error::Invalid(
+                    "--tz applies to --expr; a task uses its own timezone".into(),
+                ));
+            }
+            let file = ctx.load_tasks()?;
+            let task = file.task(name).ok_or_else(|| Error::NoSuchTask {
+                name: name.clone(),
+                file: file.path.clone(),
+            })?;
+            task.schedule.clone()
+        }
+        (None, None) => unreachable!("clap requires TASK or --expr"),
     };
-    let schedule = Schedule::parse(&args.expr, zone).map_err(|source| Error::Schedule {
-        expr: args.expr.clone(),
-        source,
-    })?;
     let reference = match &args.after {
         Some(text) => text
             .parse::<Timestamp>()

@@ -1,0 +1,617 @@
+//! Reading a task file: TOML text to the typed model, with every problem
+//! reported at once as a [`Diagnostic`] that names file, line, column and
+//! key path. Nothing here prints or touches the file system except `load`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml_edit::{Item, TableLike};
+
+use super::{
+    CatchUp, LOG_KEYS, Layer, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task,
+    TaskCommand, TaskFile, valid_name,
+};
+use crate::diag::{Diagnostic, line_column, suggest};
+use crate::schedule::{Schedule, Zone};
+use crate::units;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Insecure(#[from] crate::dirs::Insecure),
+    #[error("{} has {} error(s)", path.display(), diagnostics.len())]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// Reads, checks the permissions of, and parses the task file at `path`.
+pub fn load(path: &Path) -> Result<TaskFile, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.into(),
+        source,
+    })?;
+    crate::dirs::check_task_file(path)?;
+    parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
+        path: path.into(),
+        diagnostics,
+    })
+}
+
+/// Parses task-file text. `path` is only used in diagnostics.
+pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
+    let mut r = Reader {
+        text,
+        path,
+        diagnostics: Vec::new(),
+        system_zone: None,
+    };
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = e.message().trim().to_string();
+            r.error(e.span(), "", format!("invalid TOML: {message}"), None);
+            return Err(r.diagnostics);
+        }
+    };
+    let root = doc.as_table();
+    for (key, _) in root.iter() {
+        if key != "defaults" && key != "tasks" {
+            r.unknown_key(root, key, "", &["defaults", "tasks"]);
+        }
+    }
+    let defaults = match root.get("defaults") {
+        None => Layer::default(),
+        Some(item) => match item.as_table_like() {
+            Some(table) => r.layer(table, "defaults", false),
+            None => {
+                r.error(
+                    item.span(),
+                    "defaults",
+                    "expected a table: [defaults]",
+                    None,
+                );
+                Layer::default()
+            }
+        },
+    };
+    let mut tasks = Vec::new();
+    if let Some(item) = root.get("tasks") {
+        match item.as_table_like() {
+            None => r.error(
+                item.span(),
+                "tasks",
+                "expected tables such as [tasks.backup]",
+                None,
+            ),
+            Some(table) => {
+                for (name, item) in table.iter() {
+                    let span = table.key(name).and_then(|k| k.span());
+                    if let Some(task) = r.task(name, item, span, &defaults) {
+                        tasks.push(task);
+                    }
+                }
+            }
+        }
+    }
+    if r.diagnostics.is_empty() {
+        Ok(TaskFile {
+            path: path.into(),
+            defaults,
+            tasks,
+        })
+    } else {
+        r.diagnostics.sort_by_key(|d| (d.line, d.column));
+        Err(r.diagnostics)
+    }
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    path: &'a Path,
+    diagnostics: Vec<Diagnostic>,
+    system_zone: Option<Zone>,
+}
+
+impl Reader<'_> {
+    fn error(
+        &mut self,
+        span: Option<Range<usize>>,
+        key_path: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let (line, column) = line_column(self.text, span.map_or(0, |s| s.start));
+        self.diagnostics.push(Diagnostic {
+            file: self.path.into(),
+            line,
+            column,
+            key_path: key_path.into(),
+            message: message.into(),
+            help,
+        });
+    }
+
+    fn unknown_key(&mut self, table: &dyn TableLike, key: &str, prefix: &str, known: &[&str]) {
+        let span = table.key(key).and_then(|k| k.span());
+        let path = join(prefix, key);
+        let help = match suggest(key, known) {
+            Some(s) => Some(format!("did you mean `{s}`?")),
+            None => Some(format!("known keys here: {}", known.join(", "))),
+        };
+        self.error(span, &path, format!("unknown key `{key}`"), help);
+    }
+
+    fn task(
+        &mut self,
+        name: &str,
+        item: &Item,
+        span: Option<Range<usize>>,
+        defaults: &Layer,
+    ) -> Option<Task> {
+        let prefix = format!("tasks.{name}");
+        if !valid_name(name) {
+            self.error(
+                span.clone(),
+                &prefix,
+                format!("invalid task name `{name}`"),
+                Some("names are 1-64 of a-z, 0-9, _ and -".into()),
+            );
+        }
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                item.span(),
+                &prefix,
+                "expected a table such as [tasks.backup]",
+                None,
+            );
+            return None;
+        };
+        let layer = self.layer(table, &prefix, true);
+        let description = table
+            .get("description")
+            .and_then(|item| self.string(item, &join(&prefix, "description")));
+        let command = match table.get("command") {
+            Some(item) => self.command(item, &join(&prefix, "command")),
+            None => {
+                self.error(
+                    span.clone(),
+                    &prefix,
+                    "missing required key `command`",
+                    Some(
+                        "command = \"echo hello\" (a shell command) or [\"prog\", \"arg\"]".into(),
+                    ),
+                );
+                None
+            }
+        };
+        let zone = self.zone_of(&layer, defaults);
+        let schedule = match table.get("schedule") {
+            Some(item) => {
+                let key_path = join(&prefix, "schedule");
+                self.string(item, &key_path).and_then(|text| {
+                    match Schedule::parse(&text, zone.clone()?) {
+                        Ok(schedule) => Some((text, schedule)),
+                        Err(e) => {
+                            self.error(item.span(), &key_path, format!("`{text}`: {e}"), None);
+                            None
+                        }
+                    }
+                })
+            }
+            None => {
+                self.error(
+                    span.clone(),
+                    &prefix,
+                    "missing required key `schedule`",
+                    Some("schedule = \"*/15 * * * *\"".into()),
+                );
+                None
+            }
+        };
+        let (schedule_text, schedule) = schedule?;
+        let settings = Settings::merge(name, defaults, &layer, zone?);
+        let line = line_column(self.text, span.map_or(0, |s| s.start)).0;
+        Some(Task {
+            name: name.into(),
+            description,
+            schedule_text,
+            schedule,
+            command: command?,
+            layer,
+            settings,
+            line,
+        })
+    }
+
+    /// The task's zone: its own, else the defaults', else the system's.
+    /// `None` when the zone named is unknown (already reported).
+    fn zone_of(&mut self, task: &Layer, defaults: &Layer) -> Option<Zone> {
+        match task.timezone.as_ref().or(defaults.timezone.as_ref()) {
+            Some(name) => Zone::get(name).ok(),
+            None => Some(self.system_zone.get_or_insert_with(Zone::system).clone()),
+        }
+    }
+
+    fn layer(&mut self, table: &dyn TableLike, prefix: &str, is_task: bool) -> Layer {
+        let mut layer = Layer::default();
+        for (key, item) in table.iter() {
+            let path = join(prefix, key);
+            let path = path.as_str();
+            match key {
+                "schedule" | "command" | "description" if is_task => {}
+                "timezone" => {
+                    layer.timezone = self.string(item, path).filter(|name| {
+                        let known = Zone::get(name).is_ok();
+                        if !known {
+                            self.error(
+                                item.span(),
+                                path,
+                                format!("unknown time zone `{name}`"),
+                                Some("use an IANA name such as Europe/Berlin or UTC".into()),
+                            );
+                        }
+                        known
+                    });
+                }
+                "shell" => layer.shell = self.nonempty_string(item, path),
+                "workdir" => layer.workdir = self.workdir(item, path),
+                "env" => self.env(item, path, &mut layer),
+                "stdin" => layer.stdin = self.string(item, path),
+                "timeout" => layer.timeout = self.duration(item, path, true),
+                "kill_grace" => layer.kill_grace = self.duration(item, path, false),
+                "retry" => self.retry(item, path, &mut layer),
+                "overlap" => {
+                    layer.overlap = self.choice(
+                        item,
+                        path,
+                        &[
+                            ("skip", Overlap::Skip),
+                            ("queue", Overlap::Queue),
+                            ("replace", Overlap::Replace),
+                            ("allow", Overlap::Allow),
+                        ],
+                    );
+                }
+                "lock" => {
+                    layer.lock = self.string(item, path).filter(|name| {
+                        let ok = valid_name(name);
+                        if !ok {
+                            self.error(
+                                item.span(),
+                                path,
+                                format!("invalid lock name `{name}`"),
+                                Some("lock names are 1-64 of a-z, 0-9, _ and -".into()),
+                            );
+                        }
+                        ok
+                    });
+                }
+                "jitter" => layer.jitter = self.duration(item, path, false),
+                "catch_up" => {
+                    layer.catch_up = self.choice(
+                        item,
+                        path,
+                        &[
+                            ("skip", CatchUp::Skip),
+                            ("once", CatchUp::Once),
+                            ("all", CatchUp::All),
+                        ],
+                    );
+                }
+                "paused" => layer.paused = self.bool(item, path),
+                "log" => self.log(item, path, &mut layer),
+                "on_failure" => layer.on_failure = self.nonempty_string(item, path),
+                "on_success" => layer.on_success = self.nonempty_string(item, path),
+                _ => {
+                    let known: Vec<&str> = if is_task {
+                        TASK_ONLY_KEYS
+                            .iter()
+                            .chain(SHARED_KEYS.iter())
+                            .copied()
+                            .collect()
+                    } else {
+                        SHARED_KEYS.to_vec()
+                    };
+                    if !is_task && TASK_ONLY_KEYS.contains(&key) {
+                        let span = table.key(key).and_then(|k| k.span());
+                        self.error(
+                            span,
+                            path,
+                            format!("`{key}` belongs in a task, not in [defaults]"),
+                            None,
+                        );
+                    } else {
+                        self.unknown_key(table, key, prefix, &known);
+                    }
+                }
+            }
+        }
+        layer
+    }
+
+    fn string(&mut self, item: &Item, path: &str) -> Option<String> {
+        match item.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("expected a string, found {}", kind(item)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn nonempty_string(&mut self, item: &Item, path: &str) -> Option<String> {
+        let s = self.string(item, path)?;
+        if s.trim().is_empty() {
+            self.error(item.span(), path, "must not be empty", None);
+            return None;
+        }
+        Some(s)
+    }
+
+    fn bool(&mut self, item: &Item, path: &str) -> Option<bool> {
+        let b = item.as_bool();
+        if b.is_none() {
+            self.error(
+                item.span(),
+                path,
+                format!("expected true or false, found {}", kind(item)),
+                None,
+            );
+        }
+        b
+    }
+
+    fn integer(&mut self, item: &Item, path: &str, max: i64) -> Option<u32> {
+        match item.as_integer() {
+            Some(n) if (0..=max).contains(&n) => Some(n as u32),
+            Some(n) => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("{n} is out of range 0-{max}"),
+                    None,
+                );
+                None
+            }
+            None => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("expected a whole number, found {}", kind(item)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, item: &Item, path: &str, positive: bool) -> Option<Duration> {
+        let Some(text) = item.as_str() else {
+            let help = item
+                .as_integer()
+                .map(|n| format!("write durations with a unit: \"{n}s\""));
+            self.error(
+                item.span(),
+                path,
+                format!("expected a duration such as \"90s\", found {}", kind(item)),
+                help,
+            );
+            return None;
+        };
+        match units::parse_duration(text) {
+            Ok(d) if positive && d.is_zero() => {
+                self.error(item.span(), path, "must be above zero", None);
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(item.span(), path, e, None);
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, item: &Item, path: &str, choices: &[(&str, T)]) -> Option<T> {
+        let text = self.string(item, path)?;
+        let found = choices
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v);
+        if found.is_none() {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            let help = suggest(&text, &names).map(|s| format!("did you mean `{s}`?"));
+            self.error(
+                item.span(),
+                path,
+                format!("`{text}` is not one of {}", names.join(", ")),
+                help,
+            );
+        }
+        found
+    }
+
+    fn command(&mut self, item: &Item, path: &str) -> Option<TaskCommand> {
+        if let Some(array) = item.as_array() {
+            let mut argv = Vec::new();
+            for value in array.iter() {
+                match value.as_str() {
+                    Some(s) => argv.push(s.to_string()),
+                    None => {
+                        self.error(
+                            value.span(),
+                            path,
+                            "every element of a command array must be a string",
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+            if argv.is_empty() || argv[0].is_empty() {
+                self.error(
+                    item.span(),
+                    path,
+                    "the command array must start with a program",
+                    None,
+                );
+                return None;
+            }
+            return Some(TaskCommand::Argv(argv));
+        }
+        if item.as_str().is_none() {
+            self.error(
+                item.span(),
+                path,
+                format!(
+                    "expected a string or an array of strings, found {}",
+                    kind(item)
+                ),
+                None,
+            );
+            return None;
+        }
+        self.nonempty_string(item, path).map(TaskCommand::Shell)
+    }
+
+    fn workdir(&mut self, item: &Item, path: &str) -> Option<PathBuf> {
+        let text = self.nonempty_string(item, path)?;
+        let expanded = crate::dirs::expand_home(&text);
+        if !expanded.is_absolute() {
+            self.error(
+                item.span(),
+                path,
+                format!("`{text}` must be an absolute path or start with ~/"),
+                None,
+            );
+            return None;
+        }
+        Some(expanded)
+    }
+
+    fn env(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                item.span(),
+                path,
+                "expected a table such as env = { LANG = \"C\" }",
+                None,
+            );
+            return;
+        };
+        for (key, value) in table.iter() {
+            let key_path = join(path, key);
+            if key.is_empty() || key.contains(['=', '\0']) {
+                let span = table.key(key).and_then(|k| k.span());
+                self.error(
+                    span,
+                    &key_path,
+                    "not a valid environment variable name",
+                    None,
+                );
+            } else if let Some(v) = self.string(value, &key_path) {
+                layer.env.insert(key.into(), v);
+            }
+        }
+    }
+
+    fn retry(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                item.span(),
+                path,
+                "expected a table such as retry = { attempts = 3, backoff = \"30s\" }",
+                None,
+            );
+            return;
+        };
+        for (key, item) in table.iter() {
+            let key_path = join(path, key);
+            let key_path = key_path.as_str();
+            match key {
+                "attempts" => layer.retry_attempts = self.integer(item, key_path, 100),
+                "backoff" => layer.retry_backoff = self.duration(item, key_path, false),
+                "max_backoff" => layer.retry_max_backoff = self.duration(item, key_path, false),
+                "jitter" => layer.retry_jitter = self.bool(item, key_path),
+                "factor" => {
+                    let factor = item
+                        .as_float()
+                        .or_else(|| item.as_integer().map(|n| n as f64));
+                    match factor {
+                        Some(f) if (1.0..=100.0).contains(&f) => layer.retry_factor = Some(f),
+                        _ => self.error(
+                            item.span(),
+                            key_path,
+                            "expected a number from 1 to 100",
+                            None,
+                        ),
+                    }
+                }
+                _ => self.unknown_key(table, key, path, &RETRY_KEYS),
+            }
+        }
+    }
+
+    fn log(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                item.span(),
+                path,
+                "expected a table such as log = { max_size = \"1MiB\", keep = 5 }",
+                None,
+            );
+            return;
+        };
+        for (key, item) in table.iter() {
+            let key_path = join(path, key);
+            match key {
+                "keep" => layer.log_keep = self.integer(item, &key_path, 1000),
+                "max_size" => {
+                    let size = match (item.as_str(), item.as_integer()) {
+                        (Some(text), _) => units::parse_size(text),
+                        (None, Some(n)) if n >= 0 => Ok(n as u64),
+                        _ => Err(format!(
+                            "expected a size such as \"1MiB\", found {}",
+                            kind(item)
+                        )),
+                    };
+                    match size {
+                        Ok(0) => self.error(item.span(), &key_path, "must be above zero", None),
+                        Ok(n) => layer.log_max_size = Some(n),
+                        Err(e) => self.error(item.span(), &key_path, e, None),
+                    }
+                }
+                _ => self.unknown_key(table, key, path, &LOG_KEYS),
+            }
+        }
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn kind(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) | Item::Value(toml_edit::Value::InlineTable(_)) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(v) => v.type_name(),
+    }
+}

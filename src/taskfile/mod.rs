@@ -1,0 +1,296 @@
+//! The task file: one TOML file per user with an optional `[defaults]` table
+//! and one `[tasks.NAME]` table per task.
+//!
+//! This module owns the typed model and the effective settings of a task
+//! (built-in values, overridden by `[defaults]`, overridden by the task),
+//! with where each one came from. `load` turns text into this model and
+//! reports every problem at once. Depends on `schedule`, `units`, `diag`.
+
+pub mod install;
+pub mod load;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::schedule::{Schedule, Zone};
+
+pub use load::{load, parse};
+
+/// Keys allowed in a task table and, except the first three, in `[defaults]`.
+pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
+pub const SHARED_KEYS: [&str; 16] = [
+    "timezone",
+    "shell",
+    "workdir",
+    "env",
+    "stdin",
+    "timeout",
+    "kill_grace",
+    "retry",
+    "overlap",
+    "lock",
+    "jitter",
+    "catch_up",
+    "paused",
+    "log",
+    "on_failure",
+    "on_success",
+];
+pub const RETRY_KEYS: [&str; 5] = ["attempts", "backoff", "factor", "max_backoff", "jitter"];
+pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
+
+#[derive(Clone, Debug)]
+pub struct TaskFile {
+    pub path: PathBuf,
+    pub defaults: Layer,
+    /// In file order.
+    pub tasks: Vec<Task>,
+}
+
+impl TaskFile {
+    pub fn task(&self, name: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub name: String,
+    pub description: Option<String>,
+    /// The schedule as written.
+    pub schedule_text: String,
+    pub schedule: Schedule,
+    pub command: TaskCommand,
+    /// What the task's own table sets.
+    pub layer: Layer,
+    /// What the task runs with: built-ins < `[defaults]` < the task.
+    pub settings: Settings,
+    /// Line of the task's table header in the file.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum TaskCommand {
+    /// Run by the task's shell with `-c`.
+    Shell(String),
+    /// Run directly, without a shell.
+    Argv(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    Skip,
+    Queue,
+    Replace,
+    Allow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    Skip,
+    Once,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub attempts: u32,
+    #[serde(serialize_with = "ser_duration")]
+    pub backoff: Duration,
+    pub factor: f64,
+    #[serde(serialize_with = "ser_duration")]
+    pub max_backoff: Duration,
+    /// Full jitter: each delay drawn uniformly from zero to its value.
+    pub jitter: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogPolicy {
+    pub max_size: u64,
+    pub keep: u32,
+}
+
+/// One table's settings as written: `None` (or empty) where it says nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layer {
+    pub timezone: Option<String>,
+    pub shell: Option<String>,
+    pub workdir: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub stdin: Option<String>,
+    pub timeout: Option<Duration>,
+    pub kill_grace: Option<Duration>,
+    pub retry_attempts: Option<u32>,
+    pub retry_backoff: Option<Duration>,
+    pub retry_factor: Option<f64>,
+    pub retry_max_backoff: Option<Duration>,
+    pub retry_jitter: Option<bool>,
+    pub overlap: Option<Overlap>,
+    pub lock: Option<String>,
+    pub jitter: Option<Duration>,
+    pub catch_up: Option<CatchUp>,
+    pub paused: Option<bool>,
+    pub log_max_size: Option<u64>,
+    pub log_keep: Option<u32>,
+    pub on_failure: Option<String>,
+    pub on_success: Option<String>,
+}
+
+/// The settings a task runs with.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Settings {
+    #[serde(serialize_with = "ser_zone")]
+    pub timezone: Zone,
+    pub shell: String,
+    /// `None`: the user's home directory.
+    pub workdir: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub stdin: Option<String>,
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(serialize_with = "ser_duration")]
+    pub kill_grace: Duration,
+    pub retry: RetryPolicy,
+    pub overlap: Overlap,
+    /// The lock name; the task's name unless it sets `lock`.
+    pub lock: String,
+    #[serde(serialize_with = "ser_duration")]
+    pub jitter: Duration,
+    pub catch_up: CatchUp,
+    pub paused: bool,
+    pub log: LogPolicy,
+    pub on_failure: Option<String>,
+    pub on_success: Option<String>,
+}
+
+/// Where an effective setting came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Task,
+    Defaults,
+    Builtin,
+}
+
+pub const DEFAULT_SHELL: &str = "/bin/sh";
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
+pub const DEFAULT_FACTOR: f64 = 2.0;
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub const DEFAULT_LOG_MAX_SIZE: u64 = 1 << 20;
+pub const DEFAULT_LOG_KEEP: u32 = 5;
+
+impl Settings {
+    /// Built-ins, overridden by `defaults`, overridden by `task`. `env`
+    /// merges key by key; every other key replaces.
+    pub fn merge(name: &str, defaults: &Layer, task: &Layer, timezone: Zone) -> Settings {
+        fn pick<T: Clone>(task: &Option<T>, defaults: &Option<T>) -> Option<T> {
+            task.clone().or_else(|| defaults.clone())
+        }
+        let mut env = defaults.env.clone();
+        env.extend(task.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Settings {
+            timezone,
+            shell: pick(&task.shell, &defaults.shell).unwrap_or_else(|| DEFAULT_SHELL.into()),
+            workdir: pick(&task.workdir, &defaults.workdir),
+            env,
+            stdin: pick(&task.stdin, &defaults.stdin),
+            timeout: pick(&task.timeout, &defaults.timeout),
+            kill_grace: pick(&task.kill_grace, &defaults.kill_grace).unwrap_or(DEFAULT_KILL_GRACE),
+            retry: RetryPolicy {
+                attempts: pick(&task.retry_attempts, &defaults.retry_attempts).unwrap_or(0),
+                backoff: pick(&task.retry_backoff, &defaults.retry_backoff)
+                    .unwrap_or(DEFAULT_BACKOFF),
+                factor: pick(&task.retry_factor, &defaults.retry_factor).unwrap_or(DEFAULT_FACTOR),
+                max_backoff: pick(&task.retry_max_backoff, &defaults.retry_max_backoff)
+                    .unwrap_or(DEFAULT_MAX_BACKOFF),
+                jitter: pick(&task.retry_jitter, &defaults.retry_jitter).unwrap_or(false),
+            },
+            overlap: pick(&task.overlap, &defaults.overlap).unwrap_or(Overlap::Skip),
+            lock: pick(&task.lock, &defaults.lock).unwrap_or_else(|| name.into()),
+            jitter: pick(&task.jitter, &defaults.jitter).unwrap_or(Duration::ZERO),
+            catch_up: pick(&task.catch_up, &defaults.catch_up).unwrap_or(CatchUp::Once),
+            paused: pick(&task.paused, &defaults.paused).unwrap_or(false),
+            log: LogPolicy {
+                max_size: pick(&task.log_max_size, &defaults.log_max_size)
+                    .unwrap_or(DEFAULT_LOG_MAX_SIZE),
+                keep: pick(&task.log_keep, &defaults.log_keep).unwrap_or(DEFAULT_LOG_KEEP),
+            },
+            on_failure: pick(&task.on_failure, &defaults.on_failure),
+            on_success: pick(&task.on_success, &defaults.on_success),
+        }
+    }
+}
+
+impl Layer {
+    /// Whether this table sets `key` (a dotted path below the table, such as
+    /// `retry.attempts` or `env.PATH`).
+    pub fn sets(&self, key: &str) -> bool {
+        match key {
+            "timezone" => self.timezone.is_some(),
+            "shell" => self.shell.is_some(),
+            "workdir" => self.workdir.is_some(),
+            "stdin" => self.stdin.is_some(),
+            "timeout" => self.timeout.is_some(),
+            "kill_grace" => self.kill_grace.is_some(),
+            "retry.attempts" => self.retry_attempts.is_some(),
+            "retry.backoff" => self.retry_backoff.is_some(),
+            "retry.factor" => self.retry_factor.is_some(),
+            "retry.max_backoff" => self.retry_max_backoff.is_some(),
+            "retry.jitter" => self.retry_jitter.is_some(),
+            "overlap" => self.overlap.is_some(),
+            "lock" => self.lock.is_some(),
+            "jitter" => self.jitter.is_some(),
+            "catch_up" => self.catch_up.is_some(),
+            "paused" => self.paused.is_some(),
+            "log.max_size" => self.log_max_size.is_some(),
+            "log.keep" => self.log_keep.is_some(),
+            "on_failure" => self.on_failure.is_some(),
+            "on_success" => self.on_success.is_some(),
+            _ => key
+                .strip_prefix("env.")
+                .is_some_and(|k| self.env.contains_key(k)),
+        }
+    }
+}
+
+impl Task {
+    /// Where the effective value of `key` (as in [`Layer::sets`]) came from.
+    pub fn source(&self, defaults: &Layer, key: &str) -> Source {
+        if self.layer.sets(key) {
+            Source::Task
+        } else if defaults.sets(key) {
+            Source::Defaults
+        } else {
+            Source::Builtin
+        }
+    }
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::units::format_duration(*d))
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_zone<S: serde::Serializer>(z: &Zone, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(z.name())
+}
+
+/// Task and lock names: 1-64 of `a-z 0-9 _ -`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
