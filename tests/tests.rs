@@ -3,6 +3,8 @@
 /// The shared harness: isolated XDG directories and the real binary.
 mod util;
 
+/// `kron list`, `show`, `check` and `next TASK` on task files.
+mod list_show_check;
 /// `kron next --expr`: output formats and errors.
 mod next;
 /// The schedule engine against a brute-force oracle (proptest).

@@ -1,10 +1,86 @@
-//! `kron list`.
+//! `kron list`: one row per task.
 
-use super::Ctx;
+use std::io::Write;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Ctx, out};
 use crate::cli::ListArgs;
 use crate::error::Error;
+use crate::output;
+use crate::taskfile::{Task, TaskCommand};
+
+#[derive(Serialize)]
+struct Row<'a> {
+    name: &'a str,
+    schedule: &'a str,
+    timezone: &'a str,
+    means: String,
+    description: Option<&'a str>,
+    command: &'a TaskCommand,
+    paused: bool,
+    next: Option<String>,
+}
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
-    let _ = (ctx, args);
-    Err(Error::Failed("kron list: in progress".into()))
+    let file = ctx.load_tasks()?;
+    let now = Timestamp::now();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let rows: Vec<Row> = file.tasks.iter().map(|t| row(t, now)).collect();
+        let json = serde_json::to_string_pretty(&rows).expect("rows serialize");
+        return out!(stdout, "{json}");
+    }
+    if file.tasks.is_empty() {
+        return out!(
+            stdout,
+            "no tasks in {} (add one with `kron add` or `kron edit`)",
+            file.path.display()
+        );
+    }
+    let rows: Vec<Vec<String>> = file.tasks.iter().map(|t| cells(t, now)).collect();
+    let table = output::table(
+        &["NAME", "SCHEDULE", "MEANS", "NEXT", "AT"],
+        &rows,
+        output::width(),
+        &[2, 4, 1],
+    );
+    write!(stdout, "{table}").map_err(Error::Output)
+}
+
+fn row(task: &Task, now: Timestamp) -> Row<'_> {
+    let next = next_run(task, now);
+    Row {
+        name: &task.name,
+        schedule: &task.schedule_text,
+        timezone: task.settings.timezone.name(),
+        means: task.schedule.describe(),
+        description: task.description.as_deref(),
+        command: &task.command,
+        paused: task.settings.paused,
+        next: next.map(|t| output::rfc3339(t, &task.settings.timezone)),
+    }
+}
+
+fn cells(task: &Task, now: Timestamp) -> Vec<String> {
+    let (next, at) = match next_run(task, now) {
+        _ if task.settings.paused => ("paused".to_string(), "-".to_string()),
+        Some(t) => (
+            output::relative(now, t),
+            output::short_wall_time(t, &task.settings.timezone),
+        ),
+        None => ("never".to_string(), "-".to_string()),
+    };
+    vec![
+        task.name.clone(),
+        task.schedule_text.clone(),
+        task.schedule.describe(),
+        next,
+        at,
+    ]
+}
+
+fn next_run(task: &Task, now: Timestamp) -> Option<Timestamp> {
+    task.schedule.next_after(now)
 }

@@ -1,0 +1,241 @@
+//! `kron list`, `kron show`, `kron check` and `kron next TASK` on real task files.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::util::Env;
+
+const TASKS: &str = r#"# my tasks
+[defaults]
+timezone = "America/New_York"
+retry = { attempts = 2 }
+
+[tasks.backup]
+description = "nightly backup"
+schedule = "30 2 * * *"
+command = ["restic", "backup", "/home"]
+timeout = "2h"
+
+[tasks.ping]
+schedule = "*/15 9-17 * * mon-fri"
+command = "ping -c1 example.org"
+timezone = "UTC"
+paused = true
+"#;
+
+fn env_with_tasks(text: &str) -> Env {
+    let env = Env::new();
+    let dir = env.path().join("config/kron");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tasks.toml");
+    std::fs::write(&file, text).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env
+}
+
+#[test]
+fn list_shows_one_row_per_task() {
+    let env = env_with_tasks(TASKS);
+    let out = env.kron(&["list"]).env("COLUMNS", "200").output();
+    out.success();
+    let stdout = out.stdout();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("NEXT"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("backup")
+            && lines[1].contains("at 02:30")
+            && lines[1].contains(" in "),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains("-05:00") || lines[1].contains("-04:00"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("ping") && lines[2].contains("paused"),
+        "{stdout}"
+    );
+    // The alias, and a narrow terminal.
+    let out = env.kron(&["ls"]).env("COLUMNS", "60").output();
+    out.success();
+    assert!(
+        out.stdout().lines().all(|l| l.chars().count() <= 60),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[test]
+fn list_json_for_scripts() {
+    let env = env_with_tasks(TASKS);
+    let out = env.kron(&["list", "--json"]).output();
+    out.success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(rows[0]["name"], "backup");
+    assert_eq!(rows[0]["timezone"], "America/New_York");
+    assert_eq!(
+        rows[0]["command"],
+        serde_json::json!(["restic", "backup", "/home"])
+    );
+    assert!(rows[0]["next"].as_str().unwrap().ends_with(":00"));
+    assert_eq!(rows[1]["paused"], true);
+}
+
+#[test]
+fn list_without_a_task_file() {
+    let env = Env::new();
+    let out = env.kron(&["list"]).output();
+    out.success();
+    assert!(out.stdout().contains("no tasks"), "{}", out.stdout());
+}
+
+#[test]
+fn show_marks_where_settings_come_from() {
+    let env = env_with_tasks(TASKS);
+    let out = env.kron(&["show", "backup"]).output();
+    out.success();
+    let stdout = out.stdout();
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("{key}: {stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("timezone").ends_with("America/New_York  [defaults]"),
+        "{stdout}"
+    );
+    assert!(
+        line("retry.attempts").ends_with("2  [defaults]"),
+        "{stdout}"
+    );
+    assert!(line("timeout").ends_with("2h"), "{stdout}");
+    assert!(line("shell").ends_with("/bin/sh  [built-in]"), "{stdout}");
+    assert_eq!(
+        stdout.lines().skip_while(|l| *l != "next runs:").count(),
+        6,
+        "{stdout}"
+    );
+
+    let out = env.kron(&["show", "backup", "--json"]).output();
+    out.success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["sources"]["timezone"], "defaults");
+    assert_eq!(json["sources"]["timeout"], "task");
+    assert_eq!(json["sources"]["overlap"], "builtin");
+    assert_eq!(json["settings"]["retry"]["attempts"], 2);
+    assert_eq!(json["next"].as_array().unwrap().len(), 5);
+
+    let out = env.kron(&["show", "nope"]).output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("no task named `nope`"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn next_task_uses_the_task_zone() {
+    let env = env_with_tasks(TASKS);
+    let out = env
+        .kron(&[
+            "next",
+            "backup",
+            "--after",
+            "2026-03-07T12:00:00Z",
+            "-n",
+            "2",
+            "--json",
+        ])
+        .output();
+    out.success();
+    assert_eq!(
+        out.stdout().trim(),
+        r#"["2026-03-08T03:00:00-04:00","2026-03-09T02:30:00-04:00"]"#
+    );
+    env.kron(&["next", "nope"]).output().code(2);
+    env.kron(&["next", "backup", "--tz", "UTC"])
+        .output()
+        .code(2);
+}
+
+#[test]
+fn check_reports_every_error_and_exits_2() {
+    let env = env_with_tasks(TASKS);
+    let out = env.kron(&["check"]).output();
+    out.success();
+    let bad = env.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[tasks.a]\nschedule = \"61 * * * *\"\ncommand = \"true\"\ntimout = \"1h\"\n",
+    )
+    .unwrap();
+    let out = env.kron(&["check", bad.to_str().unwrap()]).output();
+    out.code(2);
+    assert_eq!(out.stdout(), "");
+    let stderr = out.stderr();
+    assert!(
+        stderr.contains(
+            "bad.toml:2:12: tasks.a.schedule: `61 * * * *`: minute: 61 is out of range 0-59"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.toml:4:1: tasks.a.timout: unknown key `timout`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `timeout`?"), "{stderr}");
+}
+
+#[test]
+fn a_task_file_others_can_write_is_refused() {
+    let env = env_with_tasks(TASKS);
+    let file = env.path().join("config/kron/tasks.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    for verb in [&["list"][..], &["check"], &["show", "backup"]] {
+        let out = env.kron(verb).output();
+        out.code(2);
+        assert!(
+            out.stderr()
+                .contains(&format!("chmod 600 {}", file.display())),
+            "{}",
+            out.stderr()
+        );
+    }
+}
+
+#[test]
+fn kron_file_and_file_flag_choose_the_file() {
+    let env = env_with_tasks(TASKS);
+    let other = env.path().join("other.toml");
+    std::fs::write(
+        &other,
+        "[tasks.solo]\nschedule = \"@daily\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let names = |out: &crate::util::Outcome| -> Vec<String> {
+        let rows: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let out = env
+        .kron(&["list", "--json"])
+        .env("KRON_FILE", &other)
+        .output();
+    assert_eq!(names(out.success()), ["solo"]);
+    let out = env
+        .kron(&["--file", other.to_str().unwrap(), "list", "--json"])
+        .output();
+    assert_eq!(names(out.success()), ["solo"]);
+    let out = env.kron(&["list", "--json"]).output();
+    assert_eq!(names(out.success()), ["backup", "ping"]);
+}
