@@ -30,13 +30,28 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+/// Byte offsets to lines and columns, computed once per text so that a
+/// file with thousands of entries is not rescanned for each one.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> LineIndex<'a> {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, line_starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        (line, self.text[start..offset].chars().count() + 1)
+    }
 }
 
 /// The candidate closest to `word`, if it is close enough to be a typo.
@@ -91,9 +106,11 @@ mod tests {
     #[test]
     fn positions() {
         let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
-        assert_eq!(line_column(text, text.rfind('=').unwrap()), (2, 4));
+        let index = LineIndex::new(text);
+        assert_eq!(index.line_column(0), (1, 1));
+        assert_eq!(index.line_column(6), (2, 1));
+        assert_eq!(index.line_column(text.find('=').unwrap()), (1, 3));
+        assert_eq!(index.line_column(text.rfind('=').unwrap()), (2, 4));
+        assert_eq!(index.line_column(text.len()), (3, 1));
     }
 }

@@ -12,7 +12,7 @@ use super::{
     CatchUp, LOG_KEYS, Layer, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task,
     TaskCommand, TaskFile, valid_name,
 };
-use crate::diag::{Diagnostic, line_column, suggest};
+use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
 use crate::units;
 
@@ -48,7 +48,7 @@ pub fn load(path: &Path) -> Result<TaskFile, LoadError> {
 /// Parses task-file text. `path` is only used in diagnostics.
 pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
     let mut r = Reader {
-        text,
+        lines: LineIndex::new(text),
         path,
         diagnostics: Vec::new(),
         system_zone: None,
@@ -114,7 +114,7 @@ pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
 }
 
 struct Reader<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
     system_zone: Option<Zone>,
@@ -128,7 +128,7 @@ impl Reader<'_> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
-        let (line, column) = line_column(self.text, span.map_or(0, |s| s.start));
+        let (line, column) = self.lines.line_column(span.map_or(0, |s| s.start));
         self.diagnostics.push(Diagnostic {
             file: self.path.into(),
             line,
@@ -218,7 +218,7 @@ impl Reader<'_> {
         };
         let (schedule_text, schedule) = schedule?;
         let settings = Settings::merge(name, defaults, &layer, zone?);
-        let line = line_column(self.text, span.map_or(0, |s| s.start)).0;
+        let line = self.lines.line_column(span.map_or(0, |s| s.start)).0;
         Some(Task {
             name: name.into(),
             description,
