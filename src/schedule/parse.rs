@@ -182,6 +182,10 @@ fn parse_every(text: &str) -> Result<u64, ParseError> {
     if total == 0 {
         return Err(bad("must be above zero"));
     }
+    // Instants are signed seconds: a longer period could not be added to one.
+    if i64::try_from(total).is_err() {
+        return Err(bad("is too long"));
+    }
     Ok(total)
 }
 
@@ -299,11 +303,11 @@ fn parse_item(field: Field, item: &str) -> Result<(u32, u32, u32), ParseError> {
 
 fn reversed_range_message(field: Field, range: &str, a: u32, b: u32) -> String {
     if field == Field::DayOfWeek && b == 0 {
-        let names = field.names();
-        return format!(
-            "`{range}` is a reversed range (Sunday is 0); use {a}-7 or {},sun",
-            names[a as usize]
-        );
+        if a == 7 {
+            return format!("`{range}` is a reversed range; Sunday alone is 0 or 7");
+        }
+        let name = field.names()[a as usize];
+        return format!("`{range}` is a reversed range (Sunday is 0); use {a}-7 or {name},sun");
     }
     format!("`{range}` is a reversed range; write the smaller value first")
 }
@@ -367,7 +371,9 @@ fn parse_dom(text: &str, days: &mut Days) -> Result<(), ParseError> {
             days.dom_last_weekday = true;
         } else if let Some(n) = upper.strip_prefix("L-") {
             match n.parse::<u32>() {
-                Ok(n) if n <= 30 && n.to_string().len() <= 2 => days.dom_last |= 1 << n,
+                Ok(v) if v <= 30 && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    days.dom_last |= 1 << v
+                }
                 _ => {
                     return Err(field_error(field, format!("`{item}`: L-n takes n in 0-30")));
                 }
@@ -543,6 +549,10 @@ mod tests {
         assert!(error("0 0 1W-5W * *").contains("range"));
         assert!(error("0 0 * * L").contains("bare L"));
         assert!(error("0 0 L-31 * *").contains("0-30"));
+        assert!(error("0 0 L-+5 * *").contains("0-30"));
+        // Found by fuzzing: a reversed range ending in Sunday that starts at 7.
+        assert!(error("0 0 * * 7-0").contains("reversed range"));
+        assert!(error("0 0 * * 7-sun").contains("reversed range"));
         assert!(error("0 0 * * 1#6").contains("1-5"));
         assert!(error("0 0 * * 1#0").contains("1-5"));
         assert!(error("0 0 32W * *").contains("32 is out of range"));
@@ -566,6 +576,13 @@ mod tests {
         assert!(error("@every 5").contains("unit"));
         assert!(error("@every").contains("missing"));
         assert!(error("@every 1.5h").starts_with("@every"));
+        // Found by fuzzing: periods beyond signed 64-bit seconds wrapped negative.
+        assert!(error("@every 18446744073709551614s").contains("too long"));
+        assert!(error("@every 9223372036854775808s").contains("too long"));
+        assert_eq!(
+            parse("@every 9223372036854775807s").unwrap(),
+            Expr::Every(i64::MAX as u64)
+        );
     }
 
     #[test]
