@@ -1,9 +1,157 @@
-//! `kron add`.
+//! `kron add`: one task appended to (or, with `--replace`, replaced in) the
+//! task file, under the task-file lock so that concurrent adds never lose
+//! one another's tasks.
 
-use super::Ctx;
+use std::io::Write;
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::{Ctx, out};
+use crate::cli::AddArgs;
 use crate::error::Error;
+use crate::output;
+use crate::taskfile::edit::{self, Added, EditError, NewTask};
+use crate::taskfile::install::{self, InstallError};
+use crate::taskfile::load::LoadError;
+use crate::taskfile::{self, TaskCommand, valid_name};
 
-pub fn run(ctx: &Ctx, args: &crate::cli::AddArgs) -> Result<(), Error> {
-    let _ = (ctx, args);
-    Err(Error::Failed("kron add: in progress".into()))
+pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
+    if !valid_name(&args.name) {
+        return Err(Error::Invalid(format!(
+            "invalid task name `{}`: names are 1-64 of a-z, 0-9, _ and -",
+            args.name
+        )));
+    }
+    let task = new_task(args)?;
+    let path = &ctx.paths.task_file;
+    let (text, added) = {
+        let _lock = install::lock(path)?;
+        let old = install::read(path)?.unwrap_or_default();
+        let (text, added) = edit::add(&old, path, &args.name, &task, args.replace)
+            .map_err(|e| edit_error(e, path))?;
+        install::install(path, &text).map_err(|e| flag_error(e, &args.name))?;
+        (text, added)
+    };
+    let verb = match added {
+        Added::New => "added",
+        Added::Replaced => "replaced",
+    };
+    let mut stdout = std::io::stdout().lock();
+    out!(stdout, "{verb} {}", summary(&text, path, &args.name))
+}
+
+/// The task as the file will hold it. A single command argument is a shell
+/// command; several are an argv run without a shell.
+fn new_task(args: &AddArgs) -> Result<NewTask, Error> {
+    let command = match args.command.as_slice() {
+        [one] => TaskCommand::Shell(one.clone()),
+        argv => TaskCommand::Argv(argv.to_vec()),
+    };
+    let env = args
+        .env
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => Err(Error::Invalid(format!(
+                "--env `{pair}`: expected KEY=VALUE, such as LANG=C.UTF-8"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let workdir = match &args.workdir {
+        Some(dir) if !dir.starts_with('~') && Path::new(dir).is_relative() => {
+            let cwd = std::env::current_dir().map_err(|source| Error::Io {
+                action: "finding the current directory for",
+                path: dir.into(),
+                source,
+            })?;
+            Some(cwd.join(dir).to_string_lossy().into_owned())
+        }
+        other => other.clone(),
+    };
+    Ok(NewTask {
+        description: args.description.clone(),
+        schedule: args.schedule.clone(),
+        timezone: args.tz.clone(),
+        command: Some(command),
+        workdir,
+        env,
+        timeout: args.timeout.clone(),
+        retry_attempts: args.retry,
+    })
+}
+
+/// `backup: next run Sun 2026-03-08 03:00:00 -04:00 (in 3h 12m)`.
+fn summary(text: &str, path: &Path, name: &str) -> String {
+    let Some(task) = taskfile::parse(text, path)
+        .ok()
+        .and_then(|file| file.tasks.into_iter().find(|t| t.name == name))
+    else {
+        return name.to_string();
+    };
+    let paused = if task.settings.paused {
+        " (paused)"
+    } else {
+        ""
+    };
+    let now = Timestamp::now();
+    match task.schedule.next_after(now) {
+        Some(next) => format!(
+            "{name}{paused}: next run {} ({})",
+            output::wall_time(next, &task.settings.timezone),
+            output::relative(now, next)
+        ),
+        None => format!(
+            "{name}{paused}: {} (no timed runs)",
+            task.schedule.describe()
+        ),
+    }
+}
+
+/// Problems with the new task, told in terms of the flags that caused them
+/// (`--schedule: ...`) rather than lines of a file that was never written.
+fn flag_error(error: InstallError, name: &str) -> Error {
+    let InstallError::Invalid { diagnostics, .. } = &error else {
+        return error.into();
+    };
+    let prefix = format!("tasks.{name}");
+    let mut lines = Vec::new();
+    for diagnostic in diagnostics {
+        let key = match diagnostic.key_path.strip_prefix(&prefix) {
+            Some("") => "",
+            Some(key) => key.trim_start_matches('.'),
+            None => return error.into(),
+        };
+        let flag = match key.split('.').next().unwrap_or("") {
+            "schedule" => "--schedule",
+            "timezone" => "--tz",
+            "description" => "--description",
+            "timeout" => "--timeout",
+            "retry" => "--retry",
+            "workdir" => "--workdir",
+            "env" => "--env",
+            "command" => "the command",
+            _ => return error.into(),
+        };
+        let help = diagnostic
+            .help
+            .as_ref()
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        lines.push(format!("{flag}: {}{help}", diagnostic.message));
+    }
+    Error::Invalid(lines.join("\nkron: "))
+}
+
+fn edit_error(error: EditError, path: &Path) -> Error {
+    match error {
+        EditError::Invalid { path, diagnostics } => {
+            Error::Load(LoadError::Invalid { path, diagnostics })
+        }
+        EditError::Exists(name) => Error::Install(InstallError::Refused(format!(
+            "a task named `{name}` already exists in {}; use --replace to overwrite it",
+            path.display()
+        ))),
+        other => Error::Install(InstallError::Refused(other.to_string())),
+    }
 }

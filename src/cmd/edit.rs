@@ -1,9 +1,304 @@
-//! `kron edit`.
+//! `kron edit`: the task file in the user's editor, as safely as
+//! `crontab -e`.
+//!
+//! The text is copied to a scratch file in a private directory
+//! (`$XDG_RUNTIME_DIR/kron/edit-PID/`, 0700, the file 0600) and the editor
+//! (`$VISUAL`, else `$EDITOR`, else `vi`, run by `sh` so that it may carry
+//! arguments such as `code -w`) opens it. Afterwards:
+//!
+//! - unchanged: nothing happens (a new user's untouched template creates no
+//!   file);
+//! - invalid: every error is printed; on a terminal kron offers to edit
+//!   again with the text kept, otherwise (or on "no") the text is kept in
+//!   the state directory and kron exits 2;
+//! - valid: under the task-file lock, kron checks that the file still holds
+//!   what the editor started from and installs the new text atomically. If
+//!   it changed meanwhile (a `kron add`, another `kron edit`), nothing is
+//!   overwritten: the edit is kept in the state directory and kron exits 1.
+//!
+//! Whenever the edit is not installed and differs from the start, it is
+//! kept at `$XDG_STATE_HOME/kron/edits/` and the message names the file.
 
-use super::Ctx;
+use std::fs::OpenOptions;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jiff::Timestamp;
+
+use super::{Ctx, out};
+use crate::dirs;
 use crate::error::Error;
+use crate::taskfile::{self, install, template::TEMPLATE};
 
 pub fn run(ctx: &Ctx) -> Result<(), Error> {
-    let _ = ctx;
-    Err(Error::Failed("kron edit: in progress".into()))
+    let path = &ctx.paths.task_file;
+    let original = install::read(path)?;
+    let start = original.as_deref().unwrap_or(TEMPLATE);
+    let scratch = Scratch::create(&ctx.paths.runtime_dir, path, start)?;
+    let editor = editor();
+    let interactive = std::io::stdin().is_terminal();
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$@\""))
+            .arg(&editor)
+            .arg(&scratch.file)
+            .status()
+            .map_err(|source| Error::Io {
+                action: "running the editor with",
+                path: "sh".into(),
+                source,
+            })?;
+        let text = scratch.read(ctx)?;
+        if !status.success() {
+            let what = format!("the editor (`{editor}`) failed ({status}); nothing was installed");
+            return Err(Error::Failed(match kept_if_changed(ctx, &text, start)? {
+                Some(kept) => format!("{what}; your edit is kept at {}", kept.display()),
+                None => what,
+            }));
+        }
+        if text == start {
+            return match original {
+                Some(_) => out!(stdout, "no changes; {} left as it was", path.display()),
+                None => out!(stdout, "no changes; {} not created", path.display()),
+            };
+        }
+        let diagnostics = match taskfile::parse(&text, &scratch.file) {
+            Ok(file) => {
+                let count = file.tasks.len();
+                return match install_edit(ctx, original.as_deref(), &text) {
+                    Ok(()) => out!(
+                        stdout,
+                        "installed {}: {count} task{}{}",
+                        path.display(),
+                        if count == 1 { "" } else { "s" },
+                        changes(original.as_deref(), &file)
+                    ),
+                    Err(e) => Err(e),
+                };
+            }
+            Err(diagnostics) => diagnostics,
+        };
+        if interactive {
+            for diagnostic in &diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            if ask_again()? {
+                continue;
+            }
+            let kept = keep(ctx, text.as_bytes())?;
+            return Err(Error::Invalid(format!(
+                "{} was not changed; your edit is kept at {}",
+                path.display(),
+                kept.display()
+            )));
+        }
+        let kept = keep(ctx, text.as_bytes())?;
+        for mut diagnostic in diagnostics {
+            diagnostic.file = kept.clone();
+            eprintln!("{diagnostic}");
+        }
+        return Err(Error::Invalid(format!(
+            "the edit is invalid, so {} was not changed; it is kept at {}",
+            path.display(),
+            kept.display()
+        )));
+    }
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`: a shell word list, so that
+/// `EDITOR="code -w"` works.
+fn editor() -> String {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| "vi".into())
+}
+
+/// Installs `text` if the task file still holds `original`; otherwise, or
+/// when installing fails, keeps `text` and says where.
+fn install_edit(ctx: &Ctx, original: Option<&str>, text: &str) -> Result<(), Error> {
+    let path = &ctx.paths.task_file;
+    let result = (|| {
+        let _lock = install::lock(path)?;
+        let current = install::read(path)?;
+        if current.as_deref() != original {
+            return Ok(false);
+        }
+        install::install(path, text)?;
+        Ok::<bool, Error>(true)
+    })();
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let kept = keep(ctx, text.as_bytes())?;
+            Err(Error::Failed(format!(
+                "{} changed while you were editing (a `kron add`, `kron remove` or another \
+                 `kron edit`?), so kron did not overwrite it; your version is kept at {}: \
+                 merge it with `kron edit`",
+                path.display(),
+                kept.display()
+            )))
+        }
+        Err(e) => {
+            let kept = keep(ctx, text.as_bytes())?;
+            let message = format!("{e}; your edit is kept at {}", kept.display());
+            Err(if e.exit_code() == 2 {
+                Error::Invalid(message)
+            } else {
+                Error::Failed(message)
+            })
+        }
+    }
+}
+
+/// `; added a, b; removed c` relative to the file before the edit.
+fn changes(original: Option<&str>, new: &taskfile::TaskFile) -> String {
+    let before: Vec<String> = original
+        .and_then(|text| taskfile::parse(text, &new.path).ok())
+        .map(|file| file.tasks.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default();
+    let after: Vec<&str> = new.tasks.iter().map(|t| t.name.as_str()).collect();
+    let added: Vec<&str> = after
+        .iter()
+        .copied()
+        .filter(|n| !before.iter().any(|b| b == n))
+        .collect();
+    let removed: Vec<&str> = before
+        .iter()
+        .map(String::as_str)
+        .filter(|b| !after.contains(b))
+        .collect();
+    let mut out = String::new();
+    if !added.is_empty() {
+        out.push_str(&format!("; added {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        out.push_str(&format!("; removed {}", removed.join(", ")));
+    }
+    out
+}
+
+/// Asks on the terminal whether to edit again; yes unless the answer
+/// starts with n (or standard input ends).
+fn ask_again() -> Result<bool, Error> {
+    eprint!("Edit again? [Y/n] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            action: "reading the answer from",
+            path: "standard input".into(),
+            source,
+        })?;
+    let answer = answer.trim().to_ascii_lowercase();
+    Ok(read > 0 && !answer.starts_with('n'))
+}
+
+fn kept_if_changed(ctx: &Ctx, text: &str, start: &str) -> Result<Option<PathBuf>, Error> {
+    if text == start {
+        return Ok(None);
+    }
+    keep(ctx, text.as_bytes()).map(Some)
+}
+
+/// Saves an edit that was not installed, 0600 in
+/// `$XDG_STATE_HOME/kron/edits/`, and returns its path.
+fn keep(ctx: &Ctx, text: &[u8]) -> Result<PathBuf, Error> {
+    let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stem = ctx
+        .paths
+        .task_file
+        .file_stem()
+        .map_or_else(|| "tasks".into(), |s| s.to_string_lossy().into_owned());
+    let kept = ctx
+        .paths
+        .state_dir
+        .join("edits")
+        .join(format!("{stem}-{stamp}-{}.toml", std::process::id()));
+    install::write_atomically(&kept, text)?;
+    Ok(kept)
+}
+
+/// The private copy the editor works on; removed (with whatever the editor
+/// left beside it) when dropped.
+struct Scratch {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Scratch {
+    fn create(runtime_dir: &Path, task_file: &Path, text: &str) -> Result<Scratch, Error> {
+        let io = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        dirs::create_private_dir(runtime_dir).map_err(io("creating", runtime_dir))?;
+        let meta = std::fs::metadata(runtime_dir).map_err(io("reading", runtime_dir))?;
+        if meta.uid() != nix::unistd::getuid().as_raw() || meta.mode() & 0o022 != 0 {
+            return Err(Error::Failed(format!(
+                "refusing to put your edit in {}: others can write it; fix it with `chmod 700 {}`",
+                runtime_dir.display(),
+                runtime_dir.display()
+            )));
+        }
+        let dir = runtime_dir.join(format!("edit-{}", std::process::id()));
+        // A directory of this name was left by an earlier process with the same pid.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io("creating", &dir))?;
+        let name = task_file
+            .file_name()
+            .map_or_else(|| "tasks.toml".into(), |n| n.to_os_string());
+        let scratch = Scratch {
+            file: dir.join(name),
+            dir,
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&scratch.file)
+            .map_err(io("creating", &scratch.file))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io("writing", &scratch.file))?;
+        Ok(scratch)
+    }
+
+    /// The edited text. Text that is not UTF-8 cannot be a task file; it is
+    /// kept, not lost.
+    fn read(&self, ctx: &Ctx) -> Result<String, Error> {
+        let bytes = std::fs::read(&self.file).map_err(|source| Error::Io {
+            action: "reading the edited copy",
+            path: self.file.clone(),
+            source,
+        })?;
+        String::from_utf8(bytes).or_else(|e| {
+            let kept = keep(ctx, e.as_bytes())?;
+            Err(Error::Invalid(format!(
+                "the edit is not UTF-8 text, so {} was not changed; it is kept at {}",
+                ctx.paths.task_file.display(),
+                kept.display()
+            )))
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -1,9 +1,40 @@
-//! `kron remove`.
+//! `kron remove NAME...` (alias `rm`): tasks taken out of the task file
+//! under the task-file lock. All names must exist, or nothing is removed.
 
-use super::Ctx;
+use std::io::Write;
+
+use super::{Ctx, out};
+use crate::cli::RemoveArgs;
 use crate::error::Error;
+use crate::taskfile::edit::{self, EditError};
+use crate::taskfile::install::{self, InstallError};
+use crate::taskfile::load::LoadError;
 
-pub fn run(ctx: &Ctx, args: &crate::cli::RemoveArgs) -> Result<(), Error> {
-    let _ = (ctx, args);
-    Err(Error::Failed("kron remove: in progress".into()))
+pub fn run(ctx: &Ctx, args: &RemoveArgs) -> Result<(), Error> {
+    let mut names: Vec<String> = Vec::new();
+    for name in &args.names {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let path = &ctx.paths.task_file;
+    {
+        let _lock = install::lock(path)?;
+        let old = install::read(path)?.unwrap_or_default();
+        let text = edit::remove(&old, path, &names).map_err(|e| match e {
+            EditError::Invalid { path, diagnostics } => {
+                Error::Load(LoadError::Invalid { path, diagnostics })
+            }
+            other => Error::Install(InstallError::Refused(format!(
+                "{other} in {}; nothing was removed",
+                path.display()
+            ))),
+        })?;
+        install::install(path, &text)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for name in &names {
+        out!(stdout, "removed {name}")?;
+    }
+    Ok(())
 }

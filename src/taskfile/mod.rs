@@ -6,8 +6,10 @@
 //! with where each one came from. `load` turns text into this model and
 //! reports every problem at once. Depends on `schedule`, `units`, `diag`.
 
+pub mod edit;
 pub mod install;
 pub mod load;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

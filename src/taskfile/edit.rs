@@ -1,0 +1,701 @@
+//! Changing task-file text the way a careful person would: add, replace and
+//! remove task tables with `toml_edit`, so the user's comments, order and
+//! formatting elsewhere survive byte for byte.
+//!
+//! The rules, which the README repeats for users:
+//!
+//! - **Add** appends a `[tasks.NAME]` table at the end of the file, after a
+//!   blank line. The old text is a prefix of the new one (except that a
+//!   missing final newline is added).
+//! - **Replace** rewrites the task's table where it stands. The comments
+//!   above its header and on the header line stay; those inside its body go
+//!   with the old body.
+//! - **Remove** takes out the task's table (and any `[tasks.NAME.*]`
+//!   sub-tables), the comment lines touching it (directly above its header or
+//!   directly below its last line, with no blank line between) and the blank
+//!   lines that separated it from what follows. A comment separated from
+//!   the task by a blank line belongs to something else and stays.
+//!
+//! Tasks written as inline tables or dotted keys are changed in their own
+//! form. Nothing here validates values: callers install the result with
+//! [`super::install::install`], which refuses an invalid file.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
+
+use super::TaskCommand;
+use crate::diag::Diagnostic;
+
+/// A task as `kron add` describes it. Values are kept as text; the loader
+/// judges them when the result is installed.
+#[derive(Clone, Debug, Default)]
+pub struct NewTask {
+    pub description: Option<String>,
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub command: Option<TaskCommand>,
+    pub workdir: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<String>,
+    pub retry_attempts: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The text is not a task file this module can change.
+    #[error("{} has {} error(s); nothing was changed", path.display(), diagnostics.len())]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+    #[error("a task named `{0}` already exists")]
+    Exists(String),
+    #[error("no task named {}", quoted(.0))]
+    Unknown(Vec<String>),
+}
+
+/// What [`add`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    New,
+    Replaced,
+}
+
+/// Adds task `name` to `text`, or replaces it when `replace` is set.
+/// `path` only names the file in diagnostics.
+pub fn add(
+    text: &str,
+    path: &Path,
+    name: &str,
+    task: &NewTask,
+    replace: bool,
+) -> Result<(String, Added), EditError> {
+    let mut doc = document(text, path)?;
+    let exists = tasks(&doc).is_some_and(|t| t.contains_key(name));
+    if exists && !replace {
+        return Err(EditError::Exists(name.into()));
+    }
+    let mut table = task_table(task);
+    if doc.get("tasks").is_none() {
+        let mut tasks = Table::new();
+        tasks.set_implicit(true);
+        doc.insert("tasks", Item::Table(tasks));
+    }
+    let appends_table = matches!(doc.get("tasks"), Some(Item::Table(t)) if !t.is_dotted());
+    if !exists && appends_table {
+        let prefix = append_prefix(&mut doc);
+        table.decor_mut().set_prefix(prefix);
+        table.set_position(Some(max_position(doc.as_table()) + 1));
+    }
+    match doc.get_mut("tasks") {
+        Some(Item::Table(tasks)) => {
+            let dotted = tasks.is_dotted();
+            match tasks.get_mut(name) {
+                Some(Item::Table(old)) if !old.is_dotted() => {
+                    *table.decor_mut() = old.decor().clone();
+                    table.set_position(old.position());
+                    *old = table;
+                }
+                Some(old) => *old = Item::Value(inline_like(table, old.as_value())),
+                None if dotted => {
+                    tasks.insert(name, Item::Value(inline_like(table, None)));
+                }
+                None => {
+                    tasks.insert(name, Item::Table(table));
+                }
+            }
+        }
+        Some(Item::Value(Value::InlineTable(tasks))) => {
+            let value = inline_like(table, tasks.get(name));
+            tasks.insert(name, value);
+        }
+        _ => return Err(invalid(text, path)),
+    }
+    let added = if exists { Added::Replaced } else { Added::New };
+    Ok((doc.to_string(), added))
+}
+
+/// Removes the tasks `names` from `text`. Unknown names are an error and
+/// nothing is removed.
+pub fn remove(text: &str, path: &Path, names: &[String]) -> Result<String, EditError> {
+    let mut doc = document(text, path)?;
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| !tasks(&doc).is_some_and(|t| t.contains_key(n)))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(EditError::Unknown(unknown));
+    }
+    for name in names {
+        remove_one(&mut doc, name);
+    }
+    Ok(doc.to_string())
+}
+
+fn document(text: &str, path: &Path) -> Result<DocumentMut, EditError> {
+    let doc: DocumentMut = text.parse().map_err(|_| invalid(text, path))?;
+    match doc.get("tasks") {
+        None | Some(Item::Table(_)) | Some(Item::Value(Value::InlineTable(_))) => Ok(doc),
+        Some(_) => Err(invalid(text, path)),
+    }
+}
+
+/// The loader's explanation of why `text` cannot be changed.
+fn invalid(text: &str, path: &Path) -> EditError {
+    let diagnostics = super::parse(text, path).err().unwrap_or_else(|| {
+        vec![Diagnostic {
+            file: path.into(),
+            line: 1,
+            column: 1,
+            key_path: "tasks".into(),
+            message: "expected tables such as [tasks.backup]".into(),
+            help: None,
+        }]
+    });
+    EditError::Invalid {
+        path: path.into(),
+        diagnostics,
+    }
+}
+
+fn tasks(doc: &DocumentMut) -> Option<&dyn TableLike> {
+    doc.get("tasks").and_then(Item::as_table_like)
+}
+
+/// The new task's table, keys in a fixed, readable order.
+fn task_table(task: &NewTask) -> Table {
+    let mut table = Table::new();
+    let mut put = |key: &str, value: Value| {
+        table.insert(key, Item::Value(value));
+    };
+    if let Some(description) = &task.description {
+        put("description", string(description));
+    }
+    put("schedule", string(&task.schedule));
+    if let Some(zone) = &task.timezone {
+        put("timezone", string(zone));
+    }
+    match &task.command {
+        Some(TaskCommand::Shell(text)) => put("command", string(text)),
+        Some(TaskCommand::Argv(argv)) => {
+            let array: Array = argv.iter().map(|a| string(a)).collect();
+            put("command", Value::Array(array));
+        }
+        None => {}
+    }
+    if let Some(dir) = &task.workdir {
+        put("workdir", string(dir));
+    }
+    if !task.env.is_empty() {
+        let mut env = InlineTable::new();
+        for (key, value) in &task.env {
+            env.insert(key, string(value));
+        }
+        put("env", Value::InlineTable(env));
+    }
+    if let Some(timeout) = &task.timeout {
+        put("timeout", string(timeout));
+    }
+    if let Some(attempts) = task.retry_attempts {
+        let mut retry = InlineTable::new();
+        retry.insert("attempts", i64::from(attempts).into());
+        put("retry", Value::InlineTable(retry));
+    }
+    table
+}
+
+/// A one-line TOML string: a literal string (`'...'`) when that avoids
+/// escaping quotes or backslashes, else a basic string with escapes.
+fn string(text: &str) -> Value {
+    let needs_escapes = text.contains(['"', '\\']);
+    let literal_ok = !text.contains('\'') && !text.chars().any(|c| c.is_control() && c != '\t');
+    let repr = if needs_escapes && literal_ok {
+        format!("'{text}'")
+    } else {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
+    repr.parse().expect("an escaped TOML string parses")
+}
+
+/// `table` as an inline table, taking over the decor of the value it replaces.
+fn inline_like(table: Table, old: Option<&Value>) -> Value {
+    let mut inline = table.into_inline_table();
+    if let Some(old) = old {
+        *inline.decor_mut() = old.decor().clone();
+    }
+    Value::InlineTable(inline)
+}
+
+/// The decor before a table appended at the end: the file's trailing
+/// comments, then a blank line.
+fn append_prefix(doc: &mut DocumentMut) -> String {
+    let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+    doc.set_trailing("");
+    let body = doc.to_string();
+    let mut prefix = String::new();
+    if !body.is_empty() && !body.ends_with('\n') {
+        prefix.push('\n');
+    }
+    prefix.push_str(&trailing);
+    if !prefix.is_empty() && !prefix.ends_with('\n') {
+        prefix.push('\n');
+    }
+    let before = body + &prefix;
+    if !before.trim().is_empty() && !before.ends_with("\n\n") {
+        prefix.push('\n');
+    }
+    prefix
+}
+
+fn max_position(table: &Table) -> isize {
+    let mut max = table.position().unwrap_or(0);
+    for (_, item) in table.iter() {
+        match item {
+            Item::Table(t) => max = max.max(max_position(t)),
+            Item::ArrayOfTables(a) => {
+                for t in a.iter() {
+                    max = max.max(max_position(t));
+                }
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+/// A table with a header, as the document will print it.
+struct Slot {
+    path: Vec<String>,
+    array: bool,
+}
+
+/// The tables with a header, in the order `toml_edit` prints them.
+fn table_order(doc: &DocumentMut) -> Vec<Slot> {
+    fn visit(
+        table: &Table,
+        path: &mut Vec<String>,
+        array: bool,
+        last: &mut isize,
+        out: &mut Vec<(isize, Slot)>,
+    ) {
+        if !table.is_dotted() {
+            if let Some(position) = table.position() {
+                *last = position;
+            }
+            let visible = !path.is_empty() && (array || !table.is_implicit() || has_values(table));
+            if visible {
+                let slot = Slot {
+                    path: path.clone(),
+                    array,
+                };
+                out.push((*last, slot));
+            }
+        }
+        for (key, item) in table.iter() {
+            path.push(key.to_string());
+            match item {
+                Item::Table(t) => visit(t, path, false, last, out),
+                Item::ArrayOfTables(a) => {
+                    for t in a.iter() {
+                        visit(t, path, true, last, out);
+                    }
+                }
+                _ => {}
+            }
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    visit(doc.as_table(), &mut Vec::new(), false, &mut 0, &mut out);
+    out.sort_by_key(|(position, _)| *position);
+    out.into_iter().map(|(_, slot)| slot).collect()
+}
+
+fn has_values(table: &Table) -> bool {
+    !table.get_values().is_empty()
+}
+
+fn table_at<'a>(doc: &'a mut DocumentMut, path: &[String]) -> Option<&'a mut Table> {
+    let mut table = doc.as_table_mut();
+    for key in path {
+        table = table.get_mut(key)?.as_table_mut()?;
+    }
+    Some(table)
+}
+
+fn remove_one(doc: &mut DocumentMut, name: &str) {
+    let inside = |path: &[String]| path.len() >= 2 && path[0] == "tasks" && path[1] == name;
+    let order = table_order(doc);
+    // None: the task has no header of its own; Some(None): it is last.
+    let next = order.iter().rposition(|s| inside(&s.path)).map(|last| {
+        order[last + 1..]
+            .iter()
+            .find(|s| !inside(&s.path))
+            .map(|s| (s.path.clone(), s.array))
+    });
+    let removed = doc
+        .get_mut("tasks")
+        .and_then(Item::as_table_like_mut)
+        .and_then(|tasks| tasks.remove(name));
+    let Some(Item::Table(removed)) = removed else {
+        return;
+    };
+    let prefix = removed.decor().prefix().and_then(|p| p.as_str());
+    let kept = comments_before(prefix.unwrap_or(""));
+    match next {
+        None | Some(Some((_, true))) => {}
+        Some(Some((path, false))) => {
+            if let Some(next) = table_at(doc, &path) {
+                let below = next.decor().prefix().and_then(|p| p.as_str());
+                let prefix = format!("{kept}{}", after_attached(below.unwrap_or(""), false));
+                next.decor_mut().set_prefix(prefix);
+            }
+        }
+        Some(None) => {
+            let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+            let rest = after_attached(&trailing, true);
+            let mut text = format!("{kept}{rest}");
+            if rest.trim().is_empty() {
+                text = trim_blank_lines_at_end(&text);
+            }
+            doc.set_trailing(text);
+        }
+    }
+}
+
+fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with('#')
+}
+
+fn is_blank_line(line: &str) -> bool {
+    line.ends_with('\n') && line.trim().is_empty()
+}
+
+/// The part of a table's prefix that does not belong to it: everything but
+/// the comment lines directly above the header (and the header's indent).
+fn comments_before(prefix: &str) -> &str {
+    let lines: Vec<&str> = prefix.split_inclusive('\n').collect();
+    let mut keep = lines.len();
+    if keep > 0 && !lines[keep - 1].ends_with('\n') {
+        keep -= 1;
+    }
+    while keep > 0 && is_comment(lines[keep - 1]) {
+        keep -= 1;
+    }
+    &prefix[..lines[..keep].iter().map(|l| l.len()).sum::<usize>()]
+}
+
+/// The part of the decor after a removed table that does not belong to it:
+/// without the comment lines directly below the table (when a blank line,
+/// or with `at_end` the end of the file, separates them from what follows)
+/// and without the blank lines after them.
+fn after_attached(decor: &str, at_end: bool) -> &str {
+    let lines: Vec<&str> = decor.split_inclusive('\n').collect();
+    let comments = lines.iter().take_while(|l| is_comment(l)).count();
+    let attached = comments > 0
+        && match lines.get(comments) {
+            Some(line) => is_blank_line(line),
+            None => at_end,
+        };
+    let mut start = if attached { comments } else { 0 };
+    while start < lines.len() && is_blank_line(lines[start]) {
+        start += 1;
+    }
+    &decor[lines[..start].iter().map(|l| l.len()).sum::<usize>()..]
+}
+
+fn trim_blank_lines_at_end(text: &str) -> String {
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines.concat()
+}
+
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str = "tasks.toml";
+
+    fn new_task(schedule: &str, command: &str) -> NewTask {
+        NewTask {
+            schedule: schedule.into(),
+            command: Some(TaskCommand::Shell(command.into())),
+            ..NewTask::default()
+        }
+    }
+
+    fn add_ok(text: &str, name: &str, task: &NewTask, replace: bool) -> String {
+        let (out, _) = add(text, Path::new(PATH), name, task, replace).unwrap();
+        super::super::parse(&out, Path::new(PATH)).unwrap_or_else(|d| panic!("{d:?}\n{out}"));
+        out
+    }
+
+    fn remove_ok(text: &str, names: &[&str]) -> String {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        remove(text, Path::new(PATH), &names).unwrap()
+    }
+
+    const FILE: &str = "\
+# my tasks   (header comment)
+
+[defaults]
+timezone = \"UTC\"   # trailing comment
+# after defaults
+
+# nightly
+# backup
+[tasks.backup]  # on the header
+schedule = \"30 2 * * *\"
+# inside
+command = [ \"restic\",   \"backup\" ]
+# commented_out = 1
+
+[tasks.ping]
+schedule   =   \"*/5 * * * *\"
+command = 'ping -c1 example.org'
+# end of file
+";
+
+    #[test]
+    fn add_appends_and_keeps_everything_before() {
+        let task = NewTask {
+            description: Some("say \"hi\"".into()),
+            timezone: Some("Europe/Berlin".into()),
+            workdir: Some("~/src".into()),
+            env: vec![
+                ("LANG".into(), "C".into()),
+                ("MY VAR".into(), "a\nb".into()),
+            ],
+            timeout: Some("1h".into()),
+            retry_attempts: Some(3),
+            ..new_task("@daily", "echo 'hi' \\o/")
+        };
+        let out = add_ok(FILE, "new", &task, false);
+        assert_eq!(
+            out,
+            format!(
+                "{FILE}\n[tasks.new]\ndescription = 'say \"hi\"'\nschedule = \"@daily\"\n\
+                 timezone = \"Europe/Berlin\"\ncommand = \"echo 'hi' \\\\o/\"\nworkdir = \"~/src\"\n\
+                 env = {{ LANG = \"C\", \"MY VAR\" = \"a\\nb\" }}\ntimeout = \"1h\"\n\
+                 retry = {{ attempts = 3 }}\n"
+            )
+        );
+    }
+
+    #[test]
+    fn add_to_empty_missing_newline_and_comment_only_files() {
+        let task = NewTask {
+            command: Some(TaskCommand::Argv(vec!["a".into(), "b c".into()])),
+            ..new_task("@hourly", "")
+        };
+        let table = "[tasks.t]\nschedule = \"@hourly\"\ncommand = [\"a\", \"b c\"]\n";
+        assert_eq!(add_ok("", "t", &task, false), table);
+        assert_eq!(
+            add_ok("# only\n# comments", "t", &task, false),
+            format!("# only\n# comments\n\n{table}")
+        );
+        assert_eq!(
+            add_ok("[defaults]\nshell = \"/bin/sh\"", "t", &task, false),
+            format!("[defaults]\nshell = \"/bin/sh\"\n\n{table}")
+        );
+        assert_eq!(
+            add_ok("[defaults]\n\n", "t", &task, false),
+            format!("[defaults]\n\n{table}")
+        );
+    }
+
+    #[test]
+    fn add_after_defaults_that_come_last() {
+        let text = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[defaults]\nshell = \"/bin/sh\"\n";
+        let out = add_ok(text, "b", &new_task("@daily", "b"), false);
+        assert_eq!(
+            out,
+            format!("{text}\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n")
+        );
+    }
+
+    #[test]
+    fn add_refuses_an_existing_name_and_replace_keeps_the_comments_above() {
+        let err = add(
+            FILE,
+            Path::new(PATH),
+            "backup",
+            &new_task("@daily", "x"),
+            false,
+        );
+        assert!(matches!(err, Err(EditError::Exists(n)) if n == "backup"));
+        let (out, added) = add(
+            FILE,
+            Path::new(PATH),
+            "backup",
+            &new_task("@daily", "x"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(added, Added::Replaced);
+        let expected = FILE.replace(
+            "schedule = \"30 2 * * *\"\n# inside\ncommand = [ \"restic\",   \"backup\" ]\n",
+            "schedule = \"@daily\"\ncommand = \"x\"\n",
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn inline_and_dotted_tasks_stay_in_their_form() {
+        let text = "[tasks]\n# a\na = { schedule = \"@daily\", command = \"a\" }  # keep\n";
+        let out = add_ok(text, "a", &new_task("@hourly", "b"), true);
+        assert_eq!(
+            out,
+            "[tasks]\n# a\na = { schedule = \"@hourly\", command = \"b\" }  # keep\n"
+        );
+        let text = "tasks = { a = { schedule = \"@daily\", command = \"a\" } }\n";
+        let out = add_ok(text, "b", &new_task("@hourly", "b"), false);
+        assert!(
+            out.contains("b = { schedule = \"@hourly\", command = \"b\" }"),
+            "{out}"
+        );
+        let text = "tasks.a.schedule = \"@daily\"\ntasks.a.command = \"a\"\n";
+        let out = add_ok(text, "b", &new_task("@hourly", "b"), false);
+        assert!(out.starts_with(text), "{out}");
+        assert_eq!(remove_ok(&out, &["b"]), text);
+        assert_eq!(remove_ok(text, &["a"]), "");
+    }
+
+    #[test]
+    fn remove_takes_the_task_and_the_comments_touching_it() {
+        let out = remove_ok(FILE, &["backup"]);
+        assert_eq!(
+            out,
+            "\
+# my tasks   (header comment)
+
+[defaults]
+timezone = \"UTC\"   # trailing comment
+# after defaults
+
+[tasks.ping]
+schedule   =   \"*/5 * * * *\"
+command = 'ping -c1 example.org'
+# end of file
+"
+        );
+        let out = remove_ok(FILE, &["ping"]);
+        assert_eq!(
+            out,
+            FILE.split("\n\n[tasks.ping]").next().unwrap().to_string() + "\n"
+        );
+        let out = remove_ok(FILE, &["ping", "backup"]);
+        assert_eq!(
+            out,
+            "# my tasks   (header comment)\n\n[defaults]\ntimezone = \"UTC\"   # trailing comment\n# after defaults\n"
+        );
+    }
+
+    #[test]
+    fn remove_keeps_comments_separated_by_a_blank_line() {
+        let text = "\
+[tasks.a]
+schedule = \"@daily\"
+command = \"a\"
+
+# about b
+[tasks.b]
+schedule = \"@daily\"
+command = \"b\"
+
+# === section ===
+
+[tasks.c]
+schedule = \"@daily\"
+command = \"c\"
+
+# a free comment at the end
+";
+        assert_eq!(
+            remove_ok(text, &["b"]),
+            text.replace(
+                "# about b\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n\n",
+                ""
+            )
+        );
+        assert_eq!(
+            remove_ok(text, &["c"]),
+            text.replace("[tasks.c]\nschedule = \"@daily\"\ncommand = \"c\"\n\n", "")
+        );
+        assert_eq!(
+            remove_ok(text, &["a"]),
+            text.replace("[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n", "")
+        );
+    }
+
+    #[test]
+    fn remove_takes_sub_tables_and_refuses_unknown_names() {
+        let text = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[tasks.a.env]\nX = \"1\"\n\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n";
+        assert_eq!(
+            remove_ok(text, &["a"]),
+            "[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n"
+        );
+        let names = vec!["a".to_string(), "nope".into(), "zilch".into()];
+        let err = remove(text, Path::new(PATH), &names).unwrap_err();
+        assert_eq!(err.to_string(), "no task named `nope`, `zilch`");
+    }
+
+    #[test]
+    fn add_then_remove_gives_the_file_back() {
+        for text in [FILE, "", "# c\n", "[defaults]\nshell = \"/bin/sh\"\n"] {
+            let out = add_ok(text, "zz", &new_task("@daily", "z"), false);
+            assert_eq!(remove_ok(&out, &["zz"]), text, "{out}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_a_task_file_is_explained() {
+        for text in ["[tasks.a\n", "tasks = 3\n"] {
+            let err = add(text, Path::new(PATH), "b", &new_task("@daily", "b"), false);
+            match err {
+                Err(EditError::Invalid { diagnostics, .. }) => assert!(!diagnostics.is_empty()),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn strings_are_one_line_and_round_trip() {
+        for text in [
+            "plain",
+            "a \"q\" \\",
+            "it's \"x\"",
+            "tab\there",
+            "nl\nx",
+            "bell\u{7}",
+            "ünï",
+        ] {
+            let value = string(text);
+            assert!(!value.to_string().contains('\n'), "{value}");
+            assert_eq!(value.as_str(), Some(text));
+        }
+        assert_eq!(string("a \"q\"").to_string(), "'a \"q\"'");
+    }
+}
