@@ -3,6 +3,10 @@
 /// The shared harness: isolated XDG directories and the real binary.
 mod util;
 
+/// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
+mod add_remove;
+/// `kron edit` with editor scripts playing the user.
+mod edit;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.

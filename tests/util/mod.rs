@@ -90,3 +90,90 @@ impl Outcome {
 pub fn path_of(env: &Env, relative: &str) -> PathBuf {
     env.path().join(relative)
 }
+
+impl Env {
+    /// The task file kron uses in this environment.
+    #[allow(dead_code)]
+    pub fn task_file(&self) -> PathBuf {
+        self.path().join("config/kron/tasks.toml")
+    }
+
+    /// Writes the task file (mode 0600, creating its directory).
+    #[allow(dead_code)]
+    pub fn write_task_file(&self, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let file = self.task_file();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// The task file's text, or `None` when it does not exist.
+    #[allow(dead_code)]
+    pub fn read_task_file(&self) -> Option<String> {
+        std::fs::read_to_string(self.task_file()).ok()
+    }
+}
+
+impl Run {
+    /// Starts kron without waiting, its output captured (see [`wait_with_deadline`]).
+    #[allow(dead_code)]
+    pub fn spawn(mut self) -> std::process::Child {
+        use std::process::Stdio;
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kron starts")
+    }
+
+    /// The command as configured, for callers that need full control of it
+    /// (a pseudo-terminal, a pipe on standard input).
+    #[allow(dead_code)]
+    pub fn into_command(self) -> Command {
+        self.command
+    }
+}
+
+/// Waits for `child`, killing it and failing the test after `deadline`.
+#[allow(dead_code)]
+#[track_caller]
+pub fn wait_with_deadline(
+    mut child: std::process::Child,
+    deadline: std::time::Duration,
+) -> Outcome {
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("waiting for kron").is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {deadline:?}; stdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Outcome {
+        output: child.wait_with_output().expect("kron's output"),
+    }
+}
+
+impl Env {
+    /// `PROGRAM ARGS` with the same environment as [`Env::kron`] (for
+    /// wrappers such as `script`).
+    #[allow(dead_code)]
+    pub fn command(&self, program: &str, args: &[&str]) -> Run {
+        let template = self.kron(&[]).command;
+        let mut command = Command::new(program);
+        command.args(args).env_clear();
+        for (key, value) in template.get_envs() {
+            if let Some(value) = value {
+                command.env(key, value);
+            }
+        }
+        Run { command }
+    }
+}

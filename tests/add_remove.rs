@@ -1,0 +1,368 @@
+//! `kron add` and `kron remove`: the user's text survives byte for byte,
+//! refusals change nothing, and concurrent adds never lose a task.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use crate::util::{Env, wait_with_deadline};
+
+/// Comments in every position, odd spacing, `[defaults]` last.
+const TASKS: &str = "\
+# my tasks -- edited by hand, keep my formatting!
+
+# nightly backup
+[tasks.backup]   # on the header
+schedule    = \"30 2 * * *\"
+# inside the task
+command = [ \"restic\",\"backup\" ]
+# timeout = \"1h\"
+
+# ===== monitoring =====
+
+[tasks.ping]
+schedule = '*/15 9-17 * * mon-fri'
+command = \"ping -c1 example.org\"
+
+[defaults]
+timezone = \"America/New_York\"	# a tab before this comment
+# the end
+";
+
+fn env_with(text: &str) -> Env {
+    let env = Env::new();
+    env.write_task_file(text);
+    env
+}
+
+#[test]
+fn add_appends_and_keeps_every_byte_before() {
+    let env = env_with(TASKS);
+    let out = env
+        .kron(&[
+            "add",
+            "report",
+            "--schedule",
+            "0 8 * * mon",
+            "--tz",
+            "Europe/Berlin",
+            "--description",
+            "weekly \"report\"",
+            "--timeout",
+            "15m",
+            "--retry",
+            "3",
+            "--workdir",
+            "~/reports",
+            "--env",
+            "LANG=C.UTF-8",
+            "--env",
+            "URL=https://x.org/?a=b",
+            "--",
+            "make report | mail -s report me",
+        ])
+        .output();
+    out.success();
+    assert!(
+        out.stdout().starts_with("added report: next run Mon ")
+            && out.stdout().contains(" (in ")
+            && out.stdout().lines().count() == 1,
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        format!(
+            "{TASKS}\n[tasks.report]\ndescription = 'weekly \"report\"'\nschedule = \"0 8 * * mon\"\n\
+             timezone = \"Europe/Berlin\"\ncommand = \"make report | mail -s report me\"\n\
+             workdir = \"~/reports\"\nenv = {{ LANG = \"C.UTF-8\", URL = \"https://x.org/?a=b\" }}\n\
+             timeout = \"15m\"\nretry = {{ attempts = 3 }}\n"
+        )
+    );
+    assert_eq!(
+        std::fs::metadata(env.task_file()).unwrap().mode() & 0o777,
+        0o600
+    );
+    env.kron(&["check"]).output().success();
+}
+
+#[test]
+fn one_command_argument_is_a_shell_string_several_are_argv() {
+    let env = Env::new();
+    env.kron(&[
+        "add",
+        "a",
+        "--schedule",
+        "@daily",
+        "--",
+        "echo $HOME > /tmp/x",
+    ])
+    .output()
+    .success();
+    env.kron(&[
+        "add",
+        "b",
+        "--schedule",
+        "@daily",
+        "--",
+        "echo",
+        "$HOME",
+        "it's",
+    ])
+    .output()
+    .success();
+    let text = env.read_task_file().unwrap();
+    assert!(
+        text.contains("command = \"echo $HOME > /tmp/x\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("command = [\"echo\", \"$HOME\", \"it's\"]\n"),
+        "{text}"
+    );
+    let out = env.kron(&["list", "--json"]).output();
+    out.success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(rows[0]["command"], "echo $HOME > /tmp/x");
+    assert_eq!(
+        rows[1]["command"],
+        serde_json::json!(["echo", "$HOME", "it's"])
+    );
+}
+
+#[test]
+fn add_creates_a_private_file() {
+    let env = Env::new();
+    assert!(env.read_task_file().is_none());
+    let out = env
+        .kron(&["add", "first", "--schedule", "*/5 * * * *", "--", "true"])
+        .output();
+    out.success();
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        "[tasks.first]\nschedule = \"*/5 * * * *\"\ncommand = \"true\"\n"
+    );
+    let file = std::fs::metadata(env.task_file()).unwrap();
+    let dir = std::fs::metadata(env.task_file().parent().unwrap()).unwrap();
+    assert_eq!((file.mode() & 0o777, dir.mode() & 0o777), (0o600, 0o700));
+}
+
+#[test]
+fn an_existing_name_is_refused_unless_replace() {
+    let env = env_with(TASKS);
+    let out = env
+        .kron(&["add", "backup", "--schedule", "@daily", "--", "true"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("`backup` already exists"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stderr().contains("--replace"), "{}", out.stderr());
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+
+    let out = env
+        .kron(&[
+            "add",
+            "backup",
+            "--replace",
+            "--schedule",
+            "@daily",
+            "--",
+            "borg",
+            "create",
+        ])
+        .output();
+    out.success();
+    assert!(
+        out.stdout().starts_with("replaced backup: next run "),
+        "{}",
+        out.stdout()
+    );
+    // Replaced where it stood; the comments above and on its header stay,
+    // the old body goes, everything else is as it was.
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        TASKS.replace(
+            "schedule    = \"30 2 * * *\"\n# inside the task\ncommand = [ \"restic\",\"backup\" ]\n",
+            "schedule = \"@daily\"\ncommand = [\"borg\", \"create\"]\n"
+        )
+    );
+}
+
+#[test]
+fn invalid_values_change_nothing() {
+    let env = env_with(TASKS);
+    let before = std::fs::metadata(env.task_file()).unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--schedule", "61 * * * *"],
+            "--schedule: `61 * * * *`: minute: 61 is out of range 0-59",
+        ),
+        (
+            &["--schedule", "@daily", "--tz", "Mars/Olympus"],
+            "--tz: unknown time zone `Mars/Olympus`",
+        ),
+        (
+            &["--schedule", "@daily", "--timeout", "soon"],
+            "--timeout: `soon`",
+        ),
+        (
+            &["--schedule", "@daily", "--retry", "1000"],
+            "--retry: 1000 is out of range",
+        ),
+        (
+            &["--schedule", "@daily", "--env", "NOEQUALS"],
+            "--env `NOEQUALS`: expected KEY=VALUE",
+        ),
+        (
+            &["--schedule", "@daily", "--workdir", "~bob/x"],
+            "--workdir: `~bob/x` must be an absolute path",
+        ),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["add", "new"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", "true"]);
+        let out = env.kron(&args).output();
+        out.code(2);
+        assert!(out.stderr().contains(message), "{args:?}: {}", out.stderr());
+        assert!(out.stdout().is_empty());
+    }
+    let out = env
+        .kron(&["add", "Bad.Name", "--schedule", "@daily", "--", "true"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("invalid task name `Bad.Name`"),
+        "{}",
+        out.stderr()
+    );
+    let after = std::fs::metadata(env.task_file()).unwrap();
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec())
+    );
+}
+
+#[test]
+fn an_invalid_file_is_not_changed_unless_the_change_repairs_it() {
+    let broken = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimout = \"1m\"\n\n\
+                  [tasks.c]\nschedule = \"@daily\"\ncommand = \"true\"\n";
+    let env = env_with(broken);
+    let out = env
+        .kron(&["add", "b", "--schedule", "@daily", "--", "true"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("tasks.a.timout: unknown key"),
+        "{}",
+        out.stderr()
+    );
+    env.kron(&["remove", "c"]).output().code(2);
+    assert_eq!(env.read_task_file().unwrap(), broken);
+    // Removing the broken task is a way to repair the file.
+    env.kron(&["remove", "a"]).output().success();
+    env.kron(&["check"]).output().success();
+}
+
+#[test]
+fn fifty_parallel_adds_leave_fifty_tasks() {
+    let env = env_with(TASKS);
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            let name = format!("task-{i:02}");
+            env.kron(&["add", &name, "--schedule", "@hourly", "--", "echo", &name])
+                .spawn()
+        })
+        .collect();
+    for child in children {
+        wait_with_deadline(child, Duration::from_secs(120)).success();
+    }
+    let text = env.read_task_file().unwrap();
+    assert!(text.starts_with(TASKS), "{text}");
+    let out = env.kron(&["list", "--json"]).output();
+    out.success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(rows.len(), 52);
+    for i in 0..50 {
+        let name = format!("task-{i:02}");
+        assert!(
+            rows.iter().any(|r| r["name"] == name.as_str()),
+            "{name} lost"
+        );
+    }
+}
+
+#[test]
+fn remove_takes_the_task_and_its_comments_and_nothing_else() {
+    let env = env_with(TASKS);
+    let out = env.kron(&["remove", "backup"]).output();
+    out.success();
+    assert_eq!(out.stdout(), "removed backup\n");
+    // The comments directly above and below the task went with it; the
+    // heading comment, separated by a blank line, stayed.
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        TASKS.replace(
+            "# nightly backup\n[tasks.backup]   # on the header\nschedule    = \"30 2 * * *\"\n\
+             # inside the task\ncommand = [ \"restic\",\"backup\" ]\n# timeout = \"1h\"\n\n",
+            ""
+        )
+    );
+    let out = env.kron(&["rm", "ping"]).output();
+    out.success();
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        "# my tasks -- edited by hand, keep my formatting!\n\n# ===== monitoring =====\n\n\
+         [defaults]\ntimezone = \"America/New_York\"\t# a tab before this comment\n# the end\n"
+    );
+}
+
+#[test]
+fn add_then_remove_gives_the_file_back_byte_for_byte() {
+    let env = env_with(TASKS);
+    env.kron(&["add", "tmp", "--schedule", "@daily", "--", "true"])
+        .output()
+        .success();
+    assert_ne!(env.read_task_file().unwrap(), TASKS);
+    env.kron(&["remove", "tmp"]).output().success();
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+}
+
+#[test]
+fn unknown_names_remove_nothing() {
+    let env = env_with(TASKS);
+    let out = env
+        .kron(&["remove", "ping", "nosuch", "backup", "ghost"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("no task named `nosuch`, `ghost`"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stdout().is_empty());
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+    // Without a task file, every name is unknown.
+    let env = Env::new();
+    env.kron(&["remove", "x"]).output().code(2);
+    assert!(env.read_task_file().is_none());
+}
+
+#[test]
+fn a_task_file_others_can_write_is_refused() {
+    let env = env_with(TASKS);
+    std::fs::set_permissions(env.task_file(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let fix = format!("chmod 600 {}", env.task_file().display());
+    for args in [
+        &["add", "x", "--schedule", "@daily", "--", "true"][..],
+        &["remove", "ping"][..],
+    ] {
+        let out = env.kron(args).output();
+        out.code(2);
+        assert!(out.stderr().contains(&fix), "{args:?}: {}", out.stderr());
+        assert_eq!(env.read_task_file().unwrap(), TASKS);
+    }
+}
