@@ -46,6 +46,10 @@ pub enum Command {
     Add(AddArgs),
 
     /// Remove tasks from the task file.
+    ///
+    /// Every NAME must exist, or nothing is removed. A task goes with the
+    /// comment lines touching it (directly above its header or below its
+    /// last line); everything else in the file is kept byte for byte.
     #[command(visible_alias = "rm")]
     Remove(RemoveArgs),
 
@@ -152,7 +156,8 @@ pub struct AddArgs {
     #[arg(long, value_name = "N")]
     pub retry: Option<u32>,
 
-    /// Directory to run in (~ is your home).
+    /// Directory to run in: absolute, ~/... (your home), or relative to the
+    /// current directory.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
 
