@@ -7,6 +7,7 @@
 
 pub mod cli;
 mod cmd;
+pub mod crontab;
 pub mod diag;
 pub mod dirs;
 pub mod error;

@@ -7,6 +7,8 @@ mod util;
 mod add_remove;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
+/// `kron import` and `kron export --format crontab` on real crontab files.
+mod import_export;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.

@@ -1,9 +1,179 @@
-//! `kron import`.
+//! `kron import [FILE | -] [--system] [--dry-run]`: a crontab into tasks.
+//!
+//! All or nothing: when any line cannot be converted, every such line is
+//! reported with its number and nothing is imported (so that running the
+//! import again after fixing the crontab does not add tasks twice). The
+//! tasks are appended to the task file's text under its lock, so the rest
+//! of the file stays byte for byte, and installed only if the result is
+//! valid.
 
-use super::Ctx;
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use super::{Ctx, out};
+use crate::cli::ImportArgs;
+use crate::crontab::{self, NewTask, Problem};
 use crate::error::Error;
+use crate::schedule::Zone;
+use crate::taskfile::install::{self, InstallError};
+use crate::taskfile::load::LoadError;
+use crate::taskfile::{self, Layer};
 
-pub fn run(ctx: &Ctx, args: &crate::cli::ImportArgs) -> Result<(), Error> {
-    let _ = (ctx, args);
-    Err(Error::Failed("kron import: in progress".into()))
+pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
+    let (label, text) = read_input(&args.input)?;
+    let me = if args.system {
+        Some(current_user()?)
+    } else {
+        None
+    };
+    let parsed = crontab::parse(&text, me.as_deref());
+    let mut problems = parsed.problems;
+
+    let path = ctx.paths.task_file.clone();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(install::lock(&path)?)
+    };
+    let current = install::read(&path)?;
+    let (defaults, mut taken) = match &current {
+        Some(text) => {
+            let file = taskfile::parse(text, &path).map_err(|diagnostics| {
+                Error::Load(LoadError::Invalid {
+                    path: path.clone(),
+                    diagnostics,
+                })
+            })?;
+            let names: HashSet<String> = file.tasks.iter().map(|t| t.name.clone()).collect();
+            (file.defaults, names)
+        }
+        None => (Layer::default(), HashSet::new()),
+    };
+    let system_zone = Zone::system();
+    let mut tasks: Vec<NewTask> = Vec::new();
+    for job in &parsed.jobs {
+        let name = crontab::unique_name(job, &mut taken);
+        match job.to_task(name, &defaults, &system_zone) {
+            Ok(task) => tasks.push(task),
+            Err(message) => problems.push(Problem {
+                line: job.line,
+                message,
+            }),
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+
+    let mut stderr = std::io::stderr().lock();
+    for skipped in &parsed.skipped {
+        let you = me.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            stderr,
+            "{label}:{}: {} (you are `{you}`)",
+            skipped.line, skipped.message
+        );
+    }
+    for problem in &problems {
+        let _ = writeln!(stderr, "{label}:{}: {}", problem.line, problem.message);
+    }
+    drop(stderr);
+
+    let toml = crontab::to_toml(&tasks);
+    let mut stdout = std::io::stdout().lock();
+    if args.dry_run && !tasks.is_empty() {
+        write!(stdout, "{toml}").map_err(Error::Output)?;
+    }
+    if !problems.is_empty() {
+        let what = if args.dry_run {
+            "the other lines would be imported"
+        } else {
+            "nothing was imported; fix or delete them and run kron import again"
+        };
+        return Err(Error::Invalid(format!(
+            "{} line(s) of {label} cannot be converted; {what}",
+            problems.len()
+        )));
+    }
+    if tasks.is_empty() {
+        let more = if parsed.skipped.is_empty() {
+            ""
+        } else {
+            " for you"
+        };
+        return out!(stdout, "no jobs{more} in {label}; nothing to import");
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+
+    let new_text = match current.as_deref() {
+        None | Some("") => toml,
+        Some(existing) => {
+            let newline = if existing.ends_with('\n') { "" } else { "\n" };
+            format!("{existing}{newline}\n{toml}")
+        }
+    };
+    install::install(&path, &new_text).map_err(|e| match e {
+        // Only a file that cannot take another table (say, `tasks = { ... }`
+        // inline) gets here: the tasks themselves are valid.
+        InstallError::Invalid { diagnostics, .. } => Error::Load(LoadError::Invalid {
+            path: path.clone(),
+            diagnostics,
+        }),
+        e => e.into(),
+    })?;
+    out!(
+        stdout,
+        "imported {} task(s) into {}:",
+        tasks.len(),
+        path.display()
+    )?;
+    let width = tasks.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for task in &tasks {
+        let line = format!("line {}:", task.line);
+        out!(
+            stdout,
+            "  {line:<10} {:<width$}  {}",
+            task.name,
+            task.schedule
+        )?;
+    }
+    Ok(())
+}
+
+/// The crontab's text and how to name it in messages.
+fn read_input(input: &str) -> Result<(String, String), Error> {
+    let (label, bytes) = if input == "-" {
+        let mut bytes = Vec::new();
+        let result = std::io::stdin().read_to_end(&mut bytes).map(|_| bytes);
+        ("stdin".to_string(), result)
+    } else {
+        (input.to_string(), std::fs::read(input))
+    };
+    let bytes = bytes.map_err(|source| Error::Io {
+        action: "reading",
+        path: PathBuf::from(if input == "-" {
+            "standard input"
+        } else {
+            input
+        }),
+        source,
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((label, text)),
+        Err(_) => Err(Error::Invalid(format!("{label} is not UTF-8 text"))),
+    }
+}
+
+/// The user whose lines `--system` imports: the password database's name
+/// for the real user id, else `$USER`.
+fn current_user() -> Result<String, Error> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .ok_or_else(|| {
+            Error::Failed("--system: cannot tell who you are (no passwd entry, no $USER)".into())
+        })
 }

@@ -177,3 +177,28 @@ impl Env {
         Run { command }
     }
 }
+
+impl Run {
+    /// Runs to completion with `input` on standard input.
+    #[allow(dead_code)]
+    #[track_caller]
+    pub fn output_with_stdin(mut self, input: &str) -> Outcome {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kron starts");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+        let output = child.wait_with_output().expect("kron's output");
+        writer.join().unwrap();
+        Outcome { output }
+    }
+}

@@ -1,0 +1,1678 @@
+//! crontab(5) and `/etc/crontab`: reading them into tasks for `kron import`,
+//! and writing tasks back as a crontab for `kron export --format crontab`.
+//!
+//! Reading follows Vixie/ISC cron (the `cron` package on Debian) and cronie
+//! line by line: a line is a variable assignment if cron's own `load_env`
+//! state machine accepts it (`NAME=value`, `NAME = "value"`, quotes keep
+//! blanks), else a job; in a job's command the first unescaped `%` ends the
+//! command and the rest is standard input with every further `%` a newline
+//! (`\%` is a literal `%`). Assignments apply to the jobs after them:
+//! `CRON_TZ` is the schedule's zone (cronie), `SHELL` the shell, and every
+//! other one the command's environment; `HOME` also is where cron runs the
+//! job. Every line that cannot be converted becomes a [`Problem`] with its
+//! line number; nothing is dropped silently.
+//!
+//! Writing does the reverse and is checked by reading each line back: a
+//! task that cannot be written exactly (a seconds or year field, `@every`,
+//! a `L`/`W`/`#` day, a multi-line command, ...) is commented out with the
+//! reason, and each setting crontab has no place for (retry, timeout,
+//! overlap, ...) gets a `# kron: ...` comment.
+//!
+//! This module does no I/O. Depends on `schedule` and `taskfile`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
+
+use crate::schedule::{Schedule, Zone};
+use crate::taskfile::{CatchUp, Layer, Overlap, Source, Task, TaskCommand, TaskFile, valid_name};
+use crate::units::{format_duration, format_size};
+
+/// A line that is not imported, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// One job line of a crontab, with the variables in force at its line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Job {
+    pub line: usize,
+    /// The comments directly above the line, joined.
+    pub description: Option<String>,
+    /// The name a `# kron: task NAME` comment above the line asks for (as
+    /// `kron export` writes them).
+    pub name_hint: Option<String>,
+    /// The five fields joined by single spaces, or the macro.
+    pub schedule: String,
+    /// `CRON_TZ`; `None` is the system's zone.
+    pub timezone: Option<String>,
+    /// `SHELL`, when the crontab sets it.
+    pub shell: Option<String>,
+    /// Every other variable, in the order the crontab first sets them.
+    pub env: Vec<(String, String)>,
+    /// The command, with `\%` turned into `%`.
+    pub command: String,
+    /// What followed the first unescaped `%`, with `%` turned into newlines.
+    pub stdin: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub jobs: Vec<Job>,
+    /// Lines that cannot be converted.
+    pub problems: Vec<Problem>,
+    /// `--system` lines for another user: reported, not imported.
+    pub skipped: Vec<Problem>,
+}
+
+/// The macros crontab(5) knows.
+const MACROS: [&str; 8] = [
+    "@reboot",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
+enum ZoneState {
+    System,
+    Named(String),
+    Unknown { name: String, line: usize },
+}
+
+/// Reads crontab text. `system_user`: read the `/etc/crontab` format (a
+/// user column after the schedule) and keep only this user's lines.
+pub fn parse(text: &str, system_user: Option<&str>) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut zone = ZoneState::System;
+    let mut shell: Option<String> = None;
+    let mut env: Vec<(String, String)> = Vec::new();
+    // The comment lines directly above the current line.
+    let mut comments: Vec<&str> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let number = index + 1;
+        let line = raw.trim_start_matches(BLANK);
+        if line.is_empty() {
+            comments.clear();
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            comments.push(comment);
+            continue;
+        }
+        let above = std::mem::take(&mut comments);
+        if let Some((name, value)) = assignment(line) {
+            let problem = |message: String| Problem {
+                line: number,
+                message,
+            };
+            match name.as_str() {
+                "" => parsed
+                    .problems
+                    .push(problem("a variable assignment needs a name".into())),
+                "CRON_TZ" if value.is_empty() => zone = ZoneState::System,
+                "CRON_TZ" => match Zone::get(&value) {
+                    Ok(_) => zone = ZoneState::Named(value),
+                    Err(e) => {
+                        parsed.problems.push(problem(format!("CRON_TZ: {e}")));
+                        zone = ZoneState::Unknown {
+                            name: value,
+                            line: number,
+                        };
+                    }
+                },
+                "SHELL" if value.trim().is_empty() => {
+                    parsed
+                        .problems
+                        .push(problem("SHELL is empty; cron could not run a job".into()));
+                    shell = None;
+                }
+                "SHELL" => shell = Some(value),
+                _ => match env.iter_mut().find(|(k, _)| *k == name) {
+                    Some(slot) => slot.1 = value,
+                    None => env.push((name, value)),
+                },
+            }
+            continue;
+        }
+        let problem = |message: String| Problem {
+            line: number,
+            message,
+        };
+        let fields = match job_fields(line, system_user.is_some()) {
+            Ok(fields) => fields,
+            Err(message) => {
+                let looks_assigned = word(line).is_some_and(|(w, _)| w.contains('='));
+                parsed.problems.push(problem(if looks_assigned {
+                    format!(
+                        "`{}` is neither a job nor a variable assignment \
+                         (after a quoted value only blanks may follow)",
+                        line.trim_end_matches(is_space)
+                    )
+                } else {
+                    message
+                }));
+                continue;
+            }
+        };
+        if let (Some(me), Some(user)) = (system_user, &fields.user)
+            && user != me
+        {
+            parsed
+                .skipped
+                .push(problem(format!("for user `{user}`, not imported")));
+            continue;
+        }
+        let timezone = match &zone {
+            ZoneState::System => None,
+            ZoneState::Named(name) => Some(name.clone()),
+            ZoneState::Unknown { name, line } => {
+                parsed.problems.push(problem(format!(
+                    "its time zone `{name}` (CRON_TZ on line {line}) is unknown"
+                )));
+                continue;
+            }
+        };
+        let (description, name_hint) = describe(&above);
+        parsed.jobs.push(Job {
+            line: number,
+            description,
+            name_hint,
+            schedule: fields.schedule,
+            timezone,
+            shell: shell.clone(),
+            env: env.clone(),
+            command: fields.command,
+            stdin: fields.stdin,
+        });
+    }
+    parsed
+}
+
+/// cron separates fields with blanks: spaces and tabs.
+const BLANK: [char; 2] = [' ', '\t'];
+
+fn is_space(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\x0b'
+}
+
+/// `NAME=value` as cron's `load_env` reads it: blanks around `=` are
+/// skipped; the name or the value may be quoted with `'` or `"` (the quotes
+/// keep blanks); after a quoted value only blanks may follow; an unquoted
+/// value runs to the end of the line, trailing blanks removed. An empty
+/// value (`NAME=`) is accepted, as cronie does. `None`: not an assignment.
+pub fn assignment(line: &str) -> Option<(String, String)> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum S {
+        NameStart,
+        Name,
+        Equals,
+        AfterEquals,
+        ValueStart,
+        Value,
+        Done,
+    }
+    let chars: Vec<char> = line.chars().collect();
+    let (mut name, mut value) = (String::new(), String::new());
+    let mut state = S::NameStart;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match state {
+            S::NameStart | S::ValueStart => {
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                    i += 1;
+                }
+                state = if state == S::NameStart {
+                    S::Name
+                } else {
+                    S::Value
+                };
+            }
+            S::Name | S::Value => {
+                if let Some(q) = quote {
+                    if c == q {
+                        state = if state == S::Name { S::Equals } else { S::Done };
+                        i += 1;
+                        continue;
+                    }
+                    if state == S::Name && c == '=' {
+                        return None;
+                    }
+                } else if state == S::Name {
+                    if is_space(c) {
+                        state = S::Equals;
+                        i += 1;
+                        continue;
+                    }
+                    if c == '=' {
+                        state = S::Equals;
+                        continue;
+                    }
+                }
+                if state == S::Name {
+                    name.push(c);
+                } else {
+                    value.push(c);
+                }
+                i += 1;
+            }
+            S::Equals => {
+                if c == '=' {
+                    state = S::AfterEquals;
+                    quote = None;
+                } else if !is_space(c) {
+                    return None;
+                }
+                i += 1;
+            }
+            S::AfterEquals | S::Done => {
+                if is_space(c) {
+                    i += 1;
+                } else if state == S::AfterEquals {
+                    state = S::ValueStart;
+                } else {
+                    return None;
+                }
+            }
+        }
+    }
+    match state {
+        S::Done | S::AfterEquals => Some((name, value)),
+        S::Value if quote.is_none() => {
+            let trimmed = value.trim_end_matches(is_space).len();
+            value.truncate(trimmed);
+            Some((name, value))
+        }
+        _ => None,
+    }
+}
+
+struct Fields {
+    schedule: String,
+    user: Option<String>,
+    command: String,
+    stdin: Option<String>,
+}
+
+/// Splits off the first blank-separated word.
+fn word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_start_matches(BLANK);
+    if text.is_empty() {
+        return None;
+    }
+    let end = text.find(BLANK).unwrap_or(text.len());
+    Some((&text[..end], &text[end..]))
+}
+
+/// A job line: five fields or a macro, the user column when `system`, and
+/// the command (split at `%`).
+fn job_fields(line: &str, system: bool) -> Result<Fields, String> {
+    let (first, mut rest) = word(line).ok_or("empty line")?;
+    let schedule = if first.starts_with('@') {
+        if !MACROS.contains(&first) {
+            return Err(format!(
+                "unknown macro `{first}` (crontab(5) knows {})",
+                MACROS.join(", ")
+            ));
+        }
+        first.to_string()
+    } else {
+        let mut fields = vec![first];
+        while fields.len() < 5 {
+            match word(rest) {
+                Some((field, after)) => {
+                    fields.push(field);
+                    rest = after;
+                }
+                None => {
+                    return Err(format!(
+                        "expected five time fields and a command, found `{}`",
+                        line.trim_end_matches(is_space)
+                    ));
+                }
+            }
+        }
+        let schedule = fields.join(" ");
+        if let Err(e) = Schedule::parse(&schedule, Zone::utc()) {
+            return Err(format!("`{schedule}`: {e}"));
+        }
+        schedule
+    };
+    let user = if system {
+        let (user, after) = word(rest).ok_or(
+            "missing the user column (the /etc/crontab format is: schedule, user, command)",
+        )?;
+        rest = after;
+        Some(user.to_string())
+    } else {
+        None
+    };
+    let raw = rest.trim_start_matches(BLANK);
+    if raw.trim_end_matches(is_space).is_empty() {
+        return Err(format!("`{schedule}` has no command"));
+    }
+    let (command, stdin) = split_percent(raw);
+    if command.trim().is_empty() {
+        return Err("the command before `%` is empty".into());
+    }
+    Ok(Fields {
+        schedule,
+        user,
+        command,
+        stdin,
+    })
+}
+
+/// crontab(5)'s `%`, exactly as cron's `do_command` does it: in the command
+/// `\%` is `%` (other backslashes stay) and the first unescaped `%` ends it;
+/// in the rest `%` is a newline, `\%` is `%`, and other backslashes stay.
+/// The command loses trailing blanks (unless a backslash would then end it).
+pub fn split_percent(raw: &str) -> (String, Option<String>) {
+    let mut command = String::new();
+    let mut escaped = false;
+    let mut chars = raw.chars();
+    let mut stdin = None;
+    for c in chars.by_ref() {
+        if escaped {
+            if c == '%' {
+                command.pop();
+            }
+            command.push(c);
+            escaped = false;
+            continue;
+        }
+        if c == '\\' {
+            escaped = true;
+            command.push(c);
+            continue;
+        }
+        if c == '%' {
+            stdin = Some(String::new());
+            break;
+        }
+        command.push(c);
+    }
+    if let Some(input) = stdin.as_mut() {
+        let mut escaped = false;
+        for c in chars {
+            let mut c = c;
+            if escaped {
+                if c != '%' {
+                    input.push('\\');
+                }
+            } else if c == '%' {
+                c = '\n';
+            }
+            escaped = c == '\\';
+            if !escaped {
+                input.push(c);
+            }
+        }
+        if escaped {
+            input.push('\\');
+        }
+    }
+    let trimmed = command.trim_end_matches(is_space);
+    if !trimmed.ends_with('\\') {
+        command.truncate(trimmed.len());
+    }
+    (command, stdin.filter(|s| !s.is_empty()))
+}
+
+/// The description and name hint in the comment block directly above a job:
+/// the comment lines nearest the job, up to an empty comment, a commented-out
+/// job or assignment, or a field legend (`# m h dom mon dow command`).
+/// `# kron: task NAME` lines above the description give the name.
+fn describe(block: &[&str]) -> (Option<String>, Option<String>) {
+    let mut lines = Vec::new();
+    let mut hint = None;
+    let mut in_kron = false;
+    for raw in block.iter().rev() {
+        let text = raw.trim_matches(is_space);
+        if let Some(note) = text.strip_prefix("kron:") {
+            in_kron = true;
+            if let Some(name) = note.trim().strip_prefix("task ") {
+                let name = name.trim();
+                if hint.is_none() && valid_name(name) {
+                    hint = Some(name.to_string());
+                }
+            }
+            continue;
+        }
+        if in_kron || text.is_empty() || not_prose(text) {
+            break;
+        }
+        lines.push(text);
+    }
+    lines.reverse();
+    let description = (!lines.is_empty()).then(|| lines.join(" "));
+    (description, hint)
+}
+
+/// A comment that is a disabled job or assignment, a field legend, or
+/// drawing (`# |  .---- hour`) rather than words about the job below.
+fn not_prose(text: &str) -> bool {
+    if text.starts_with(['|', '.', '-', '*', '+', '=']) {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let has = |w: &str| words.contains(&w);
+    if (has("dom") && has("dow")) || (has("m") && has("h") && has("command")) {
+        return true;
+    }
+    if let Some((name, _)) = assignment(text) {
+        let mut chars = name.chars();
+        if chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return true;
+        }
+    }
+    job_fields(text, false).is_ok()
+}
+
+// ---------------------------------------------------------------------------
+// Names
+
+/// The program a shell command runs, as a task name: the basename of the
+/// first command word that is not a wrapper (`nice`, `env`, ...), a
+/// condition (`test`, `[`, `cd`) or an interpreter of a script (`bash
+/// backup.sh` gives `backup`), sanitised to 1-64 of `a-z 0-9 _ -`.
+pub fn program_name(command: &str) -> String {
+    let segments = shell_segments(command);
+    let mut fallback = None;
+    for words in &segments {
+        let Some(program) = program_of(words) else {
+            continue;
+        };
+        let base = basename(&program);
+        if NOISE.contains(&base.as_str()) {
+            fallback.get_or_insert(base);
+            continue;
+        }
+        return sanitise(&base);
+    }
+    sanitise(&fallback.unwrap_or_default())
+}
+
+const NOISE: [&str; 17] = [
+    "cd", "test", "[", "[[", "true", "false", ":", "sleep", "export", "set", "umask", ".",
+    "source", "for", "case", "echo", "printf",
+];
+const RESERVED: [&str; 9] = [
+    "if", "then", "else", "elif", "do", "while", "until", "!", "time",
+];
+const WRAPPERS: [&str; 13] = [
+    "exec",
+    "nice",
+    "ionice",
+    "nohup",
+    "env",
+    "sudo",
+    "chronic",
+    "command",
+    "setsid",
+    "timeout",
+    "flock",
+    "doas",
+    "systemd-cat",
+];
+const INTERPRETERS: [&str; 12] = [
+    "sh", "bash", "dash", "zsh", "ksh", "python", "python3", "perl", "php", "ruby", "node",
+    "busybox",
+];
+
+fn program_of(words: &[String]) -> Option<String> {
+    let is_assignment = |w: &str| {
+        w.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    let mut i = 0;
+    while i < words.len() && (RESERVED.contains(&words[i].as_str()) || is_assignment(&words[i])) {
+        i += 1;
+    }
+    loop {
+        let program = words.get(i)?;
+        let base = basename(program);
+        let interpreter = INTERPRETERS.contains(&base.as_str());
+        if !interpreter && !WRAPPERS.contains(&base.as_str()) {
+            return Some(program.clone());
+        }
+        // Skip the options, and the values of the usual ones that take one.
+        let mut j = i + 1;
+        while let Some(w) = words.get(j) {
+            if base == "env" && is_assignment(w) {
+                j += 1;
+            } else if interpreter && w == "-c" {
+                return Some(program.clone());
+            } else if interpreter && w == "-m" {
+                return Some(words.get(j + 1).unwrap_or(program).clone());
+            } else if w.starts_with('-') && w.len() > 1 {
+                j += if option_takes_value(&base, w) { 2 } else { 1 };
+            } else {
+                break;
+            }
+        }
+        if base == "timeout" || base == "flock" {
+            j += 1; // the duration, the lock file
+        }
+        match words.get(j) {
+            None => return Some(program.clone()),
+            Some(script) if interpreter => return Some(script.clone()),
+            Some(_) => i = j,
+        }
+    }
+}
+
+fn option_takes_value(program: &str, option: &str) -> bool {
+    matches!(
+        (program, option),
+        ("nice", "-n")
+            | ("ionice", "-c" | "-n")
+            | ("sudo" | "doas", "-u" | "-g")
+            | ("timeout", "-s" | "-k")
+            | ("flock", "-w" | "-E")
+    )
+}
+
+/// The last path component, without a script extension.
+fn basename(word: &str) -> String {
+    let base = word.rsplit('/').next().unwrap_or(word);
+    for ext in [".sh", ".bash", ".zsh", ".py", ".pl", ".rb", ".php", ".js"] {
+        if let Some(stem) = base.strip_suffix(ext)
+            && !stem.is_empty()
+        {
+            return stem.to_string();
+        }
+    }
+    base.to_string()
+}
+
+fn sanitise(word: &str) -> String {
+    let mut name = String::new();
+    for c in word.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            name.push(c);
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    let name: String = name.chars().take(64).collect();
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        "task".into()
+    } else {
+        name.into()
+    }
+}
+
+/// Simple commands of a shell command line, as words with quotes removed.
+/// Rough, but only used to pick a name.
+fn shell_segments(command: &str) -> Vec<Vec<String>> {
+    let mut segments = vec![Vec::new()];
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = command.chars().peekable();
+    let end_word = |segments: &mut Vec<Vec<String>>, current: &mut String, in_word: &mut bool| {
+        if *in_word {
+            let word = std::mem::take(current);
+            if word == "{" || word == "}" {
+                segments.push(Vec::new());
+            } else {
+                segments.last_mut().expect("never empty").push(word);
+            }
+            *in_word = false;
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    current.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => current.extend(chars.next()),
+                        c => current.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                current.extend(chars.next());
+            }
+            ';' | '&' | '|' | '(' | ')' | '\n' => {
+                end_word(&mut segments, &mut current, &mut in_word);
+                segments.push(Vec::new());
+            }
+            c if c.is_whitespace() => end_word(&mut segments, &mut current, &mut in_word),
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    end_word(&mut segments, &mut current, &mut in_word);
+    segments.retain(|s| !s.is_empty());
+    segments
+}
+
+/// A name for `job` not in `taken` (which it joins): its `# kron: task`
+/// hint if free, else its program's name, else that name with `-2`, `-3`...
+pub fn unique_name(job: &Job, taken: &mut HashSet<String>) -> String {
+    if let Some(hint) = &job.name_hint
+        && taken.insert(hint.clone())
+    {
+        return hint.clone();
+    }
+    let base = program_name(&job.command);
+    if taken.insert(base.clone()) {
+        return base;
+    }
+    for n in 2.. {
+        let suffix = format!("-{n}");
+        let stem: String = base.chars().take(64 - suffix.len()).collect();
+        let name = format!("{}{suffix}", stem.trim_end_matches('-'));
+        if taken.insert(name.clone()) {
+            return name;
+        }
+    }
+    unreachable!("some suffix is free")
+}
+
+// ---------------------------------------------------------------------------
+// Jobs as task-file TOML
+
+/// A job as the keys of its task table; `None` keys are not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTask {
+    pub name: String,
+    pub line: usize,
+    pub description: Option<String>,
+    pub schedule: String,
+    pub command: String,
+    pub timezone: Option<String>,
+    pub shell: Option<String>,
+    pub workdir: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub stdin: Option<String>,
+}
+
+impl Job {
+    /// The task that does what cron does with this job, in a task file
+    /// whose `[defaults]` are `defaults`: only the keys needed, plus those
+    /// where `[defaults]` would otherwise change what cron does (time zone,
+    /// shell, directory, standard input). `system_zone` is the zone of the
+    /// jobs without `CRON_TZ`.
+    pub fn to_task(
+        &self,
+        name: String,
+        defaults: &Layer,
+        system_zone: &Zone,
+    ) -> Result<NewTask, String> {
+        let timezone = match (&self.timezone, &defaults.timezone) {
+            (Some(zone), _) => Some(zone.clone()),
+            (None, None) => None,
+            (None, Some(default)) => {
+                if system_zone.time_zone().iana_name().is_none() {
+                    return Err(format!(
+                        "the task file's [defaults] sets timezone = \"{default}\", and the \
+                         system's time zone, which cron uses here, has no name to write instead"
+                    ));
+                }
+                (default != system_zone.name()).then(|| system_zone.name().to_string())
+            }
+        };
+        let cron_shell = self
+            .shell
+            .as_deref()
+            .unwrap_or(crate::taskfile::DEFAULT_SHELL);
+        let kron_shell = defaults
+            .shell
+            .as_deref()
+            .unwrap_or(crate::taskfile::DEFAULT_SHELL);
+        let shell = (cron_shell != kron_shell).then(|| cron_shell.to_string());
+        // cron runs a job in $HOME: the crontab's, else the user's.
+        let home = self
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.as_str())
+            .filter(|h| h.starts_with('/'));
+        let workdir = match (home, &defaults.workdir) {
+            (Some(home), Some(default)) if Path::new(home) == default => None,
+            (Some(home), _) => Some(home.to_string()),
+            (None, Some(_)) => Some("~".to_string()),
+            (None, None) => None,
+        };
+        let stdin = match (&self.stdin, &defaults.stdin) {
+            (Some(text), _) => Some(text.clone()),
+            (None, Some(_)) => Some(String::new()),
+            (None, None) => None,
+        };
+        Ok(NewTask {
+            name,
+            line: self.line,
+            description: self.description.clone(),
+            schedule: self.schedule.clone(),
+            command: self.command.clone(),
+            timezone,
+            shell,
+            workdir,
+            env: self.env.clone(),
+            stdin,
+        })
+    }
+}
+
+/// `[tasks.NAME]` tables, one per task, separated by blank lines: the
+/// description first, then schedule and command, then only the keys set.
+pub fn to_toml(tasks: &[NewTask]) -> String {
+    let tables: Vec<String> = tasks.iter().map(task_toml).collect();
+    tables.join("\n")
+}
+
+fn task_toml(task: &NewTask) -> String {
+    let mut table = Table::new();
+    let mut put = |key: &str, text: &str| {
+        table.insert(key, Item::Value(string_value(text)));
+    };
+    if let Some(description) = &task.description {
+        put("description", description);
+    }
+    put("schedule", &task.schedule);
+    put("command", &task.command);
+    for (key, value) in [
+        ("timezone", &task.timezone),
+        ("shell", &task.shell),
+        ("workdir", &task.workdir),
+    ] {
+        if let Some(value) = value {
+            put(key, value);
+        }
+    }
+    if !task.env.is_empty() {
+        let mut env = InlineTable::new();
+        for (key, value) in &task.env {
+            env.insert(key, string_value(value));
+        }
+        env.fmt();
+        table.insert("env", Item::Value(Value::InlineTable(env)));
+    }
+    if let Some(stdin) = &task.stdin {
+        table.insert("stdin", Item::Value(string_value(stdin)));
+    }
+    let mut tasks = Table::new();
+    tasks.set_implicit(true);
+    tasks.insert(&task.name, Item::Table(table));
+    let mut doc = DocumentMut::new();
+    doc.insert("tasks", Item::Table(tasks));
+    doc.to_string()
+}
+
+/// A TOML string, written the tidy way: `"..."` when nothing needs
+/// escaping, `'...'` for text with `"` or `\` (commands often have both),
+/// else `"..."` with escapes; text with newlines as toml_edit writes it.
+fn string_value(text: &str) -> Value {
+    if text.contains('\n') {
+        return Value::from(text);
+    }
+    let control = text.chars().any(|c| c.is_control() && c != '\t');
+    let repr = if !control && !text.contains(['"', '\\']) {
+        format!("\"{text}\"")
+    } else if !control && !text.contains('\'') {
+        format!("'{text}'")
+    } else {
+        let mut repr = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => repr.push_str("\\\""),
+                '\\' => repr.push_str("\\\\"),
+                '\t' => repr.push_str("\\t"),
+                c if c.is_control() => {
+                    let _ = write!(repr, "\\u{:04X}", c as u32);
+                }
+                c => repr.push(c),
+            }
+        }
+        repr.push('"');
+        repr
+    };
+    match repr.parse::<Value>() {
+        Ok(mut value) if value.as_str() == Some(text) => {
+            value.decor_mut().clear();
+            value
+        }
+        _ => Value::from(text),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Export
+
+/// A task file written as a crontab.
+pub struct Exported {
+    pub text: String,
+    /// Tasks written only as comments because crontab cannot express them
+    /// (paused tasks are not listed): name and reason.
+    pub commented: Vec<(String, String)>,
+}
+
+/// Shells whose `sh -c` quoting and `cd DIR || exit;` kron relies on for
+/// argv commands and working directories.
+const POSIX_SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash"];
+
+fn posix(shell: &str) -> bool {
+    POSIX_SHELLS.contains(&shell.rsplit('/').next().unwrap_or(shell))
+}
+
+/// What cron's variables are at a point of the crontab being written.
+struct CronState {
+    zone: Option<String>,
+    shell: String,
+    env: BTreeMap<String, String>,
+}
+
+/// Writes the tasks of `file` as a crontab. `system_zone` is the zone
+/// cron reads schedules in without `CRON_TZ`; `home` is where cron runs
+/// jobs without a `HOME` assignment (the user's home directory).
+pub fn export(file: &TaskFile, system_zone: &Zone, home: &Path) -> Exported {
+    let mut state = CronState {
+        zone: None,
+        shell: crate::taskfile::DEFAULT_SHELL.into(),
+        env: BTreeMap::new(),
+    };
+    let mut body = String::new();
+    let mut commented = Vec::new();
+    let mut uses_cron_tz = false;
+    for task in &file.tasks {
+        let block = export_task(task, file, &mut state, system_zone, home);
+        uses_cron_tz |= block.lines().any(|l| l.starts_with("CRON_TZ="));
+        body.push('\n');
+        body.push_str(&block.text);
+        if let Some(reason) = block.disabled {
+            commented.push((task.name.clone(), reason));
+        }
+    }
+    let mut text = format!(
+        "# crontab written by kron {} from {}\n\
+         # Lines starting `# kron:` name what crontab cannot express. Unlike kron,\n\
+         # cron starts a job again while it is still running, does not catch up on\n\
+         # runs missed while the machine was off, and mails a job's output instead\n\
+         # of keeping run logs.\n",
+        env!("CARGO_PKG_VERSION"),
+        file.path.display()
+    );
+    if uses_cron_tz {
+        text.push_str("# CRON_TZ needs cronie; Vixie and Debian cron ignore it.\n");
+    }
+    if file.tasks.is_empty() {
+        text.push_str("#\n# (no tasks)\n");
+    }
+    text.push_str(&body);
+    Exported { text, commented }
+}
+
+struct Block {
+    text: String,
+    /// Why the task is only a comment (not for paused tasks).
+    disabled: Option<String>,
+}
+
+impl Block {
+    fn lines(&self) -> std::str::Lines<'_> {
+        self.text.lines()
+    }
+}
+
+fn export_task(
+    task: &Task,
+    file: &TaskFile,
+    state: &mut CronState,
+    system_zone: &Zone,
+    home: &Path,
+) -> Block {
+    let s = &task.settings;
+    let mut notes: Vec<String> = Vec::new();
+    let mut fatal: Option<String> = None;
+
+    let schedule = match crontab_schedule(&task.schedule_text) {
+        Ok(schedule) => schedule,
+        Err(reason) => {
+            fatal.get_or_insert(reason);
+            task.schedule_text.clone()
+        }
+    };
+
+    // The variables this task needs.
+    let zone = (s.timezone.name() != system_zone.name()).then(|| s.timezone.name().to_string());
+    let shell = match &task.command {
+        TaskCommand::Shell(_) => s.shell.clone(),
+        TaskCommand::Argv(_) if posix(&state.shell) => state.shell.clone(),
+        TaskCommand::Argv(_) => crate::taskfile::DEFAULT_SHELL.into(),
+    };
+    let mut env = s.env.clone();
+    for special in ["CRON_TZ", "SHELL"] {
+        if let Some(value) = env.remove(special) {
+            notes.push(format!(
+                "env {special} = {value:?} is not written: in a crontab {special} is cron's own"
+            ));
+        }
+    }
+
+    // The command line.
+    let mut command = match &task.command {
+        TaskCommand::Shell(text) => text.clone(),
+        TaskCommand::Argv(argv) => argv
+            .iter()
+            .enumerate()
+            .map(|(i, w)| shell_quote(w, i == 0))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let cron_home = env
+        .get("HOME")
+        .or_else(|| state.env.get("HOME"))
+        .map_or_else(|| home.to_path_buf(), Into::into);
+    let run_in = s.workdir.clone().unwrap_or_else(|| home.to_path_buf());
+    if run_in != cron_home {
+        if posix(&shell) {
+            command = format!(
+                "cd {} || exit; {command}",
+                shell_quote(&run_in.to_string_lossy(), false)
+            );
+        } else {
+            fatal.get_or_insert(format!(
+                "it runs in {} and its shell {shell} is not a POSIX shell kron can `cd` with",
+                run_in.display()
+            ));
+        }
+    }
+    if command.contains('\n') {
+        fatal.get_or_insert("its command has several lines; a crontab line has one".into());
+    }
+    let stdin = s.stdin.clone().filter(|t| !t.is_empty());
+    let mut line = format!("{schedule} {}", command.replace('%', "\\%"));
+    if let Some(stdin) = &stdin {
+        line.push('%');
+        line.push_str(&stdin.replace('%', "\\%").replace('\n', "%"));
+    }
+    if fatal.is_none() && !reads_back(&line, &schedule, &command, stdin.as_deref()) {
+        fatal = Some(
+            "its command or standard input has a backslash before `%` or a newline, \
+             which crontab's `%` rules cannot write"
+                .into(),
+        );
+    }
+
+    // Variable assignments that bring cron's state to this task's (only
+    // for a task written as a job: a comment changes no variable).
+    let active = fatal.is_none() && !s.paused;
+    let mut assignments = Vec::new();
+    let mut variable_notes = Vec::new();
+    if zone != state.zone {
+        match &zone {
+            Some(name) => assignments.push(("CRON_TZ".to_string(), name.clone())),
+            None if system_zone.time_zone().iana_name().is_some() => {
+                assignments.push(("CRON_TZ".to_string(), system_zone.name().to_string()));
+            }
+            None => variable_notes.push(
+                "it runs in the system's time zone, but CRON_TZ above still applies (the \
+                 system's zone has no name to set it back to)"
+                    .to_string(),
+            ),
+        }
+    }
+    if shell != state.shell {
+        assignments.push(("SHELL".into(), shell.clone()));
+    }
+    for (key, value) in &env {
+        if state.env.get(key) != Some(value) {
+            assignments.push((key.clone(), value.clone()));
+        }
+    }
+    for (key, value) in &state.env {
+        if !env.contains_key(key) {
+            variable_notes.push(format!(
+                "it does not set {key}, but crontab keeps {key}={value} from above \
+                 (a crontab variable cannot be unset)"
+            ));
+        }
+    }
+    let mut assignment_lines = Vec::new();
+    for (key, value) in &assignments {
+        match assignment_line(key, value) {
+            Some(text) => assignment_lines.push(text),
+            None if active => {
+                fatal.get_or_insert(format!(
+                    "its variable {key} = {value:?} cannot be written as a crontab assignment"
+                ));
+            }
+            None => {}
+        }
+    }
+    let active = fatal.is_none() && !s.paused;
+    if active {
+        notes.append(&mut variable_notes);
+    }
+
+    // Settings crontab has no place for (only those the file sets).
+    let set = |key: &str| task.source(&file.defaults, key) != Source::Builtin;
+    if let Some(timeout) = s.timeout {
+        notes.push(format!(
+            "timeout = \"{}\" (cron never stops a job)",
+            format_duration(timeout)
+        ));
+    }
+    if set("kill_grace") {
+        notes.push(format!(
+            "kill_grace = \"{}\" (cron never stops a job)",
+            format_duration(s.kill_grace)
+        ));
+    }
+    if s.retry.attempts > 0 {
+        notes.push(format!(
+            "retry = {{ attempts = {}, backoff = \"{}\" }} (cron does not retry)",
+            s.retry.attempts,
+            format_duration(s.retry.backoff)
+        ));
+    }
+    if set("overlap") && s.overlap != Overlap::Allow {
+        let name = serde_json::to_value(s.overlap).expect("serializes");
+        notes.push(format!(
+            "overlap = {name} (cron starts a job even while it runs)"
+        ));
+    }
+    if set("lock") {
+        notes.push(format!(
+            "lock = \"{}\" (cron has no locks; flock(1) in the command can do it)",
+            s.lock
+        ));
+    }
+    if !s.jitter.is_zero() {
+        notes.push(format!(
+            "jitter = \"{}\" (cron starts on time)",
+            format_duration(s.jitter)
+        ));
+    }
+    if set("catch_up") && s.catch_up != CatchUp::Skip {
+        let name = serde_json::to_value(s.catch_up).expect("serializes");
+        notes.push(format!("catch_up = {name} (cron does not catch up)"));
+    }
+    if set("log.max_size") || set("log.keep") {
+        notes.push(format!(
+            "log = {{ max_size = \"{}\", keep = {} }} (cron mails output)",
+            format_size(s.log.max_size),
+            s.log.keep
+        ));
+    }
+    for (key, hook) in [("on_failure", &s.on_failure), ("on_success", &s.on_success)] {
+        if let Some(hook) = hook {
+            notes.push(format!("{key} = {hook:?} (cron has no hooks)"));
+        }
+    }
+
+    let mut text = String::new();
+    let disabled = fatal.clone();
+    if active {
+        for assignment in &assignment_lines {
+            text.push_str(assignment);
+            text.push('\n');
+        }
+        if let Some(zone) = assignments.iter().find(|(k, _)| k == "CRON_TZ") {
+            state.zone = (zone.1 != system_zone.name()).then(|| zone.1.clone());
+        }
+        state.shell = shell;
+        for (key, value) in env {
+            state.env.insert(key, value);
+        }
+    }
+    let _ = writeln!(text, "# kron: task {}", task.name);
+    for note in &notes {
+        let _ = writeln!(text, "# kron: {note}");
+    }
+    if let Some(reason) = &fatal {
+        let _ = writeln!(text, "# kron: not written as a job: {reason}");
+    } else if s.paused {
+        let _ = writeln!(text, "# kron: paused");
+    }
+    if let Some(description) = &task.description {
+        for part in description.lines() {
+            let _ = writeln!(text, "# {}", part.trim_end());
+        }
+    }
+    if !active {
+        let _ = writeln!(text, "# {}", line.replace('\n', " "));
+    } else {
+        let _ = writeln!(text, "{line}");
+    }
+    Block { text, disabled }
+}
+
+/// The schedule as crontab(5) writes it, or why it cannot be.
+fn crontab_schedule(text: &str) -> Result<String, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some(first) = words.first() else {
+        return Err("its schedule is empty".into());
+    };
+    if first.starts_with('@') {
+        return if MACROS.contains(first) {
+            Ok(first.to_string())
+        } else {
+            Err(format!("crontab has no `{}` schedule", words.join(" ")))
+        };
+    }
+    let zero = |w: &str| w.bytes().all(|b| b == b'0');
+    let fields: Vec<&str> = match words.len() {
+        5 => words.clone(),
+        6 if zero(words[0]) => words[1..].to_vec(),
+        7 if zero(words[0]) && words[6] == "*" => words[1..6].to_vec(),
+        6 => return Err(format!("its schedule `{text}` has a seconds field")),
+        _ => return Err(format!("its schedule `{text}` has a year field")),
+    };
+    const MAX: [u32; 5] = [59, 23, 31, 12, 7];
+    let mut out = Vec::new();
+    for (i, field) in fields.iter().enumerate() {
+        let lower = field.to_ascii_lowercase();
+        if (i == 2 && lower.contains(['l', 'w'])) || (i == 4 && lower.contains('#')) {
+            return Err(format!("its schedule `{text}` uses a L, W or # day"));
+        }
+        let mut items = Vec::new();
+        for item in field.split(',') {
+            if i == 4 && item.to_ascii_lowercase().ends_with('l') {
+                return Err(format!("its schedule `{text}` uses a L, W or # day"));
+            }
+            if (i == 2 || i == 4) && item == "?" {
+                items.push("*".to_string());
+                continue;
+            }
+            // `a/n` is cronie's; Vixie cron wants `a-MAX/n`.
+            match item.split_once('/') {
+                Some((start, step)) if !start.contains('-') && start != "*" => {
+                    items.push(format!("{start}-{}/{step}", MAX[i]));
+                }
+                _ => items.push(item.to_string()),
+            }
+        }
+        out.push(items.join(","));
+    }
+    Ok(out.join(" "))
+}
+
+/// Whether `line` reads back as one job with this schedule, command and
+/// standard input.
+fn reads_back(line: &str, schedule: &str, command: &str, stdin: Option<&str>) -> bool {
+    let parsed = parse(line, None);
+    match parsed.jobs.as_slice() {
+        [job] => {
+            parsed.problems.is_empty()
+                && job.schedule == schedule
+                && job.command.trim() == command.trim()
+                && job.stdin.as_deref() == stdin
+        }
+        _ => false,
+    }
+}
+
+/// `NAME=value`, quoted where cron's reading needs it, or `None` when cron
+/// could not read it back.
+fn assignment_line(name: &str, value: &str) -> Option<String> {
+    if value.contains(['\n', '\r']) || name.contains(['\n', '\r']) {
+        return None;
+    }
+    let quote = |text: &str| {
+        if !text.contains('"') {
+            Some(format!("\"{text}\""))
+        } else if !text.contains('\'') {
+            Some(format!("'{text}'"))
+        } else {
+            None
+        }
+    };
+    let bare_name = !name.is_empty()
+        && !name.starts_with('#')
+        && !name.contains(|c: char| is_space(c) || c == '=' || c == '"' || c == '\'');
+    let name = if bare_name {
+        name.to_string()
+    } else {
+        quote(name)?
+    };
+    let bare_value = !value.is_empty()
+        && !value.starts_with(['"', '\''])
+        && value.trim_matches(is_space).len() == value.len();
+    let value = if bare_value {
+        value.to_string()
+    } else {
+        quote(value)?
+    };
+    let line = format!("{name}={value}");
+    (assignment(&line) == Some((unquote(&name), unquote(&value)))).then_some(line)
+}
+
+fn unquote(text: &str) -> String {
+    for q in ['"', '\''] {
+        if let Some(inner) = text.strip_prefix(q).and_then(|t| t.strip_suffix(q)) {
+            return inner.to_string();
+        }
+    }
+    text.to_string()
+}
+
+/// A word as POSIX sh reads it back: bare when it is plain, else in single
+/// quotes. The program word is also quoted when sh would read it as an
+/// assignment or a reserved word.
+fn shell_quote(word: &str, program: bool) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
+        && !(program
+            && (word.contains('=')
+                || [
+                    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while",
+                    "until", "for", "in",
+                ]
+                .contains(&word)));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(text: &str) -> Job {
+        let parsed = parse(text, None);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert_eq!(parsed.jobs.len(), 1, "{parsed:?}");
+        parsed.jobs[0].clone()
+    }
+
+    #[test]
+    fn assignments_follow_cron_quoting() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("A=b", Some(("A", "b"))),
+            ("A = b ", Some(("A", "b"))),
+            ("A\t=\tb c  ", Some(("A", "b c"))),
+            ("A=\" b \"", Some(("A", " b "))),
+            ("A=' b'  ", Some(("A", " b"))),
+            ("\"A B\"=c", Some(("A B", "c"))),
+            ("A=\"b\" c", None),
+            ("A=\"b", None),
+            ("A=", Some(("A", ""))),
+            ("A=\"\"", Some(("A", ""))),
+            (
+                "MAILTO=a # not a comment",
+                Some(("MAILTO", "a # not a comment")),
+            ),
+            ("A==b", Some(("A", "=b"))),
+            ("A B=c", None),
+            ("* * * * * A=b", None),
+            ("@daily FOO=bar", None),
+            ("A", None),
+            ("PATH = $HOME/bin:$PATH", Some(("PATH", "$HOME/bin:$PATH"))),
+        ];
+        for (line, expected) in cases {
+            let got = assignment(line);
+            let expected = expected.map(|(n, v)| (n.to_string(), v.to_string()));
+            assert_eq!(got, expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn percent_ends_the_command_and_feeds_stdin() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("date", "date", None),
+            ("date +\\%Y", "date +%Y", None),
+            (
+                "mail -s hi me%Hello%World%",
+                "mail -s hi me",
+                Some("Hello\nWorld\n"),
+            ),
+            ("cat %50\\% done", "cat", Some("50% done")),
+            ("a\\\\%b", "a\\\\", Some("b")),
+            ("cat%x\\y", "cat", Some("x\\y")),
+            ("cat%x\\\\%y", "cat", Some("x\\%y")),
+            ("cat%ends\\", "cat", Some("ends\\")),
+            ("cat%", "cat", None),
+            ("echo a  \t", "echo a", None),
+            ("echo a\\ ", "echo a\\ ", None),
+            ("cat  %in", "cat", Some("in")),
+        ];
+        for (raw, command, stdin) in cases {
+            let (c, s) = split_percent(raw);
+            assert_eq!((c.as_str(), s.as_deref()), (*command, *stdin), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn jobs_take_the_variables_and_comments_above_them() {
+        let text = "\
+# header, separated by a blank line
+
+SHELL=/bin/bash
+MAILTO=me@example.org
+# Back up the database.
+# Nightly.
+30 2 * * *\t/usr/local/bin/backup.sh --all
+CRON_TZ=Europe/Berlin
+MAILTO=\"\"
+@reboot    backup
+";
+        let parsed = parse(text, None);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let [first, second] = parsed.jobs.as_slice() else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(first.line, 7);
+        assert_eq!(
+            first.description.as_deref(),
+            Some("Back up the database. Nightly.")
+        );
+        assert_eq!(first.schedule, "30 2 * * *");
+        assert_eq!(first.command, "/usr/local/bin/backup.sh --all");
+        assert_eq!(first.shell.as_deref(), Some("/bin/bash"));
+        assert_eq!(first.timezone, None);
+        assert_eq!(first.env, vec![("MAILTO".into(), "me@example.org".into())]);
+        assert_eq!(second.schedule, "@reboot");
+        assert_eq!(second.description, None);
+        assert_eq!(second.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(second.env, vec![("MAILTO".into(), String::new())]);
+    }
+
+    #[test]
+    fn legends_and_disabled_jobs_are_not_descriptions() {
+        for above in [
+            "# m h  dom mon dow   command",
+            "# *  *  *  *  *  user-name command to be executed",
+            "#0 3 * * * old-job",
+            "#PATH=/usr/bin",
+            "#",
+            "# kron: task other",
+        ] {
+            let j = job(&format!("{above}\n0 4 * * * new-job\n"));
+            assert_eq!(j.description, None, "{above}");
+        }
+        let j = job("# kron: task nightly\n# kron: retry\n# Does things.\n0 4 * * * x\n");
+        assert_eq!(j.description.as_deref(), Some("Does things."));
+        assert_eq!(j.name_hint.as_deref(), Some("nightly"));
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_their_numbers() {
+        let text = "\
+CRON_TZ=Mars/Olympus
+0 0 * * * a
+CRON_TZ=UTC
+60 0 * * * b
+0 0 30 2 * c
+@every 5m d
+0 0 * *
+* * * * *
+FOO=\"x\" y
+0 0 * * * %stdin only
+";
+        let parsed = parse(text, None);
+        let lines: Vec<usize> = parsed.problems.iter().map(|p| p.line).collect();
+        assert_eq!(
+            lines,
+            [1, 2, 4, 5, 6, 7, 8, 9, 10],
+            "{:#?}",
+            parsed.problems
+        );
+        assert!(
+            parsed.problems[2].message.contains("minute: 60"),
+            "{:#?}",
+            parsed.problems
+        );
+        assert!(parsed.problems[3].message.contains("never fires"));
+        assert!(parsed.jobs.is_empty());
+    }
+
+    #[test]
+    fn system_format_keeps_only_the_users_lines() {
+        let text = "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n\
+                    0 5 * * * alice backup\n@daily alice\n";
+        let parsed = parse(text, Some("alice"));
+        assert_eq!(parsed.jobs.len(), 1);
+        assert_eq!(parsed.jobs[0].command, "backup");
+        assert_eq!(parsed.skipped.len(), 1);
+        assert_eq!(parsed.skipped[0].line, 1);
+        assert_eq!(parsed.problems.len(), 1);
+        assert_eq!(parsed.problems[0].line, 3);
+    }
+
+    #[test]
+    fn names_come_from_the_program() {
+        let cases = [
+            ("/usr/local/bin/backup.sh --all", "backup"),
+            ("cd / && run-parts --report /etc/cron.hourly", "run-parts"),
+            (
+                "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }",
+                "run-parts",
+            ),
+            (
+                "[ -x /usr/lib/php/sessionclean ] && /usr/lib/php/sessionclean",
+                "sessionclean",
+            ),
+            ("FOO=1 nice -n 10 ionice -c3 pg_dump db > x", "pg_dump"),
+            ("env LANG=C /opt/My.App/Run.Me", "run-me"),
+            ("bash -c 'echo hi'", "bash"),
+            ("python3 /srv/jobs/cleanup.py", "cleanup"),
+            ("python3 -m http.server", "http-server"),
+            ("\"$HOME/bin/sync mail\" now", "sync-mail"),
+            ("timeout 1h rsync -a src dst", "rsync"),
+            ("flock -n /tmp/lock /usr/bin/certbot renew", "certbot"),
+            ("sleep 10; echo hi", "sleep"),
+            ("if [ -f x ]; then make; fi", "make"),
+            ("...", "task"),
+        ];
+        for (command, name) in cases {
+            assert_eq!(program_name(command), name, "{command}");
+        }
+        let long = "x".repeat(100);
+        assert_eq!(program_name(&long).len(), 64);
+        let mut taken: HashSet<String> = ["backup".to_string()].into();
+        let j = Job {
+            command: "backup".into(),
+            ..Job::default()
+        };
+        assert_eq!(unique_name(&j, &mut taken), "backup-2");
+        assert_eq!(unique_name(&j, &mut taken), "backup-3");
+        let j = Job {
+            command: long,
+            ..Job::default()
+        };
+        assert_eq!(unique_name(&j, &mut taken).len(), 64);
+        let second = unique_name(&j, &mut taken);
+        assert!(second.ends_with("-2") && second.len() == 64, "{second}");
+    }
+
+    #[test]
+    fn toml_is_tidy_and_reads_back() {
+        let task = NewTask {
+            name: "backup".into(),
+            line: 3,
+            description: Some("say \"hi\"".into()),
+            schedule: "30 2 * * *".into(),
+            command: "echo 'a' \"b\" \\".into(),
+            timezone: Some("Europe/Berlin".into()),
+            shell: Some("/bin/bash".into()),
+            workdir: Some("/srv".into()),
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("MAILTO".into(), "".into()),
+            ],
+            stdin: Some("line 1\nline 2 with \"\"\" and '''\n".into()),
+        };
+        let text = to_toml(&[
+            task.clone(),
+            NewTask {
+                name: "b-2".into(),
+                ..task.clone()
+            },
+        ]);
+        let file = crate::taskfile::parse(&text, Path::new("t.toml")).unwrap_or_else(|d| {
+            panic!("{text}\n{d:?}");
+        });
+        assert!(text.starts_with("[tasks.backup]\ndescription = 'say \"hi\"'\nschedule = \"30 2 * * *\"\ncommand = \"echo 'a' \\\"b\\\" \\\\\"\n"), "{text}");
+        assert!(text.contains("\n\n[tasks.b-2]\n"), "{text}");
+        let t = &file.tasks[0];
+        assert_eq!(t.command, TaskCommand::Shell(task.command.clone()));
+        assert_eq!(t.settings.stdin, task.stdin);
+        assert_eq!(t.settings.env["MAILTO"], "");
+        assert_eq!(t.settings.shell, "/bin/bash");
+        assert_eq!(t.description, task.description);
+    }
+
+    #[test]
+    fn defaults_that_would_change_cron_behaviour_are_overridden() {
+        let j = job("0 0 * * * x\n");
+        let defaults = Layer {
+            timezone: Some("Asia/Tokyo".into()),
+            shell: Some("/bin/bash".into()),
+            workdir: Some("/srv".into()),
+            stdin: Some("y".into()),
+            ..Layer::default()
+        };
+        let t = j
+            .to_task("x".into(), &defaults, &Zone::get("UTC").unwrap())
+            .unwrap();
+        assert_eq!(t.timezone.as_deref(), Some("UTC"));
+        assert_eq!(t.shell.as_deref(), Some("/bin/sh"));
+        assert_eq!(t.workdir.as_deref(), Some("~"));
+        assert_eq!(t.stdin.as_deref(), Some(""));
+        let t = j
+            .to_task("x".into(), &Layer::default(), &Zone::get("UTC").unwrap())
+            .unwrap();
+        assert_eq!(
+            (t.timezone, t.shell, t.workdir, t.stdin),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn schedules_crontab_can_and_cannot_write() {
+        let ok = [
+            ("30 2 * * *", "30 2 * * *"),
+            ("0 30 2 * * *", "30 2 * * *"),
+            ("0 30 2 * * ? *", "30 2 * * *"),
+            ("5/10 * ? jul wed", "5-59/10 * * jul wed"),
+            ("@daily", "@daily"),
+            ("@reboot", "@reboot"),
+        ];
+        for (kron, cron) in ok {
+            assert_eq!(crontab_schedule(kron).as_deref(), Ok(cron), "{kron}");
+        }
+        for bad in [
+            "*/10 * * * * *",
+            "0 0 0 1 1 * 2027",
+            "@every 1h",
+            "0 0 L * *",
+            "0 0 15W * *",
+            "0 18 * * 5L",
+            "0 10 * * mon#2",
+        ] {
+            assert!(crontab_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn assignment_lines_quote_what_cron_needs() {
+        assert_eq!(assignment_line("A", "b c").as_deref(), Some("A=b c"));
+        assert_eq!(assignment_line("A", "").as_deref(), Some("A=\"\""));
+        assert_eq!(assignment_line("A", " x ").as_deref(), Some("A=\" x \""));
+        assert_eq!(
+            assignment_line("A", "\"q\" ").as_deref(),
+            Some("A='\"q\" '")
+        );
+        assert_eq!(assignment_line("A", "'\" ").as_deref(), None);
+        assert_eq!(assignment_line("A", "a\nb").as_deref(), None);
+    }
+
+    #[test]
+    fn export_comments_out_what_crontab_cannot_write_exactly() {
+        let text = r#"
+[tasks.multi]
+schedule = "@daily"
+command = """
+echo one
+echo two"""
+
+[tasks.escaped]
+schedule = "@daily"
+command = 'printf "\%"'
+
+[tasks.fish]
+schedule = "@daily"
+command = "echo hi"
+shell = "/usr/bin/fish"
+workdir = "/srv"
+
+[tasks.argv]
+schedule = "@daily"
+command = ["printf", '%s\n', "it's"]
+
+[tasks.fine]
+schedule = "@daily"
+command = "date +%F"
+stdin = "a\\%b"
+"#;
+        let file = crate::taskfile::parse(text, Path::new("t.toml")).unwrap();
+        let out = export(&file, &Zone::system(), Path::new("/home/u"));
+        let names: Vec<&str> = out.commented.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["multi", "escaped", "fish"], "{}", out.text);
+        assert!(
+            out.text
+                .contains("\n# kron: task argv\n@daily printf '\\%s\\n' 'it'\\''s'\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("\n@daily date +\\%F%a\\\\%b\n"),
+            "{}",
+            out.text
+        );
+        let back = parse(&out.text, None);
+        assert_eq!(back.jobs.len(), 2);
+        assert_eq!(back.jobs[0].command, "printf '%s\\n' 'it'\\''s'");
+        assert_eq!(back.jobs[1].stdin.as_deref(), Some("a\\%b"));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/home", false), "/home");
+        assert_eq!(shell_quote("it's", false), "'it'\\''s'");
+        assert_eq!(shell_quote("", false), "''");
+        assert_eq!(shell_quote("A=b", true), "'A=b'");
+        assert_eq!(shell_quote("if", true), "'if'");
+    }
+}
