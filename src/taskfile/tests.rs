@@ -6,7 +6,11 @@ use std::time::Duration;
 use super::{CatchUp, Overlap, Source, TaskCommand, parse};
 
 fn errors(text: &str) -> Vec<String> {
-    parse(text, Path::new("tasks.toml")).expect_err("invalid").iter().map(ToString::to_string).collect()
+    parse(text, Path::new("tasks.toml"))
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
@@ -35,9 +39,18 @@ catch_up = "all"
 log = { max_size = "512KiB", keep = 2 }
 "#;
     let file = parse(text, Path::new("tasks.toml")).unwrap();
-    assert_eq!(file.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["backup", "ping"]);
+    assert_eq!(
+        file.tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["backup", "ping"]
+    );
     let backup = file.task("backup").unwrap();
-    assert_eq!(backup.command, TaskCommand::Argv(vec!["restic".into(), "backup".into(), "/home".into()]));
+    assert_eq!(
+        backup.command,
+        TaskCommand::Argv(vec!["restic".into(), "backup".into(), "/home".into()])
+    );
     assert_eq!(backup.description.as_deref(), Some("nightly backup"));
     assert_eq!(backup.line, 8);
     let s = &backup.settings;
@@ -45,11 +58,17 @@ log = { max_size = "512KiB", keep = 2 }
     assert_eq!(s.timeout, Some(Duration::from_secs(7200)));
     assert_eq!(s.env["LANG"], "C");
     assert_eq!(s.env["PATH"], "/opt/bin");
-    assert_eq!((s.retry.attempts, s.retry.backoff, s.retry.factor), (2, Duration::from_secs(30), 3.0));
+    assert_eq!(
+        (s.retry.attempts, s.retry.backoff, s.retry.factor),
+        (2, Duration::from_secs(30), 3.0)
+    );
     assert_eq!(s.lock, "backup");
     assert_eq!(s.shell, "/bin/sh");
     assert_eq!(backup.source(&file.defaults, "timeout"), Source::Task);
-    assert_eq!(backup.source(&file.defaults, "retry.attempts"), Source::Defaults);
+    assert_eq!(
+        backup.source(&file.defaults, "retry.attempts"),
+        Source::Defaults
+    );
     assert_eq!(backup.source(&file.defaults, "retry.factor"), Source::Task);
     assert_eq!(backup.source(&file.defaults, "env.LANG"), Source::Defaults);
     assert_eq!(backup.source(&file.defaults, "env.PATH"), Source::Task);
@@ -59,8 +78,14 @@ log = { max_size = "512KiB", keep = 2 }
     assert_eq!(ping.settings.timezone.name(), "UTC");
     assert_eq!(ping.settings.overlap, Overlap::Queue);
     assert_eq!(ping.settings.catch_up, CatchUp::All);
-    assert_eq!((ping.settings.log.max_size, ping.settings.log.keep), (512 * 1024, 2));
-    assert_eq!(ping.command, TaskCommand::Shell("ping -c1 example.org".into()));
+    assert_eq!(
+        (ping.settings.log.max_size, ping.settings.log.keep),
+        (512 * 1024, 2)
+    );
+    assert_eq!(
+        ping.command,
+        TaskCommand::Shell("ping -c1 example.org".into())
+    );
 }
 
 #[test]
@@ -68,7 +93,9 @@ fn unknown_keys_get_a_suggestion_with_line_and_key_path() {
     let text = "[tasks.backup]\nschedule = \"@daily\"\ncommand = \"true\"\ntimout = \"1h\"\n";
     assert_eq!(
         errors(text),
-        ["tasks.toml:4:1: tasks.backup.timout: unknown key `timout`\n  help: did you mean `timeout`?"]
+        [
+            "tasks.toml:4:1: tasks.backup.timout: unknown key `timout`\n  help: did you mean `timeout`?"
+        ]
     );
 }
 
@@ -107,9 +134,13 @@ command = []
 
 #[test]
 fn zones_are_checked_and_used() {
-    let got = errors("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimezone = \"Mars/Base\"\n");
+    let got =
+        errors("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimezone = \"Mars/Base\"\n");
     assert_eq!(got.len(), 1);
-    assert!(got[0].starts_with("tasks.toml:4:12: tasks.a.timezone: unknown time zone `Mars/Base`"), "{got:?}");
+    assert!(
+        got[0].starts_with("tasks.toml:4:12: tasks.a.timezone: unknown time zone `Mars/Base`"),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -122,10 +153,20 @@ fn syntax_errors_have_a_position() {
 
 #[test]
 fn workdir_expands_home() {
-    let file = parse("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\nworkdir = \"~/src\"\n", Path::new("t")).unwrap();
+    let file = parse(
+        "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\nworkdir = \"~/src\"\n",
+        Path::new("t"),
+    )
+    .unwrap();
     let workdir = file.tasks[0].settings.workdir.clone().unwrap();
-    assert!(workdir.is_absolute() && workdir.ends_with("src"), "{workdir:?}");
-    assert!(errors("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\nworkdir = \"src\"\n")[0].contains("absolute"));
+    assert!(
+        workdir.is_absolute() && workdir.ends_with("src"),
+        "{workdir:?}"
+    );
+    assert!(
+        errors("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\nworkdir = \"src\"\n")[0]
+            .contains("absolute")
+    );
 }
 
 #[test]
