@@ -30,6 +30,7 @@ impl Ctx {
                 path: path.clone(),
                 defaults: Default::default(),
                 tasks: Vec::new(),
+                max_parallel: None,
             });
         }
         Ok(taskfile::load(path)?)

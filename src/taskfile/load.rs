@@ -9,8 +9,8 @@ use std::time::Duration;
 use toml_edit::{Item, TableLike};
 
 use super::{
-    CatchUp, LOG_KEYS, Layer, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task,
-    TaskCommand, TaskFile, valid_name,
+    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Overlap, RETRY_KEYS, SHARED_KEYS, Settings,
+    TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
@@ -67,10 +67,16 @@ pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
             r.unknown_key(root, key, "", &["defaults", "tasks"]);
         }
     }
+    let mut max_parallel = None;
     let defaults = match root.get("defaults") {
         None => Layer::default(),
         Some(item) => match item.as_table_like() {
-            Some(table) => r.layer(table, "defaults", false),
+            Some(table) => {
+                if let Some(item) = table.get("max_parallel") {
+                    max_parallel = r.max_parallel(item);
+                }
+                r.layer(table, "defaults", false)
+            }
             None => {
                 r.error(
                     item.span(),
@@ -106,6 +112,7 @@ pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
             path: path.into(),
             defaults,
             tasks,
+            max_parallel,
         })
     } else {
         r.diagnostics.sort_by_key(|d| (d.line, d.column));
@@ -247,6 +254,7 @@ impl Reader<'_> {
             let path = path.as_str();
             match key {
                 "schedule" | "command" | "description" if is_task => {}
+                "max_parallel" if !is_task => {}
                 "timezone" => {
                     layer.timezone = self.string(item, path).filter(|name| {
                         let known = Zone::get(name).is_ok();
@@ -318,9 +326,21 @@ impl Reader<'_> {
                             .copied()
                             .collect()
                     } else {
-                        SHARED_KEYS.to_vec()
+                        SHARED_KEYS
+                            .iter()
+                            .chain(&DEFAULTS_ONLY_KEYS)
+                            .copied()
+                            .collect()
                     };
-                    if !is_task && TASK_ONLY_KEYS.contains(&key) {
+                    if is_task && DEFAULTS_ONLY_KEYS.contains(&key) {
+                        let span = table.key(key).and_then(|k| k.span());
+                        self.error(
+                            span,
+                            path,
+                            format!("`{key}` belongs in [defaults]: it applies to all tasks"),
+                            None,
+                        );
+                    } else if !is_task && TASK_ONLY_KEYS.contains(&key) {
                         let span = table.key(key).and_then(|k| k.span());
                         self.error(
                             span,
@@ -335,6 +355,34 @@ impl Reader<'_> {
             }
         }
         layer
+    }
+
+    /// `[defaults].max_parallel`: a whole number from 1 up.
+    fn max_parallel(&mut self, item: &Item) -> Option<std::num::NonZeroU32> {
+        let path = "defaults.max_parallel";
+        match item.as_integer() {
+            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => {
+                std::num::NonZeroU32::new(n as u32)
+            }
+            Some(n) => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("{n} is not a positive whole number"),
+                    Some("leave max_parallel out for no limit".into()),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("expected a whole number, found {}", kind(item)),
+                    None,
+                );
+                None
+            }
+        }
     }
 
     fn string(&mut self, item: &Item, path: &str) -> Option<String> {
@@ -613,5 +661,50 @@ fn kind(item: &Item) -> &'static str {
         Item::Table(_) | Item::Value(toml_edit::Value::InlineTable(_)) => "a table",
         Item::ArrayOfTables(_) => "an array of tables",
         Item::Value(v) => v.type_name(),
+    }
+}
+
+#[cfg(test)]
+mod max_parallel_tests {
+    use std::path::Path;
+
+    use super::parse;
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(text, Path::new("t.toml"))
+            .expect_err("invalid")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const TASK: &str = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n";
+
+    #[test]
+    fn max_parallel_is_a_positive_number_in_defaults_only() {
+        let file = parse(TASK, Path::new("t.toml")).unwrap();
+        assert_eq!(file.max_parallel, None);
+        let text = format!("[defaults]\nmax_parallel = 4\n\n{TASK}");
+        let file = parse(&text, Path::new("t.toml")).unwrap();
+        assert_eq!(file.max_parallel.map(|n| n.get()), Some(4));
+
+        for bad in ["0", "-1", "\"4\"", "1.5"] {
+            let got = errors(&format!("[defaults]\nmax_parallel = {bad}\n\n{TASK}"));
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert!(
+                got[0].starts_with("t.toml:2:16: defaults.max_parallel: "),
+                "{got:?}"
+            );
+        }
+        let got = errors(&format!("{TASK}max_parallel = 2\n"));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with(
+                "t.toml:4:1: tasks.a.max_parallel: `max_parallel` belongs in [defaults]"
+            ),
+            "{got:?}"
+        );
+        let got = errors(&format!("[defaults]\nmax_paralel = 2\n\n{TASK}"));
+        assert!(got[0].contains("did you mean `max_parallel`?"), "{got:?}");
     }
 }

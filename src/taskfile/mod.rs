@@ -41,6 +41,8 @@ pub const SHARED_KEYS: [&str; 16] = [
 ];
 pub const RETRY_KEYS: [&str; 5] = ["attempts", "backoff", "factor", "max_backoff", "jitter"];
 pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
+/// Keys allowed only in `[defaults]`: they concern the whole file.
+pub const DEFAULTS_ONLY_KEYS: [&str; 1] = ["max_parallel"];
 
 #[derive(Clone, Debug)]
 pub struct TaskFile {
@@ -48,6 +50,9 @@ pub struct TaskFile {
     pub defaults: Layer,
     /// In file order.
     pub tasks: Vec<Task>,
+    /// `[defaults].max_parallel`: at most this many runs started by the
+    /// daemon at once; `None` is unlimited.
+    pub max_parallel: Option<std::num::NonZeroU32>,
 }
 
 impl TaskFile {
