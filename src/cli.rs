@@ -97,6 +97,52 @@ pub enum Command {
     ///
     ///   kron next --expr '@every 90m' --json
     Next(NextArgs),
+
+    /// Run a task now, in the foreground, as the daemon would.
+    ///
+    /// The task runs with its own settings: its lock and overlap policy,
+    /// timeout, retries, environment and working directory. Its output goes
+    /// to the terminal and to its run log, and the run is recorded in the
+    /// history. kron exits with the task's status: its exit code, 128 +
+    /// the signal that killed it, 124 after a timeout, 127 when it could not
+    /// start, or 1 when it was skipped because the task (or its lock) is
+    /// busy. Ctrl-C stops the command's whole process group and records the
+    /// run as interrupted.
+    ///
+    /// Examples:
+    ///
+    ///   kron run backup
+    ///
+    ///   kron run backup --dry-run     # print exactly what would run
+    Run(RunArgs),
+
+    /// Show a task's run log: the last run's output by default.
+    ///
+    /// Each attempt is framed by a `==> kron run ID attempt N/M ...` header
+    /// and a `<== kron run ID attempt N/M exit 0 after 2s` footer. The log
+    /// lives in $XDG_STATE_HOME/kron/logs/NAME.log (older output in
+    /// NAME.log.1, .2, ...).
+    Logs(LogsArgs),
+
+    /// Show past runs, newest first.
+    ///
+    /// Examples:
+    ///
+    ///   kron history backup -n 5
+    ///
+    ///   kron history --outcome failure --since 1d
+    History(HistoryArgs),
+
+    /// Stop a running run of a task: its whole process group.
+    ///
+    /// By default the command's process group gets SIGTERM, then SIGKILL
+    /// after the task's kill_grace. Retries of that run stop, and the run
+    /// is recorded as interrupted.
+    Kill(KillArgs),
+
+    /// Supervise one run (started by the daemon; not for direct use).
+    #[command(name = "__supervise", hide = true)]
+    Supervise(SuperviseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +175,96 @@ pub struct NextArgs {
     /// Print one JSON array of RFC 3339 strings (with the zone's UTC offset).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task to run.
+    pub name: String,
+
+    /// Start the run in the background and print its id; follow it with
+    /// `kron logs NAME -f`.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
+
+    /// Run nothing; print exactly what would run: the command and its
+    /// shell, working directory, the whole environment, standard input, the
+    /// lock, timeout and retry policy.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The task whose log to show.
+    pub name: String,
+
+    /// Show only the last LINES lines of the run.
+    #[arg(short = 'n', long = "lines", value_name = "LINES")]
+    pub lines: Option<usize>,
+
+    /// Show the run with this id (see `kron history`) instead of the last one.
+    #[arg(long = "run", value_name = "ID")]
+    pub run: Option<String>,
+
+    /// Keep printing the run's output as it comes, until it ends (or Ctrl-C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this task's runs [default: every task's].
+    pub name: Option<String>,
+
+    /// Show at most N runs.
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 20)]
+    pub count: usize,
+
+    /// Only runs with this outcome.
+    #[arg(long, value_enum, value_name = "OUTCOME")]
+    pub outcome: Option<crate::history::Outcome>,
+
+    /// Only runs started since WHEN: an RFC 3339 instant, or a duration ago
+    /// such as 30m, 2h or 1d.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Print a JSON array of history records instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The task whose running run to stop.
+    pub name: String,
+
+    /// Send this signal to the process group instead (TERM, INT, KILL,
+    /// HUP, ... or a number); retries stop either way.
+    #[arg(long, value_name = "SIG")]
+    pub signal: Option<String>,
+}
+
+/// The supervisor's command line: the contract with the daemon.
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The task to run (read from the task file when the run starts).
+    #[arg(long, value_name = "NAME")]
+    pub task: String,
+
+    /// Why it runs.
+    #[arg(long, value_enum)]
+    pub trigger: crate::history::Trigger,
+
+    /// The instant the run was due (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub scheduled: Option<String>,
+
+    /// The run id to use [default: a new one] (`kron run --detach` passes
+    /// the id it prints).
+    #[arg(long, value_name = "ID", hide = true)]
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -112,6 +112,34 @@ pub fn check_task_file(path: &Path) -> Result<(), Insecure> {
     Ok(())
 }
 
+impl Paths {
+    /// `$RUNTIME/locks`: the task locks.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.runtime_dir.join("locks")
+    }
+
+    /// `$RUNTIME/locks/NAME.lock`: the lock a task named `NAME` (or naming
+    /// `lock = "NAME"`) holds while it runs; shareable with `flock(1)`.
+    pub fn lock_path(&self, name: &str) -> PathBuf {
+        self.locks_dir().join(format!("{name}.lock"))
+    }
+
+    /// `$RUNTIME/running`: one `RUN_ID.json` per run in progress.
+    pub fn running_dir(&self) -> PathBuf {
+        self.runtime_dir.join("running")
+    }
+
+    /// `$XDG_STATE_HOME/kron/logs`: the run logs.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// `$XDG_STATE_HOME/kron/history`: one `NAME.jsonl` per task.
+    pub fn history_dir(&self) -> PathBuf {
+        self.state_dir.join("history")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

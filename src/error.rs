@@ -40,6 +40,10 @@ pub enum Error {
     },
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
+    /// The verb already said what happened (or has nothing to say): exit
+    /// with this status, printing nothing (`kron run` exits with the task's).
+    #[error("exit status {0}")]
+    Exit(u8),
 }
 
 impl From<Insecure> for Error {
@@ -66,6 +70,7 @@ impl Error {
             | Error::Output(_)
             | Error::Load(LoadError::Read { .. })
             | Error::Install(InstallError::Io { .. }) => 1,
+            Error::Exit(code) => *code,
         }
     }
 
@@ -86,6 +91,9 @@ pub fn report(error: &Error) -> ExitCode {
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {
         return ExitCode::SUCCESS;
+    }
+    if let Error::Exit(code) = error {
+        return ExitCode::from(*code);
     }
     for diagnostic in error.diagnostics() {
         eprintln!("{diagnostic}");

@@ -5,11 +5,16 @@ mod add;
 mod check;
 mod edit;
 mod export;
+mod history;
 mod import;
+mod kill;
 mod list;
+mod logs;
 mod next;
 mod remove;
+mod run;
 mod show;
+mod supervise;
 
 use crate::cli::{Cli, Command};
 use crate::dirs::Paths;
@@ -51,6 +56,11 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Check(args) => check::run(&ctx, &args),
         Command::Import(args) => import::run(&ctx, &args),
         Command::Export(args) => export::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Logs(args) => logs::run(&ctx, &args),
+        Command::History(args) => history::run(&ctx, &args),
+        Command::Kill(args) => kill::run(&ctx, &args),
+        Command::Supervise(args) => supervise::run(&ctx, &args),
     }
 }
 

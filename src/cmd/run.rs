@@ -1,0 +1,191 @@
+//! `kron run NAME [--detach] [--dry-run]`: run a task now, in the
+//! foreground by default, through the same supervisor code as the daemon's
+//! runs (lock, overlap, timeout, retries, run log, history).
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use super::{Ctx, out};
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::history::{Outcome, Trigger};
+use crate::runner::{self, Request, spawn};
+use crate::taskfile::{Overlap, Task, TaskCommand};
+use crate::units::{format_duration, format_size};
+
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
+    let file = ctx.load_tasks()?;
+    let task = file.task(&args.name).ok_or_else(|| Error::NoSuchTask {
+        name: args.name.clone(),
+        file: file.path.clone(),
+    })?;
+    if args.dry_run {
+        return dry_run(ctx, task);
+    }
+    if args.detach {
+        return detach(ctx, task);
+    }
+    let report = runner::supervise(&Request {
+        paths: &ctx.paths,
+        task,
+        trigger: Trigger::Manual,
+        scheduled: None,
+        run_id: runner::new_run_id(),
+        foreground: true,
+    })
+    .map_err(|e| Error::Failed(e.to_string()))?;
+    for warning in &report.warnings {
+        eprintln!("kron: warning: {warning}");
+    }
+    let r = &report.record;
+    let why = report
+        .reason
+        .as_deref()
+        .map_or(String::new(), |r| format!(": {r}"));
+    match r.outcome {
+        Outcome::Success => {}
+        Outcome::Skipped => eprintln!("kron: {} skipped{why}", task.name),
+        outcome => eprintln!(
+            "kron: {} {} after {} attempt(s){why} (run {}; `kron logs {}`)",
+            task.name,
+            outcome.as_str(),
+            r.attempts,
+            r.run_id,
+            task.name
+        ),
+    }
+    match report.exit_code {
+        0 => Ok(()),
+        code => Err(Error::Exit(code)),
+    }
+}
+
+/// Starts a supervisor in a new session with its streams on /dev/null and
+/// prints the run id it will use.
+fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        action: "finding",
+        path: "kron's own executable".into(),
+        source,
+    })?;
+    let run_id = runner::new_run_id();
+    let mut command = Command::new(&exe);
+    command
+        .arg("__supervise")
+        .args([
+            "--task",
+            &task.name,
+            "--trigger",
+            "manual",
+            "--run-id",
+            &run_id,
+        ])
+        .arg("--file")
+        .arg(&ctx.paths.task_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid(2) is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|source| Error::Io {
+        action: "starting",
+        path: exe,
+        source,
+    })?;
+    out!(std::io::stdout(), "{run_id}")
+}
+
+fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
+    let s = &task.settings;
+    let plan = spawn::plan(
+        task,
+        &spawn::AttemptInfo {
+            run_id: "RUN_ID",
+            attempt: 1,
+            scheduled: None,
+        },
+    );
+    let mut o = std::io::stdout().lock();
+    let command = std::iter::once(&plan.program)
+        .chain(&plan.args)
+        .map(|w| quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let how = match task.command {
+        TaskCommand::Shell(_) => "by the shell",
+        TaskCommand::Argv(_) => "without a shell",
+    };
+    out!(o, "task:     {}", task.name)?;
+    out!(o, "command:  {command}  ({how})")?;
+    out!(o, "workdir:  {}", plan.workdir.display())?;
+    match &plan.stdin {
+        None => out!(o, "stdin:    /dev/null")?,
+        Some(text) => out!(o, "stdin:    {} byte(s): {text:?}", text.len())?,
+    }
+    let lock = runner::lock_path(&ctx.paths, task);
+    out!(
+        o,
+        "lock:     {} (overlap: {})",
+        match s.overlap {
+            Overlap::Allow => "none".to_string(),
+            _ => lock.display().to_string(),
+        },
+        match s.overlap {
+            Overlap::Skip => "skip",
+            Overlap::Queue => "queue",
+            Overlap::Replace => "replace",
+            Overlap::Allow => "allow",
+        }
+    )?;
+    out!(
+        o,
+        "timeout:  {}; then SIGTERM to the process group, SIGKILL {} later",
+        s.timeout.map_or("none".into(), format_duration),
+        format_duration(s.kill_grace)
+    )?;
+    let r = &s.retry;
+    if r.attempts == 0 {
+        out!(o, "retry:    none")?;
+    } else {
+        out!(
+            o,
+            "retry:    up to {} more attempt(s), waiting {} x {}^(n-1), at most {}{}",
+            r.attempts,
+            format_duration(r.backoff),
+            r.factor,
+            format_duration(r.max_backoff),
+            if r.jitter { ", with full jitter" } else { "" }
+        )?;
+    }
+    out!(
+        o,
+        "log:      {} (rotated at {}, {} old file(s) kept)",
+        crate::runlog::path(&ctx.paths.logs_dir(), &task.name).display(),
+        format_size(s.log.max_size),
+        s.log.keep
+    )?;
+    out!(o, "environment (exactly this; nothing is inherited):")?;
+    for (key, value) in &plan.env {
+        out!(o, "  {key}={value}")?;
+    }
+    o.flush().map_err(Error::Output)
+}
+
+/// A word as sh reads it back.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,328 @@
+//! Run history: `$XDG_STATE_HOME/kron/history/NAME.jsonl`, one JSON line
+//! per finished (or skipped) run, oldest first.
+//!
+//! Appends and trims happen under an flock on `.NAME.jsonl.lock` beside the
+//! file. A file is trimmed to its last [`KEEP`] records once it holds
+//! [`KEEP`] + [`SLACK`] (so the trim, an atomic rewrite, happens once every
+//! [`SLACK`] runs, not on each). A line that does not parse, such as the
+//! last line of a writer that crashed mid-write, is skipped with a warning,
+//! never fatal; the next append first ends that line so its own record stays
+//! whole. The daemon uses [`append`] for the runs it skips itself.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Records kept per task.
+pub const KEEP: usize = 1000;
+/// Records allowed beyond [`KEEP`] before a trim.
+pub const SLACK: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    CatchUp,
+    Reboot,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::CatchUp => "catch-up",
+            Trigger::Reboot => "reboot",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Timeout,
+    Skipped,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Timeout => "timeout",
+            Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One run, as written to the history file (field order is the file's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub run_id: String,
+    pub task: String,
+    pub trigger: Trigger,
+    /// The instant the run was due; `None` for manual runs.
+    pub scheduled: Option<Timestamp>,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    /// Attempts made (0 for a skipped run).
+    pub attempts: u32,
+    /// The last attempt's exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the last attempt (`SIGKILL`), if one did.
+    pub signal: Option<String>,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", path.display())]
+pub struct HistoryError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// `DIR/NAME.jsonl`.
+pub fn path(dir: &Path, task: &str) -> PathBuf {
+    dir.join(format!("{task}.jsonl"))
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HistoryError {
+    let path = path.to_path_buf();
+    move |source| HistoryError {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Appends `record` to its task's history, trimming the file when due.
+pub fn append(dir: &Path, record: &Record) -> Result<(), HistoryError> {
+    crate::dirs::create_private_dir(dir).map_err(io("creating", dir))?;
+    let file_path = path(dir, &record.task);
+    let guard_path = dir.join(format!(".{}.jsonl.lock", record.task));
+    let guard = open(&guard_path, false)?;
+    guard.lock().map_err(io("locking", &guard_path))?;
+    let mut file = open(&file_path, true)?;
+    let len = file.metadata().map_err(io("reading", &file_path))?.len();
+    let mut line = String::new();
+    if len > 0 {
+        let mut last = [0u8];
+        file.read_exact_at(&mut last, len - 1)
+            .map_err(io("reading", &file_path))?;
+        if last[0] != b'\n' {
+            // A writer crashed mid-line: end it, keep this record whole.
+            line.push('\n');
+        }
+    }
+    line.push_str(&serde_json::to_string(record).expect("records serialize"));
+    line.push('\n');
+    file.write_all(line.as_bytes())
+        .map_err(io("writing", &file_path))?;
+    // Count lines only when the size says a trim may be due (records of a
+    // task are of about the same length).
+    if len + line.len() as u64 > ((KEEP + SLACK) * line.len() * 95 / 100) as u64 {
+        trim(&file_path, KEEP, KEEP + SLACK)?;
+    }
+    Ok(())
+}
+
+fn open(path: &Path, append: bool) -> Result<File, HistoryError> {
+    OpenOptions::new()
+        .read(true)
+        .append(append)
+        .write(!append)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("opening", path))
+}
+
+/// Rewrites `file_path` with its last `keep` lines when it has more than
+/// `limit`: a temporary file, fsync, rename. The caller holds the lock.
+fn trim(file_path: &Path, keep: usize, limit: usize) -> Result<(), HistoryError> {
+    let mut text = Vec::new();
+    File::open(file_path)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .map_err(io("reading", file_path))?;
+    let lines: Vec<&[u8]> = text
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+        .collect();
+    if lines.len() <= limit {
+        return Ok(());
+    }
+    let tmp = file_path.with_extension("jsonl.tmp");
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io("creating", &tmp))?;
+    for line in &lines[lines.len() - keep..] {
+        out.write_all(line).map_err(io("writing", &tmp))?;
+    }
+    out.sync_all().map_err(io("syncing", &tmp))?;
+    std::fs::rename(&tmp, file_path).map_err(io("replacing", file_path))?;
+    if let Some(dir) = file_path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A history file's records, oldest first, and a warning for each line
+/// skipped because it does not parse.
+pub fn read(dir: &Path, task: &str) -> Result<(Vec<Record>, Vec<String>), HistoryError> {
+    let file_path = path(dir, task);
+    let file = match File::open(&file_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), vec![])),
+        Err(e) => return Err(io("opening", &file_path)(e)),
+    };
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(io("reading", &file_path))?
+            == 0
+        {
+            break;
+        }
+        number += 1;
+        let complete = line.ends_with(b"\n");
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(record) => records.push(record),
+            Err(_) if line.trim_ascii().is_empty() => {}
+            Err(e) => warnings.push(format!(
+                "{}:{number}: skipping a {} record ({e})",
+                file_path.display(),
+                if complete { "malformed" } else { "truncated" }
+            )),
+        }
+    }
+    Ok((records, warnings))
+}
+
+/// The tasks that have a history file, sorted.
+pub fn tasks(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".jsonl")?.to_string())
+        })
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The task's last record, reading only the end of the file (for `kron
+/// list`, which shows it for every task).
+pub fn last(dir: &Path, task: &str) -> Option<Record> {
+    let mut file = File::open(path(dir, task)).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut window = 4096u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start)).ok()?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).ok()?;
+        // Whole lines only: skip the first, partial, one unless at the start.
+        let mut lines: Vec<&[u8]> = tail.split(|&b| b == b'\n').collect();
+        if start > 0 {
+            lines.remove(0);
+        }
+        if let Some(r) = lines
+            .iter()
+            .rev()
+            .find_map(|l| serde_json::from_slice::<Record>(l).ok())
+        {
+            return Some(r);
+        }
+        if start == 0 {
+            return None;
+        }
+        window *= 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(task: &str, n: u32) -> Record {
+        Record {
+            run_id: format!("r{n}"),
+            task: task.into(),
+            trigger: Trigger::Manual,
+            scheduled: None,
+            started: Timestamp::from_second(1_700_000_000).unwrap(),
+            finished: Timestamp::from_second(1_700_000_001).unwrap(),
+            attempts: 1,
+            exit_code: Some(0),
+            signal: None,
+            outcome: Outcome::Success,
+            duration_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_skipped_and_the_next_append_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), &record("t", 1)).unwrap();
+        let file = path(dir.path(), "t");
+        let mut f = OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(b"{\"run_id\":\"r2\",\"ta").unwrap();
+        let (records, warnings) = read(dir.path(), "t").unwrap();
+        assert_eq!(records, vec![record("t", 1)]);
+        assert!(warnings[0].contains("t.jsonl:2: skipping a truncated record"));
+        append(dir.path(), &record("t", 3)).unwrap();
+        let (records, warnings) = read(dir.path(), "t").unwrap();
+        assert_eq!(records, vec![record("t", 1), record("t", 3)]);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(last(dir.path(), "t"), Some(record("t", 3)));
+    }
+
+    #[test]
+    fn the_file_is_trimmed_to_the_last_records() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..(KEEP + SLACK + 1) as u32 {
+            append(dir.path(), &record("t", n)).unwrap();
+        }
+        let (records, _) = read(dir.path(), "t").unwrap();
+        assert_eq!(records.len(), KEEP);
+        assert_eq!(records[0].run_id, format!("r{}", SLACK + 1));
+        assert_eq!(tasks(dir.path()), vec!["t"]);
+    }
+
+    #[test]
+    fn the_format_is_stable() {
+        let text = serde_json::to_string(&record("t", 1)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"run_id":"r1","task":"t","trigger":"manual","scheduled":null,"started":"2023-11-14T22:13:20Z","finished":"2023-11-14T22:13:21Z","attempts":1,"exit_code":0,"signal":null,"outcome":"success","duration_ms":1000}"#
+        );
+    }
+}

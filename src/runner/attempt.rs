@@ -1,0 +1,191 @@
+//! One attempt, from a started child to its end: copy its output to the run
+//! log (and the terminal), enforce the timeout, and stop its process group
+//! when asked.
+//!
+//! The loop is a small state machine over one `poll` of the output pipe and
+//! the signal pipe, with at most one deadline at a time:
+//!
+//! ```text
+//! running --timeout or stop signal--> terminating (SIGTERM to the group)
+//! terminating --kill_grace--> killed (SIGKILL to the group)
+//! running --main process exits--> draining (read what is left)
+//! draining --1 s and the pipe still open--> terminating
+//! any --main process reaped and output at EOF--> done
+//! ```
+//!
+//! Draining exists because a command may leave a background process that
+//! holds the output pipe; the run ends with its main process, and what it
+//! left behind in its group is stopped like a timed-out command. After
+//! SIGKILL, a process that escaped the group could still hold the pipe, so
+//! the loop gives up on the output 1 s later.
+
+use std::io::{PipeReader, Read, Write};
+use std::os::fd::AsFd;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::signals::{Signals, Stop};
+
+/// How long output may stay open after the main process exited.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// Where the output goes.
+pub trait Sink {
+    fn output(&mut self, bytes: &[u8]);
+}
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub status: ExitStatus,
+    /// The timeout expired (the group was then stopped).
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+pub struct Limits {
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+}
+
+/// Runs the loop until the child is reaped and its output is done.
+pub fn watch(
+    mut child: Child,
+    mut output: PipeReader,
+    signals: &mut Signals,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+    started: Instant,
+) -> Ended {
+    let group = Pid::from_raw(child.id() as i32);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut status: Option<ExitStatus> = None;
+    let mut exited_at: Option<Instant> = None;
+    let mut eof = false;
+    let mut timed_out = false;
+    let mut term_at: Option<Instant> = None;
+    let mut kill_at: Option<Instant> = None;
+    // A stop requested before the child started is honoured at once.
+    let mut stop_seen = false;
+    loop {
+        let now = Instant::now();
+        let stop = signals.drain();
+        if !stop_seen && let Some(Stop::Terminate(_)) = stop {
+            stop_seen = true;
+            if term_at.is_none() {
+                signal_group(group, Signal::SIGTERM);
+                term_at = Some(now);
+            }
+        }
+        if status.is_none()
+            && term_at.is_none()
+            && limits.timeout.is_some_and(|t| now >= started + t)
+        {
+            timed_out = true;
+            signal_group(group, Signal::SIGTERM);
+            term_at = Some(now);
+        }
+        if let Some(at) = exited_at
+            && !eof
+            && term_at.is_none()
+            && now >= at + DRAIN
+        {
+            signal_group(group, Signal::SIGTERM);
+            term_at = Some(now);
+        }
+        if let Some(at) = term_at
+            && kill_at.is_none()
+            && now >= at + limits.kill_grace
+        {
+            signal_group(group, Signal::SIGKILL);
+            kill_at = Some(now);
+        }
+        if status.is_none()
+            && let Ok(Some(s)) = child.try_wait()
+        {
+            status = Some(s);
+            exited_at = Some(now);
+        }
+        if let Some(status) = status
+            && (eof || kill_at.is_some_and(|k| now >= k + DRAIN))
+        {
+            return Ended {
+                status,
+                timed_out,
+                duration: started.elapsed(),
+            };
+        }
+        // The next deadline, if any.
+        let deadline = [
+            limits
+                .timeout
+                .filter(|_| term_at.is_none() && status.is_none())
+                .map(|t| started + t),
+            exited_at.filter(|_| term_at.is_none()).map(|at| at + DRAIN),
+            term_at
+                .filter(|_| kill_at.is_none())
+                .map(|at| at + limits.kill_grace),
+            kill_at.map(|k| k + DRAIN),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let ms = d.saturating_duration_since(Instant::now()).as_millis() + 1;
+                PollTimeout::try_from(ms.min(60_000) as u64).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let (out_ready, _) = {
+            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+            if !eof {
+                fds.push(PollFd::new(output.as_fd(), PollFlags::POLLIN));
+            }
+            // EINTR: a signal's byte is waiting on the pipe.
+            let _ = poll(&mut fds, timeout);
+            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            (fds.get(1).is_some_and(ready), ready(&fds[0]))
+        };
+        if out_ready {
+            match output.read(&mut buf) {
+                Ok(0) => eof = true,
+                Ok(n) => sink.output(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => eof = true,
+            }
+        }
+    }
+}
+
+/// Sends `signal` to the process group; a group that is gone is fine.
+pub fn signal_group(group: Pid, signal: Signal) {
+    let _ = killpg(group, signal);
+}
+
+/// A sink that writes nowhere (for tests of the loop).
+pub struct Discard;
+
+impl Sink for Discard {
+    fn output(&mut self, _: &[u8]) {}
+}
+
+/// Copies to a writer, forgetting it after the first error (a closed
+/// terminal must not stop the run).
+pub struct Tee<W: Write> {
+    pub writer: Option<W>,
+}
+
+impl<W: Write> Tee<W> {
+    pub fn write(&mut self, bytes: &[u8]) {
+        if let Some(w) = &mut self.writer
+            && w.write_all(bytes).and_then(|()| w.flush()).is_err()
+        {
+            self.writer = None;
+        }
+    }
+}

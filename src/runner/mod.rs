@@ -1,0 +1,473 @@
+//! One run end to end, owned by a supervisor process: the hidden
+//! `kron __supervise` that the daemon starts, or `kron run` in the
+//! foreground. Depends on `taskfile`, `lock`, `runlog`, `history`.
+//!
+//! A run goes through these states, each in one function below:
+//!
+//! ```text
+//! lock (by overlap) --held--> attempt --success / last attempt / stop--> record
+//!       |                       ^  |
+//!       +--skip--> record        |  +--failure--> backoff (interruptible)
+//!                               +-----------------+
+//! ```
+//!
+//! The lock is held from the first attempt to the record, retries included,
+//! so a run that waits to retry still counts as running. The run registers
+//! itself in `$RUNTIME/running/` meanwhile ([`running`]). A stop signal
+//! (SIGTERM, SIGINT, SIGHUP: `kron kill`, Ctrl-C) stops the command's group
+//! and ends the run as `interrupted`, without retries. Problems writing the
+//! log or the history never stop a run; they are reported as warnings.
+
+pub mod attempt;
+pub mod retry;
+pub mod running;
+pub mod signals;
+pub mod spawn;
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+
+use crate::dirs::Paths;
+use crate::history::{self, Outcome, Record, Trigger};
+use crate::lock::{self, Held, LockError};
+use crate::runlog::{FOOTER, HEADER, RunLog};
+use crate::taskfile::{Overlap, Task};
+use crate::units::format_duration;
+use attempt::{Ended, Limits, Sink, Tee};
+pub use running::{RunningRun, running};
+use signals::{Signals, Stop};
+
+/// What to run and how it was triggered.
+pub struct Request<'a> {
+    pub paths: &'a Paths,
+    pub task: &'a Task,
+    pub trigger: Trigger,
+    pub scheduled: Option<Timestamp>,
+    pub run_id: String,
+    /// `kron run`: copy the output to this process's stdout and report
+    /// retries on stderr.
+    pub foreground: bool,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Report {
+    pub record: Record,
+    /// What `kron run` exits with: the command's exit code, 128 + signal,
+    /// 124 for a timeout, 126/127 when it could not start, 1 when skipped.
+    pub exit_code: u8,
+    /// Why the run was skipped or could not start.
+    pub reason: Option<String>,
+    /// Problems that did not stop the run (log or history writes).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("installing signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// A new run id: the UTC start second and 8 random hex digits,
+/// `20260308-030000-1a2b3c4d`, so ids sort by start.
+pub fn new_run_id() -> String {
+    let now = Timestamp::now();
+    format!(
+        "{}-{:08x}",
+        now.strftime("%Y%m%d-%H%M%S"),
+        (retry::random_unit() * f64::from(u32::MAX)) as u32
+    )
+}
+
+/// The lock file a task takes: `$RUNTIME/locks/LOCK.lock`.
+pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
+    paths.lock_path(&task.settings.lock)
+}
+
+/// Runs `req` to its final outcome and records it.
+pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
+    let mut signals = Signals::install().map_err(RunnerError::Signals)?;
+    let mut warnings = Vec::new();
+    let held = match take_lock(req, &mut signals)? {
+        Locked::Held(held) => held,
+        Locked::Skipped(reason) => return Ok(skipped(req, reason, warnings)),
+        Locked::Interrupted(signal) => {
+            let now = Timestamp::now();
+            let record = record(req, now, 0, None, Outcome::Interrupted);
+            warn(
+                &mut warnings,
+                history::append(&req.paths.history_dir(), &record),
+            );
+            return Ok(Report {
+                record,
+                exit_code: 128 + signal as u8,
+                reason: Some("interrupted while waiting for the lock".into()),
+                warnings,
+            });
+        }
+    };
+    let mut report = run_attempts(req, &mut signals, held.is_some());
+    drop(held);
+    report.warnings.splice(0..0, warnings);
+    Ok(report)
+}
+
+enum Locked {
+    Held(Option<Held>),
+    Skipped(String),
+    Interrupted(Signal),
+}
+
+/// Takes the task's lock as its `overlap` says.
+fn take_lock(req: &Request, signals: &mut Signals) -> Result<Locked, LockError> {
+    let settings = &req.task.settings;
+    let path = lock_path(req.paths, req.task);
+    if settings.overlap == Overlap::Allow {
+        return Ok(Locked::Held(None));
+    }
+    if let Some(held) = lock::try_acquire(&path)? {
+        return Ok(Locked::Held(Some(held)));
+    }
+    let busy = format!("lock {} is held", path.display());
+    let _queued = match settings.overlap {
+        Overlap::Skip | Overlap::Allow => return Ok(Locked::Skipped(busy)),
+        Overlap::Queue => {
+            let queue = req
+                .paths
+                .locks_dir()
+                .join(format!("{}.queue", settings.lock));
+            match lock::try_acquire(&queue)? {
+                Some(q) => Some(q),
+                None => {
+                    return Ok(Locked::Skipped(format!(
+                        "{busy} and a run already waits for it"
+                    )));
+                }
+            }
+        }
+        Overlap::Replace => {
+            for run in running(req.paths) {
+                if run.lock.as_deref() == Some(&settings.lock) && run.run_id != req.run_id {
+                    // Its supervisor stops the group and records `interrupted`.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(run.supervisor_pid),
+                        Signal::SIGTERM,
+                    );
+                }
+            }
+            None
+        }
+    };
+    match lock::acquire(&path, || signals.drain().is_some()) {
+        Ok(held) => Ok(Locked::Held(Some(held))),
+        Err(LockError::Interrupted { .. }) => {
+            let signal = match signals.stop() {
+                Some(Stop::Terminate(s)) => s,
+                _ => Signal::SIGUSR1,
+            };
+            Ok(Locked::Interrupted(signal))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn record(
+    req: &Request,
+    started: Timestamp,
+    attempts: u32,
+    status: Option<ExitStatus>,
+    outcome: Outcome,
+) -> Record {
+    let finished = Timestamp::now();
+    Record {
+        run_id: req.run_id.clone(),
+        task: req.task.name.clone(),
+        trigger: req.trigger,
+        scheduled: req.scheduled,
+        started,
+        finished,
+        attempts,
+        exit_code: status.and_then(|s| s.code()),
+        signal: status
+            .and_then(|s| s.signal())
+            .map(|s| signal_name(s).to_string()),
+        outcome,
+        duration_ms: finished.duration_since(started).as_millis().max(0) as u64,
+    }
+}
+
+fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
+    let now = Timestamp::now();
+    let record = record(req, now, 0, None, Outcome::Skipped);
+    warn(
+        &mut warnings,
+        history::append(&req.paths.history_dir(), &record),
+    );
+    Report {
+        record,
+        exit_code: 1,
+        reason: Some(reason),
+        warnings,
+    }
+}
+
+/// `SIGTERM` for 15; the number for a signal nix does not know.
+pub fn signal_name(number: i32) -> String {
+    Signal::try_from(number).map_or_else(|_| format!("signal {number}"), |s| s.as_str().into())
+}
+
+fn warn<E: std::fmt::Display>(warnings: &mut Vec<String>, result: Result<(), E>) {
+    if let Err(e) = result {
+        warnings.push(e.to_string());
+    }
+}
+
+/// The run log and, in the foreground, the terminal.
+struct Output {
+    log: Option<RunLog>,
+    tee: Tee<std::io::Stdout>,
+    warnings: Vec<String>,
+}
+
+impl Output {
+    fn line(&mut self, text: &str) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.write_line(text)
+        {
+            self.warnings.push(e.to_string());
+            self.log = None;
+        }
+    }
+}
+
+impl Sink for Output {
+    fn output(&mut self, bytes: &[u8]) {
+        self.tee.write(bytes);
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.write(bytes)
+        {
+            self.warnings.push(e.to_string());
+            self.log = None;
+        }
+    }
+}
+
+/// How one attempt ended, for the footer, the record and the exit status.
+enum AttemptEnd {
+    Ended(Ended),
+    NotStarted(spawn::SpawnError),
+}
+
+impl AttemptEnd {
+    fn succeeded(&self) -> bool {
+        matches!(self, AttemptEnd::Ended(e) if e.status.success() && !e.timed_out)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            AttemptEnd::NotStarted(e) => format!("failed to start: {e}"),
+            AttemptEnd::Ended(e) => {
+                let status = match (e.status.code(), e.status.signal()) {
+                    (Some(code), _) => format!("exit {code}"),
+                    (_, Some(signal)) => signal_name(signal),
+                    _ => "ended".into(),
+                };
+                let after = format_duration(e.duration);
+                if e.timed_out {
+                    format!("timeout after {after} ({status})")
+                } else {
+                    format!("{status} after {after}")
+                }
+            }
+        }
+    }
+}
+
+fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
+    let task = req.task;
+    let settings = &task.settings;
+    let registry = req.paths.running_dir();
+    running::remove_stale(&registry, &task.name);
+    let started = Timestamp::now();
+    let mut entry = RunningRun {
+        run_id: req.run_id.clone(),
+        task: task.name.clone(),
+        lock: locked.then(|| settings.lock.clone()),
+        trigger: req.trigger,
+        scheduled: req.scheduled,
+        supervisor_pid: std::process::id() as i32,
+        pgid: None,
+        started,
+        attempt: 1,
+    };
+    let mut out = Output {
+        log: None,
+        tee: Tee {
+            writer: req.foreground.then(std::io::stdout),
+        },
+        warnings: Vec::new(),
+    };
+    match RunLog::open(&req.paths.logs_dir(), &task.name, &settings.log) {
+        Ok(log) => out.log = Some(log),
+        Err(e) => out.warnings.push(e.to_string()),
+    }
+    let total = settings.retry.attempts.saturating_add(1);
+    let limits = Limits {
+        timeout: settings.timeout,
+        kill_grace: settings.kill_grace,
+    };
+    let mut attempt = 1;
+    let end = loop {
+        entry.attempt = attempt;
+        entry.pgid = None;
+        warn(&mut out.warnings, running::register(&registry, &entry));
+        out.line(&format!(
+            "{HEADER}{} attempt {attempt}/{total} trigger {} scheduled {} started {}",
+            req.run_id,
+            req.trigger.as_str(),
+            req.scheduled.map_or("-".into(), |t| t.to_string()),
+            Timestamp::now()
+        ));
+        let end = one_attempt(req, attempt, signals, &limits, &mut out, &mut entry);
+        let stop = signals.drain();
+        let last = attempt >= total || end.succeeded() || stop.is_some();
+        let mut footer = format!(
+            "{FOOTER}{} attempt {attempt}/{total} {}",
+            req.run_id,
+            end.describe()
+        );
+        if last {
+            out.line(&footer);
+            break end;
+        }
+        let wait = retry::delay(&settings.retry, attempt, retry::random_unit());
+        footer.push_str(&format!("; retrying in {}", format_duration(wait)));
+        out.line(&footer);
+        if req.foreground {
+            eprintln!(
+                "kron: {} attempt {attempt}/{total}: {}; retrying in {}",
+                task.name,
+                end.describe(),
+                format_duration(wait)
+            );
+        }
+        entry.pgid = None;
+        warn(&mut out.warnings, running::register(&registry, &entry));
+        if backoff(signals, wait).is_some() {
+            break end;
+        }
+        attempt += 1;
+    };
+    let stop = signals.stop();
+    let (outcome, status, exit_code, reason) = classify(&end, stop);
+    let record = record(req, started, attempt, status, outcome);
+    warn(
+        &mut out.warnings,
+        history::append(&req.paths.history_dir(), &record),
+    );
+    running::unregister(&registry, &req.run_id);
+    let _ = std::io::stdout().flush();
+    Report {
+        record,
+        exit_code,
+        reason,
+        warnings: out.warnings,
+    }
+}
+
+fn one_attempt(
+    req: &Request,
+    attempt: u32,
+    signals: &mut Signals,
+    limits: &Limits,
+    out: &mut Output,
+    entry: &mut RunningRun,
+) -> AttemptEnd {
+    let plan = spawn::plan(
+        req.task,
+        &spawn::AttemptInfo {
+            run_id: &req.run_id,
+            attempt,
+            scheduled: req.scheduled,
+        },
+    );
+    let started = Instant::now();
+    let (reader, writer) = match std::io::pipe() {
+        Ok(pipe) => pipe,
+        Err(source) => {
+            return AttemptEnd::NotStarted(spawn::SpawnError::Io {
+                action: "creating a pipe for",
+                path: plan.workdir,
+                source,
+            });
+        }
+    };
+    let child = match spawn::spawn(&plan, writer, &req.paths.runtime_dir) {
+        Ok(child) => child,
+        Err(e) => return AttemptEnd::NotStarted(e),
+    };
+    entry.pgid = Some(child.id() as i32);
+    let registry = req.paths.running_dir();
+    warn(&mut out.warnings, running::register(&registry, entry));
+    AttemptEnd::Ended(attempt::watch(child, reader, signals, limits, out, started))
+}
+
+/// Waits `wait` before a retry; returns the stop request that cut it short.
+fn backoff(signals: &mut Signals, wait: Duration) -> Option<Stop> {
+    let until = Instant::now() + wait;
+    loop {
+        if let Some(stop) = signals.drain() {
+            return Some(stop);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let ms = (left.as_millis() + 1).min(60_000) as u64;
+        let mut fds = [PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+    }
+}
+
+fn classify(
+    end: &AttemptEnd,
+    stop: Option<Stop>,
+) -> (Outcome, Option<ExitStatus>, u8, Option<String>) {
+    match end {
+        AttemptEnd::NotStarted(e) => {
+            let outcome = if stop.is_some() {
+                Outcome::Interrupted
+            } else {
+                Outcome::Failure
+            };
+            (outcome, None, e.exit_code(), Some(e.to_string()))
+        }
+        AttemptEnd::Ended(e) => {
+            let status_code = match (e.status.code(), e.status.signal()) {
+                (Some(code), _) => code as u8,
+                (_, Some(signal)) => 128u8.wrapping_add(signal as u8),
+                _ => 1,
+            };
+            let (outcome, code) = match stop {
+                Some(Stop::Terminate(signal)) => (Outcome::Interrupted, 128 + signal as u8),
+                Some(Stop::NoRetry) if !e.status.success() => (Outcome::Interrupted, status_code),
+                _ if e.timed_out => (Outcome::Timeout, 124),
+                _ if e.status.success() => (Outcome::Success, 0),
+                _ => (Outcome::Failure, status_code),
+            };
+            (outcome, Some(e.status), code, None)
+        }
+    }
+}

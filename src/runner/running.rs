@@ -1,0 +1,90 @@
+//! The registry of runs in progress: `$RUNTIME/running/RUN_ID.json`, written
+//! by each supervisor (atomically, updated at each attempt) and removed when
+//! the run ends. A file whose supervisor is gone (it was killed with
+//! SIGKILL) is stale: readers ignore it, and the next supervisor of the same
+//! task deletes it.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::dirs::Paths;
+use crate::history::Trigger;
+
+/// One run in progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunningRun {
+    pub run_id: String,
+    pub task: String,
+    /// The lock it holds, or `None` with overlap `allow`.
+    pub lock: Option<String>,
+    pub trigger: Trigger,
+    pub scheduled: Option<Timestamp>,
+    /// The supervisor process (`kron __supervise`, or `kron run`).
+    pub supervisor_pid: i32,
+    /// The command's process group (its leader's pid), or `None` between
+    /// attempts.
+    pub pgid: Option<i32>,
+    pub started: Timestamp,
+    pub attempt: u32,
+}
+
+/// The live runs, oldest first. Stale and unreadable files are skipped.
+pub fn running(paths: &Paths) -> Vec<RunningRun> {
+    let mut runs: Vec<RunningRun> = read_all(&paths.running_dir())
+        .into_iter()
+        .filter(|r| alive(r.supervisor_pid))
+        .collect();
+    runs.sort_by(|a, b| (a.started, &a.run_id).cmp(&(b.started, &b.run_id)));
+    runs
+}
+
+fn read_all(dir: &Path) -> Vec<RunningRun> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
+}
+
+/// Whether process `pid` exists (a process of another user counts).
+pub fn alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    pid > 0
+        && matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Ok(()) | Err(Errno::EPERM)
+        )
+}
+
+/// Writes (or rewrites) `run`'s file: a temporary file, then a rename.
+pub fn register(dir: &Path, run: &RunningRun) -> std::io::Result<()> {
+    crate::dirs::create_private_dir(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", run.run_id));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&serde_json::to_vec(run).expect("runs serialize"))?;
+    std::fs::rename(&tmp, dir.join(format!("{}.json", run.run_id)))
+}
+
+pub fn unregister(dir: &Path, run_id: &str) {
+    let _ = std::fs::remove_file(dir.join(format!("{run_id}.json")));
+}
+
+/// Deletes the files of `task` whose supervisor is gone.
+pub fn remove_stale(dir: &Path, task: &str) {
+    for run in read_all(dir) {
+        if run.task == task && !alive(run.supervisor_pid) {
+            unregister(dir, &run.run_id);
+        }
+    }
+}
