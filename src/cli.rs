@@ -140,6 +140,32 @@ pub enum Command {
     /// is recorded as interrupted.
     Kill(KillArgs),
 
+    /// Run, start, stop or ask about the daemon that runs the tasks.
+    ///
+    /// The daemon sleeps until a task is due, the task file changes, a
+    /// signal or a request arrives, and starts each run in a supervisor of
+    /// its own, so runs outlive it. The verbs that change tasks (edit, add,
+    /// remove, import, pause, resume) start it when it is not running;
+    /// set KRON_NO_AUTOSTART=1 when a service manager such as systemd runs
+    /// `kron daemon run` instead.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+
+    /// Show the daemon, the task file as the daemon loaded it (and why a
+    /// change was not loaded), and the runs in progress.
+    Status(StatusArgs),
+
+    /// Keep tasks from running until `kron resume` (sets `paused = true`).
+    ///
+    /// The change is written to the task file, so it lasts across restarts;
+    /// comments and formatting are kept. A paused task does not fire and
+    /// `kron list` shows it as paused; its runs in progress go on.
+    Pause(PauseArgs),
+
+    /// Let paused tasks run again, from now on: runs missed while paused
+    /// are not caught up.
+    Resume(PauseArgs),
+
     /// Supervise one run (started by the daemon; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -368,6 +394,44 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     /// A crontab(5) file, with a comment on each setting crontab cannot express.
     Crontab,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Run the daemon in the foreground (for systemd, other supervisors and
+    /// containers), logging one line per event to stderr. Exits 1 if a
+    /// daemon already runs, naming its pid; SIGTERM or SIGINT stop it (exit
+    /// 0), SIGHUP reloads the task file.
+    Run,
+    /// Start the daemon in the background and print its pid once it
+    /// answers. Its log goes to $XDG_STATE_HOME/kron/daemon.log.
+    Start,
+    /// Stop the daemon and wait until it is gone. Runs in progress go on
+    /// and are recorded.
+    Stop,
+    /// Stop the daemon (if it runs), then start it.
+    Restart,
+    /// Say whether the daemon runs: exit 0 if it does, 3 if it does not.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["names", "all"])))]
+pub struct PauseArgs {
+    /// The tasks.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Every task in the task file.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[cfg(test)]

@@ -140,6 +140,31 @@ impl Paths {
     }
 }
 
+/// The daemon's files.
+impl Paths {
+    /// `$RUNTIME/kron.sock`: the daemon's control socket.
+    pub fn socket_path(&self) -> PathBuf {
+        self.runtime_dir.join("kron.sock")
+    }
+
+    /// `$RUNTIME/daemon.lock`: held by the running daemon, which writes its
+    /// pid inside.
+    pub fn daemon_lock_path(&self) -> PathBuf {
+        self.runtime_dir.join("daemon.lock")
+    }
+
+    /// `$XDG_STATE_HOME/kron/state.json`: the daemon's memory (last handled
+    /// instant per task, boot id).
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("state.json")
+    }
+
+    /// `$XDG_STATE_HOME/kron/daemon.log`: the detached daemon's stderr.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.state_dir.join("daemon.log")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

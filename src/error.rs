@@ -44,6 +44,13 @@ pub enum Error {
     /// with this status, printing nothing (`kron run` exits with the task's).
     #[error("exit status {0}")]
     Exit(u8),
+    /// `kron daemon status` when no daemon runs: exit status 3.
+    #[error("the daemon is not running")]
+    NotRunning,
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
+    #[error(transparent)]
+    Ipc(#[from] crate::ipc::IpcError),
 }
 
 impl From<Insecure> for Error {
@@ -53,7 +60,8 @@ impl From<Insecure> for Error {
 }
 
 impl Error {
-    /// 1: something failed; 2: the input or the task file is invalid.
+    /// 1: something failed; 2: the input or the task file is invalid; 3:
+    /// (`kron daemon status` only) the daemon is not running.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Schedule { .. }
@@ -71,6 +79,8 @@ impl Error {
             | Error::Load(LoadError::Read { .. })
             | Error::Install(InstallError::Io { .. }) => 1,
             Error::Exit(code) => *code,
+            Error::NotRunning => 3,
+            Error::Daemon(_) | Error::Ipc(_) => 1,
         }
     }
 

@@ -8,15 +8,18 @@
 pub mod cli;
 mod cmd;
 pub mod crontab;
+pub mod daemon;
 pub mod diag;
 pub mod dirs;
 pub mod error;
 pub mod history;
+pub mod ipc;
 pub mod lock;
 mod output;
 pub mod runlog;
 pub mod runner;
 pub mod schedule;
+pub mod state;
 pub mod taskfile;
 pub mod units;
 

@@ -9,6 +9,8 @@ mod add_remove;
 mod edit;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
+/// The man pages and completions match the code.
+mod docs;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.

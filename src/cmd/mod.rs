@@ -3,6 +3,7 @@
 
 mod add;
 mod check;
+mod daemon;
 mod edit;
 mod export;
 mod history;
@@ -11,9 +12,11 @@ mod kill;
 mod list;
 mod logs;
 mod next;
+mod pause;
 mod remove;
 mod run;
 mod show;
+mod status;
 mod supervise;
 
 use crate::cli::{Cli, Command};
@@ -61,6 +64,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::History(args) => history::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),
+        Command::Daemon(command) => daemon::run(&ctx, &command),
+        Command::Status(args) => status::run(&ctx, &args),
+        Command::Pause(args) => pause::pause(&ctx, &args),
+        Command::Resume(args) => pause::resume(&ctx, &args),
     }
 }
 

@@ -1,0 +1,116 @@
+//! `kron status [--json]`: the daemon (pid, uptime, what it plans next),
+//! the task file's state as the daemon sees it (including why the last
+//! change was not loaded), and the runs in progress.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Ctx, out};
+use crate::cli::StatusArgs;
+use crate::daemon::control;
+use crate::error::Error;
+use crate::ipc::{self, DaemonStatus, Request, Response};
+use crate::output;
+use crate::schedule::Zone;
+
+#[derive(Serialize)]
+struct Report {
+    /// `None` when no daemon runs.
+    daemon: Option<DaemonStatus>,
+    /// When a daemon holds the lock but does not answer.
+    daemon_error: Option<String>,
+    task_file: String,
+}
+
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
+    let paths = &ctx.paths;
+    let mut report = Report {
+        daemon: None,
+        daemon_error: None,
+        task_file: paths.task_file.display().to_string(),
+    };
+    if let Some(pid) = control::running(paths)? {
+        match ipc::request(&paths.socket_path(), &Request::Status) {
+            Ok(Response::Status(status)) => report.daemon = Some(status),
+            Ok(other) => report.daemon_error = Some(format!("unexpected answer {other:?}")),
+            Err(e) => {
+                let pid = pid.map_or_else(|| "pid unknown".into(), |p| format!("pid {p}"));
+                report.daemon_error = Some(format!("running ({pid}) but not answering: {e}"));
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).expect("the report serialises");
+        return out!(stdout, "{text}");
+    }
+    let zone = Zone::system();
+    match (&report.daemon, &report.daemon_error) {
+        (Some(d), _) => {
+            out!(
+                stdout,
+                "daemon:    running, pid {}, up {} (kron {})",
+                d.pid,
+                super::daemon::uptime(&d.started),
+                d.version
+            )?;
+            let loaded = d
+                .loaded
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .map(|t| format!("; loaded {}", output::wall_time(t, &zone)))
+                .unwrap_or_default();
+            out!(
+                stdout,
+                "task file: {}: {} task(s), {} paused{loaded}",
+                d.task_file.display(),
+                d.tasks,
+                d.paused
+            )?;
+            if let Some(error) = &d.load_error {
+                out!(
+                    stdout,
+                    "           the last change was NOT loaded (the tasks above still run):"
+                )?;
+                for line in error.lines() {
+                    out!(stdout, "             {line}")?;
+                }
+            }
+            if let Some(next) = &d.next
+                && let Ok(at) = next.at.parse::<Timestamp>()
+            {
+                out!(
+                    stdout,
+                    "next:      {} at {} ({})",
+                    next.task,
+                    output::wall_time(at, &zone),
+                    output::relative(Timestamp::now(), at)
+                )?;
+            }
+            let limit = d
+                .max_parallel
+                .map_or_else(String::new, |n| format!(" (max_parallel {n})"));
+            let waiting = if d.waiting > 0 {
+                format!(", {} waiting", d.waiting)
+            } else {
+                String::new()
+            };
+            out!(
+                stdout,
+                "runs:      {} in progress{waiting}{limit}",
+                d.running
+            )?;
+        }
+        (None, Some(error)) => out!(stdout, "daemon:    {error}")?,
+        (None, None) => {
+            out!(
+                stdout,
+                "daemon:    not running (start it with `kron daemon start`)"
+            )?;
+            out!(stdout, "task file: {}", report.task_file)?;
+        }
+    }
+    Ok(())
+}

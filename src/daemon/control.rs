@@ -1,0 +1,200 @@
+//! Starting, stopping and finding the daemon, from the CLI's side, and the
+//! single-instance lock from the daemon's side.
+//!
+//! Whether a daemon runs is decided by the lock on `$RUNTIME/daemon.lock`
+//! (flock, released by the kernel when the process dies, even by SIGKILL),
+//! never by guessing from a pid file; the pid written inside is only for
+//! messages and signals. Whether it *answers* is a `Ping` on the socket.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{DaemonError, io_error};
+use crate::dirs::{self, Paths};
+use crate::ipc::{self, Request, Response};
+
+/// How long `start` waits for the new daemon to answer, and `stop` for the
+/// old one to go.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// `daemon.log` is moved to `daemon.log.1` when a daemon starts and finds
+/// it larger than this.
+const LOG_ROTATE_SIZE: u64 = 1 << 20;
+
+/// The single-instance lock, held for the daemon's life.
+pub struct DaemonLock {
+    _file: File,
+}
+
+fn open_lock(paths: &Paths) -> Result<File, DaemonError> {
+    dirs::create_private_dir(&paths.runtime_dir)
+        .map_err(io_error("creating", &paths.runtime_dir))?;
+    let path = paths.daemon_lock_path();
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_error("opening", &path))
+}
+
+fn read_pid(mut file: &File) -> Option<u32> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Takes the lock and writes this process's pid in it, or says which
+/// daemon holds it.
+pub fn acquire(paths: &Paths) -> Result<DaemonLock, DaemonError> {
+    let path = paths.daemon_lock_path();
+    let mut file = open_lock(paths)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(DaemonError::AlreadyRunning {
+                pid: read_pid(&file),
+            });
+        }
+        Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .and_then(|()| file.flush())
+        .map_err(io_error("writing the pid to", &path))?;
+    Ok(DaemonLock { _file: file })
+}
+
+/// Whether a daemon holds the lock, and its pid (when it could be read).
+pub fn running(paths: &Paths) -> Result<Option<Option<u32>>, DaemonError> {
+    let path = paths.daemon_lock_path();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = open_lock(paths)?;
+    match file.try_lock() {
+        Ok(()) => Ok(None),
+        Err(TryLockError::WouldBlock) => Ok(Some(read_pid(&file))),
+        Err(TryLockError::Error(e)) => Err(io_error("locking", &path)(e)),
+    }
+}
+
+/// The pid of the daemon answering on the socket, if one does.
+pub fn ping(paths: &Paths) -> Option<u32> {
+    match ipc::request(&paths.socket_path(), &Request::Ping) {
+        Ok(Response::Pong { pid, .. }) => Some(pid),
+        _ => None,
+    }
+}
+
+/// What [`start`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// A new daemon with this pid answers.
+    Now(u32),
+    /// One was running already.
+    Already(Option<u32>),
+}
+
+/// Starts `exe daemon run` detached (new session, standard input on
+/// /dev/null, output appended to `daemon.log`) and waits until it answers.
+pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
+    if let Some(pid) = running(paths)? {
+        return Ok(Started::Already(pid));
+    }
+    let log_path = paths.daemon_log();
+    dirs::create_private_dir(&paths.state_dir).map_err(io_error("creating", &paths.state_dir))?;
+    if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > LOG_ROTATE_SIZE) {
+        let _ = std::fs::rename(&log_path, log_path.with_extension("log.1"));
+    }
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log_path)
+        .map_err(io_error("opening", &log_path))?;
+    let log_err = log.try_clone().map_err(io_error("opening", &log_path))?;
+    let mut command = Command::new(exe);
+    command
+        .arg("--file")
+        .arg(&paths.task_file)
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    // SAFETY: setsid is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().map_err(io_error("starting", exe))?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(pid) = ping(paths) {
+            return Ok(if pid == child.id() {
+                Started::Now(pid)
+            } else {
+                Started::Already(Some(pid))
+            });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            if let Some(pid) = running(paths)? {
+                return Ok(Started::Already(pid));
+            }
+            return Err(DaemonError::Control(format!(
+                "the daemon exited at once ({status}); see {}",
+                log_path.display()
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(DaemonError::Control(format!(
+                "the daemon (pid {}) did not answer within {} s; see {}",
+                child.id(),
+                WAIT.as_secs(),
+                log_path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Stops the running daemon, if any, and waits until it is gone. Returns
+/// its pid (`Some(None)` when it could not be read).
+pub fn stop(paths: &Paths) -> Result<Option<Option<u32>>, DaemonError> {
+    let Some(pid) = running(paths)? else {
+        return Ok(None);
+    };
+    let asked = ipc::request(&paths.socket_path(), &Request::Stop).is_ok();
+    if !asked && let Some(pid) = pid {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let deadline = Instant::now() + WAIT;
+    while running(paths)?.is_some() {
+        if Instant::now() > deadline {
+            let who = pid.map_or_else(
+                || "the daemon".to_string(),
+                |p| format!("the daemon (pid {p})"),
+            );
+            return Err(DaemonError::Control(format!(
+                "{who} did not stop within {} s",
+                WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(Some(pid))
+}

@@ -1,0 +1,71 @@
+//! One small function per control request, mirroring the verbs that send
+//! them (`kron daemon status` and `kron status` send `Status`, `kron daemon
+//! stop` sends `Stop`...).
+
+use jiff::Timestamp;
+
+use super::Daemon;
+use super::log::info;
+use crate::ipc::{DaemonStatus, NextRun, Request, Response};
+
+pub fn handle(daemon: &mut Daemon, request: Request) -> Response {
+    match request {
+        Request::Ping => ping(daemon),
+        Request::Status => status(daemon),
+        Request::Reload => reload(daemon),
+        Request::Stop => stop(daemon),
+        Request::RunNow { task } => run_now(daemon, &task),
+    }
+}
+
+fn ping(daemon: &Daemon) -> Response {
+    Response::Pong {
+        pid: std::process::id(),
+        task_file: daemon.paths.task_file.clone(),
+    }
+}
+
+fn status(daemon: &Daemon) -> Response {
+    let (tasks, paused) = daemon.planner.counts();
+    Response::Status(DaemonStatus {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: daemon.started.to_string(),
+        task_file: daemon.paths.task_file.clone(),
+        tasks,
+        paused,
+        loaded: daemon.loaded.map(|t| t.to_string()),
+        load_error: daemon.load_error.clone(),
+        next: daemon.planner.next_run().map(|(task, at)| NextRun {
+            task,
+            at: at.to_string(),
+        }),
+        running: daemon.children.len(),
+        waiting: daemon.planner.waiting(),
+        max_parallel: daemon.planner.max_parallel().map(|n| n.get()),
+    })
+}
+
+fn reload(daemon: &mut Daemon) -> Response {
+    daemon.reload("request");
+    match &daemon.load_error {
+        None => Response::Done,
+        Some(e) => Response::Error { message: e.clone() },
+    }
+}
+
+fn stop(daemon: &mut Daemon) -> Response {
+    info!("stopping on request");
+    daemon.stopping = true;
+    Response::Done
+}
+
+fn run_now(daemon: &mut Daemon, task: &str) -> Response {
+    if daemon.planner.run_now(task, Timestamp::now()) {
+        Response::Done
+    } else {
+        Response::Error {
+            message: format!("no task named `{task}` is loaded"),
+        }
+    }
+}

@@ -1,0 +1,600 @@
+//! The daemon: decides *when* each task runs and starts a supervisor
+//! (`kron __supervise`) for it; it never runs a command itself
+//! (docs/architecture.md). Depends on `taskfile`, `ipc`, `state` and the
+//! supervisor's command line.
+//!
+//! One process per user, single-threaded, sleeping in `poll(2)` on four
+//! kinds of file descriptor and nothing else:
+//!
+//! - a `timerfd` on the wall clock, armed for the earliest due instant and
+//!   cancelled by clock jumps (`clock`);
+//! - an inotify watch on the task file's directory (`watch`);
+//! - a `signalfd` for SIGHUP (reload), SIGTERM and SIGINT (exit), SIGCHLD
+//!   (reap supervisors);
+//! - the control socket and its connections (`ipc`, `handle`).
+//!
+//! With nothing due it makes no system call at all: no polling interval,
+//! no housekeeping timer. Planning is pure code in `plan`. The invariants:
+//! it holds `$RUNTIME/daemon.lock` for its whole life (one daemon per user);
+//! it never exits over a bad task file (the old tasks keep running and the
+//! error shows in `kron status`); on SIGTERM it stops scheduling and exits
+//! at once, leaving running supervisors (each in its own session) to finish
+//! and record their runs.
+
+pub mod clock;
+pub mod control;
+mod handle;
+pub mod log;
+pub mod plan;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::dirs::{self, Paths};
+use crate::ipc;
+use crate::state::State;
+use crate::taskfile::{self, load::LoadError};
+use clock::{Clock, Wake};
+use log::{debug, error, info, warning};
+use plan::{Fire, LATE_TOLERANCE, Planner, Spec};
+use watch::Watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("the daemon is already running ({})", pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")))]
+    AlreadyRunning { pid: Option<u32> },
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{action}: {source}")]
+    Sys { action: &'static str, source: Errno },
+    /// Starting or stopping the daemon failed; the message says how.
+    #[error("{0}")]
+    Control(String),
+}
+
+pub(crate) fn io_error(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let path = path.to_path_buf();
+    move |source| DaemonError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn sys(action: &'static str) -> impl FnOnce(Errno) -> DaemonError {
+    move |source| DaemonError::Sys { action, source }
+}
+
+/// How long a client connection may take to send its request.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A supervisor this daemon started.
+struct Child {
+    task: String,
+}
+
+/// A client connection, reading its one-line request.
+struct Connection {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+pub struct Daemon {
+    paths: Paths,
+    exe: PathBuf,
+    started: Timestamp,
+    planner: Planner,
+    state: State,
+    state_dirty: bool,
+    loaded: Option<Timestamp>,
+    load_error: Option<String>,
+    children: HashMap<i32, Child>,
+    stopping: bool,
+    rng: Rng,
+}
+
+/// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
+/// request. `paths.task_file` should be absolute: the daemon works in `/`.
+pub fn run(paths: &Paths) -> Result<(), DaemonError> {
+    log::init_from_env();
+    let _lock = control::acquire(paths)?;
+    let mut signals = SigSet::empty();
+    for signal in [
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGCHLD,
+    ] {
+        signals.add(signal);
+    }
+    signals.thread_block().map_err(sys("blocking signals"))?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(sys("creating a signalfd"))?;
+
+    let socket = paths.socket_path();
+    let listener = listen(&socket)?;
+    let task_dir = paths
+        .task_file
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    dirs::create_private_dir(&task_dir).map_err(io_error("creating", &task_dir))?;
+    let watch = Watch::new(&paths.task_file).map_err(sys("watching the task file's directory"))?;
+    let clock = Clock::new().map_err(sys("creating a timerfd"))?;
+    let _ = std::env::set_current_dir("/");
+
+    let mut daemon = Daemon {
+        paths: paths.clone(),
+        exe: std::env::current_exe().map_err(io_error("finding", Path::new("kron")))?,
+        started: Timestamp::now(),
+        planner: Planner::default(),
+        state: State::default(),
+        state_dirty: false,
+        loaded: None,
+        load_error: None,
+        children: HashMap::new(),
+        stopping: false,
+        rng: Rng::new(),
+    };
+    info!(
+        "kron {} daemon started (pid {}): task file {}, socket {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        paths.task_file.display(),
+        socket.display()
+    );
+    daemon.load_state();
+    daemon.reload("start");
+
+    let mut connections: Vec<Connection> = Vec::new();
+    // No tolerance on start: every instant already past was missed.
+    let mut tolerance = Duration::ZERO;
+    while !daemon.stopping {
+        daemon.plan(tolerance);
+        tolerance = LATE_TOLERANCE;
+        clock
+            .arm(daemon.planner.deadline())
+            .map_err(sys("arming the timer"))?;
+
+        let timeout = connections
+            .iter()
+            .map(|c| c.deadline.saturating_duration_since(Instant::now()))
+            .min()
+            .map_or(PollTimeout::NONE, |d| {
+                PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::MAX)
+            });
+        let mut fds = vec![
+            PollFd::new(signal_fd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(clock.fd(), PollFlags::POLLIN),
+            PollFd::new(watch.fd(), PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        fds.extend(
+            connections
+                .iter()
+                .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
+        );
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(sys("waiting in poll")(e)),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+
+        let mut reload = None;
+        if ready[0] {
+            while let Ok(Some(info)) = signal_fd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGTERM | Signal::SIGINT) => {
+                        info!("stopping on signal {}", info.ssi_signo);
+                        daemon.stopping = true;
+                    }
+                    Ok(Signal::SIGHUP) => reload = Some("SIGHUP"),
+                    _ => {}
+                }
+            }
+            daemon.reap();
+        }
+        if ready[1] {
+            match clock.read() {
+                Ok(Wake::Jumped) => {
+                    info!("the wall clock was set; planning again");
+                    tolerance = Duration::ZERO;
+                }
+                Ok(_) => {}
+                Err(e) => warning!("reading the timer: {e}"),
+            }
+        }
+        if ready[2] {
+            match watch.changed() {
+                Ok(true) => reload = reload.or(Some("change")),
+                Ok(false) => {}
+                Err(e) => warning!("reading inotify events: {e}"),
+            }
+        }
+        if ready[3] {
+            accept(&listener, &mut connections);
+        }
+        let now = Instant::now();
+        let mut open = Vec::with_capacity(connections.len());
+        for (i, mut connection) in connections.into_iter().enumerate() {
+            let readable = ready.get(4 + i).copied().unwrap_or(false);
+            match connection.receive(readable) {
+                Receive::Pending if connection.deadline > now => open.push(connection),
+                Receive::Pending => debug!("dropping a client that sent no request in time"),
+                Receive::Closed => {}
+                Receive::Frame(line) => {
+                    let response = match ipc::decode_request(&line) {
+                        Ok(request) => handle::handle(&mut daemon, request),
+                        Err(response) => response,
+                    };
+                    connection.respond(&response);
+                }
+            }
+        }
+        connections = open;
+        if let Some(why) = reload
+            && !daemon.stopping
+        {
+            daemon.reload(why);
+        }
+    }
+    daemon.save_state();
+    let _ = std::fs::remove_file(&socket);
+    info!(
+        "stopped; {} supervisor(s) still running go on by themselves",
+        daemon.children.len()
+    );
+    Ok(())
+}
+
+/// Binds the control socket (0600, in the 0700 runtime directory). A file
+/// left by a daemon that died is removed: this process holds the lock.
+fn listen(socket: &Path) -> Result<UnixListener, DaemonError> {
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error("removing the stale socket", socket)(e)),
+    }
+    let listener = UnixListener::bind(socket).map_err(io_error("listening on", socket))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_error("setting the mode of", socket))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_error("configuring", socket))?;
+    Ok(listener)
+}
+
+fn accept(listener: &UnixListener, connections: &mut Vec<Connection>) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_ok() {
+                    connections.push(Connection {
+                        stream,
+                        buf: Vec::new(),
+                        deadline: Instant::now() + CONNECTION_TIMEOUT,
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                warning!("accepting a connection: {e}");
+                return;
+            }
+        }
+    }
+}
+
+enum Receive {
+    Pending,
+    Closed,
+    Frame(Vec<u8>),
+}
+
+impl Connection {
+    fn receive(&mut self, readable: bool) -> Receive {
+        if !readable {
+            return Receive::Pending;
+        }
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Receive::Closed,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                        self.buf.truncate(end);
+                        return Receive::Frame(std::mem::take(&mut self.buf));
+                    }
+                    if self.buf.len() > ipc::MAX_FRAME {
+                        self.respond(&ipc::Response::Error {
+                            message: format!("request over {} bytes", ipc::MAX_FRAME),
+                        });
+                        return Receive::Closed;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Receive::Pending,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Receive::Closed,
+            }
+        }
+    }
+
+    /// Sends the answer; a client that does not read it within a second is
+    /// dropped.
+    fn respond(&self, response: &ipc::Response) {
+        use std::io::Write;
+        let frame = ipc::encode_response(response);
+        let _ = self.stream.set_nonblocking(false);
+        let _ = self.stream.set_write_timeout(Some(Duration::from_secs(1)));
+        if let Err(e) = (&self.stream).write_all(&frame) {
+            debug!("answering a client: {e}");
+        }
+    }
+}
+
+impl Daemon {
+    fn load_state(&mut self) {
+        let path = self.paths.state_file();
+        match State::load(&path) {
+            Ok(state) => self.state = state,
+            Err(e) => warning!("{e}"),
+        }
+    }
+
+    fn save_state(&mut self) {
+        if !self.state_dirty {
+            return;
+        }
+        match self.state.save(&self.paths.state_file()) {
+            Ok(()) => self.state_dirty = false,
+            Err(e) => error!("saving the daemon's memory: {e}"),
+        }
+    }
+
+    /// Reads the task file. A missing file means no tasks; an invalid or
+    /// insecure one leaves the tasks loaded before in place.
+    fn reload(&mut self, why: &str) {
+        let path = self.paths.task_file.clone();
+        let file = match taskfile::load(&path) {
+            Ok(file) => file,
+            Err(LoadError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                taskfile::TaskFile {
+                    path: path.clone(),
+                    defaults: Default::default(),
+                    tasks: Vec::new(),
+                    max_parallel: None,
+                }
+            }
+            Err(e) => {
+                let (tasks, _) = self.planner.counts();
+                let message = render_load_error(&e);
+                warning!(
+                    "not loading {} ({why}): {}; still running the {tasks} task(s) loaded before",
+                    path.display(),
+                    message.replace('\n', "; ")
+                );
+                self.load_error = Some(message);
+                return;
+            }
+        };
+        let now = Timestamp::now();
+        let count = file.tasks.len();
+        self.planner
+            .load(Spec::all(&file), file.max_parallel, &mut self.state, now);
+        drop(file);
+        self.loaded = Some(now);
+        self.load_error = None;
+        self.state_dirty = true;
+        let (_, paused) = self.planner.counts();
+        info!(
+            "loaded {} ({why}): {count} task(s), {paused} paused",
+            path.display()
+        );
+        match boot_id() {
+            Ok(id) => {
+                let rng = &mut self.rng;
+                let queued = self
+                    .planner
+                    .reboot(&id, &mut self.state, now, &mut |d| rng.below(d));
+                if queued > 0 {
+                    info!("new boot: {queued} @reboot task(s) to run");
+                }
+            }
+            Err(e) => warning!("reading the boot id (for @reboot tasks): {e}"),
+        }
+        trim_memory();
+    }
+
+    /// Plans what is due and starts what is ready, then saves the memory.
+    fn plan(&mut self, tolerance: Duration) {
+        let now = Timestamp::now();
+        let rng = &mut self.rng;
+        let missed = self
+            .planner
+            .advance(now, tolerance, &mut self.state, &mut |d| rng.below(d));
+        for m in missed {
+            self.state_dirty = true;
+            info!(
+                "{}: {}{} run(s) missed; catch_up = {:?}: {} run(s) now",
+                m.task,
+                if m.more { "over " } else { "" },
+                m.count,
+                m.policy,
+                m.runs
+            );
+        }
+        for fire in self.planner.ready(now, self.children.len()) {
+            self.spawn(&fire);
+        }
+        self.save_state();
+    }
+
+    /// Starts `kron __supervise` for `fire` in a new session, standard
+    /// streams on /dev/null.
+    fn spawn(&mut self, fire: &Fire) {
+        let mut command = Command::new(&self.exe);
+        command
+            .args([
+                "__supervise",
+                "--task",
+                &fire.task,
+                "--trigger",
+                fire.trigger.as_str(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(scheduled) = fire.scheduled {
+            command.arg("--scheduled").arg(scheduled.to_string());
+        }
+        command.arg("--file").arg(&self.paths.task_file);
+        // SAFETY: setsid is async-signal-safe and touches no memory.
+        unsafe {
+            command.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let scheduled = fire
+            .scheduled
+            .map_or_else(String::new, |t| format!(" for {t}"));
+        match command.spawn() {
+            Ok(child) => {
+                let pid = child.id();
+                info!(
+                    "started {} ({}{scheduled}): supervisor pid {pid}",
+                    fire.task,
+                    fire.trigger.as_str()
+                );
+                self.children.insert(
+                    pid as i32,
+                    Child {
+                        task: fire.task.clone(),
+                    },
+                );
+            }
+            Err(e) => error!(
+                "could not start the supervisor for {} ({}{scheduled}): {e}",
+                fire.task,
+                fire.trigger.as_str()
+            ),
+        }
+        if let Some(at) = fire.scheduled {
+            self.state_dirty |= self.state.handled(&fire.task, at);
+        }
+    }
+
+    /// Collects every supervisor that ended.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    if let Some(child) = self.children.remove(&pid.as_raw()) {
+                        debug!("supervisor {pid} of {} exited with {code}", child.task);
+                    }
+                }
+                Ok(WaitStatus::Signaled(pid, signal, _)) => {
+                    if let Some(child) = self.children.remove(&pid.as_raw()) {
+                        warning!("supervisor {pid} of {} was killed by {signal}", child.task);
+                    }
+                }
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => {
+                    warning!("waiting for supervisors: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The load error as `kron status` shows it: the summary, then one
+/// diagnostic per line.
+fn render_load_error(error: &LoadError) -> String {
+    let mut text = error.to_string();
+    if let LoadError::Invalid { diagnostics, .. } = error {
+        for d in diagnostics {
+            text.push('\n');
+            text.push_str(&d.to_string());
+        }
+    }
+    text
+}
+
+/// This boot's id (`@reboot` tasks run once per boot id).
+fn boot_id() -> std::io::Result<String> {
+    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_string())
+}
+
+/// Gives memory freed after parsing the task file back to the system, so
+/// that the idle daemon stays small.
+fn trim_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
+/// A small xorshift generator for jitter, seeded per process.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        use std::hash::{BuildHasher, RandomState};
+        let seed = RandomState::new().hash_one((std::process::id(), Instant::now()));
+        Rng(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A uniformly drawn duration in `[0, max]`, to the millisecond.
+    fn below(&mut self, max: Duration) -> Duration {
+        let millis = max.as_millis() as u64;
+        if millis == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(self.next() % (millis + 1))
+    }
+}

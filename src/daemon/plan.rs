@@ -1,0 +1,727 @@
+//! When each task runs next: the due queue, catch-up, jitter,
+//! `max_parallel` and `@reboot`, as pure code over explicit instants (the
+//! caller passes `now` and a random source), so that every rule is
+//! unit-tested without clocks or processes.
+//!
+//! The rules:
+//!
+//! - Each task has a *handled mark*: the last scheduled instant the daemon
+//!   dealt with (ran, or decided not to run). Its next instant is the first
+//!   one after the mark. The persisted copy is `State::last`.
+//! - A task the daemon has never seen starts from now: its past is not
+//!   caught up. So does a task whose schedule changed, and a task that is
+//!   resumed after a pause (paused tasks have no mark).
+//! - When the daemon wakes for a due instant, the latest due instant runs
+//!   with trigger `schedule` if it is at most [`LATE_TOLERANCE`] old. Older
+//!   ones (after downtime, suspend, a forward clock jump, or a wake-up late
+//!   by several instants) are *missed* and handled by the task's
+//!   `catch_up`: `skip` runs none of them, `once` runs one (trigger
+//!   `catch-up`, for the latest missed instant; nothing extra when an
+//!   on-time run is starting anyway), `all` runs each of the latest
+//!   [`CATCH_UP_ALL_LIMIT`]. On start and after a clock jump there is no
+//!   tolerance: every past instant is missed.
+//! - A run starts at its instant plus a random delay in `[0, jitter]`
+//!   (catch-up runs: now plus that delay).
+//! - Runs ready to start wait in order (by start time) while `max_parallel`
+//!   supervisors run.
+//! - `@reboot` tasks run once per boot id.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+pub use crate::history::Trigger;
+use crate::schedule::{Expr, Schedule};
+use crate::state::State;
+use crate::taskfile::{CatchUp, TaskFile};
+
+/// How late a wake-up may be for the due instant to count as on time.
+pub const LATE_TOLERANCE: Duration = Duration::from_secs(60);
+/// `catch_up = "all"` runs at most this many missed instants (the latest).
+pub const CATCH_UP_ALL_LIMIT: usize = 100;
+
+/// What the planner needs to know about a task.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    pub schedule: Schedule,
+    /// The schedule as written, with its zone: a change of either restarts
+    /// the task's plan from now.
+    pub schedule_key: String,
+    pub jitter: Duration,
+    pub catch_up: CatchUp,
+    pub paused: bool,
+}
+
+impl Spec {
+    pub fn all(file: &TaskFile) -> Vec<Spec> {
+        file.tasks
+            .iter()
+            .map(|task| Spec {
+                name: task.name.clone(),
+                schedule: task.schedule.clone(),
+                schedule_key: format!("{} {}", task.schedule_text, task.settings.timezone.name()),
+                jitter: task.settings.jitter,
+                catch_up: task.settings.catch_up,
+                paused: task.settings.paused,
+            })
+            .collect()
+    }
+
+    fn is_reboot(&self) -> bool {
+        matches!(self.schedule.expr(), Expr::Reboot)
+    }
+}
+
+/// A run to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fire {
+    pub task: String,
+    pub trigger: Trigger,
+    /// The instant it is for (`None` for manual and `@reboot` runs).
+    pub scheduled: Option<Timestamp>,
+    /// When to start it (after jitter).
+    pub at: Timestamp,
+}
+
+/// Missed instants the planner dealt with, for the daemon's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missed {
+    pub task: String,
+    /// How many instants were missed (at least; see `more`).
+    pub count: usize,
+    /// More instants were missed than were counted (only the latest
+    /// [`CATCH_UP_ALL_LIMIT`] are looked at).
+    pub more: bool,
+    pub policy: CatchUp,
+    /// Catch-up runs started for them.
+    pub runs: usize,
+}
+
+struct Entry {
+    spec: Spec,
+    /// The first instant after `handled`; `None` when paused or when the
+    /// schedule has no more timed instants (`@reboot`, a past year).
+    next: Option<Timestamp>,
+    handled: Timestamp,
+}
+
+/// The due queue.
+#[derive(Default)]
+pub struct Planner {
+    entries: BTreeMap<String, Entry>,
+    /// Runs waiting for their jittered start, by `at` (stable).
+    delayed: Vec<Fire>,
+    /// Runs ready to start, waiting for a `max_parallel` slot, in order.
+    waiting: VecDeque<Fire>,
+    max_parallel: Option<NonZeroU32>,
+}
+
+impl Planner {
+    /// Takes a newly loaded task file's tasks: adds, changes and removes
+    /// entries (and their memory in `state`) as the rules above say.
+    pub fn load(
+        &mut self,
+        specs: Vec<Spec>,
+        max_parallel: Option<NonZeroU32>,
+        state: &mut State,
+        now: Timestamp,
+    ) {
+        self.max_parallel = max_parallel;
+        let mut entries = BTreeMap::new();
+        for spec in specs {
+            let old = self.entries.remove(&spec.name);
+            let name = spec.name.clone();
+            let handled = if spec.paused {
+                state.last.remove(&name);
+                self.drop_runs(&name);
+                now
+            } else {
+                match old {
+                    Some(old) if !old.spec.paused && old.spec.schedule_key == spec.schedule_key => {
+                        old.handled
+                    }
+                    Some(old) => {
+                        // Resumed, or a new schedule: from now.
+                        let from = if old.spec.paused {
+                            now
+                        } else {
+                            old.handled.max(now)
+                        };
+                        state.last.insert(name.clone(), from);
+                        from
+                    }
+                    None => *state.last.entry(name.clone()).or_insert(now),
+                }
+            };
+            let next = if spec.paused {
+                None
+            } else {
+                spec.schedule.next_after(handled)
+            };
+            entries.insert(
+                name,
+                Entry {
+                    spec,
+                    next,
+                    handled,
+                },
+            );
+        }
+        let removed: Vec<String> = self.entries.keys().cloned().collect();
+        for name in removed {
+            state.last.remove(&name);
+            self.drop_runs(&name);
+        }
+        self.entries = entries;
+    }
+
+    fn drop_runs(&mut self, task: &str) {
+        self.delayed.retain(|f| f.task != task);
+        self.waiting.retain(|f| f.task != task);
+    }
+
+    /// Queues the `@reboot` tasks when `boot_id` is not the one they last
+    /// ran for, and remembers it. Returns how many were queued.
+    pub fn reboot(
+        &mut self,
+        boot_id: &str,
+        state: &mut State,
+        now: Timestamp,
+        jitter: &mut dyn FnMut(Duration) -> Duration,
+    ) -> usize {
+        if state.boot_id.as_deref() == Some(boot_id) {
+            return 0;
+        }
+        state.boot_id = Some(boot_id.into());
+        let fires: Vec<Fire> = self
+            .entries
+            .values()
+            .filter(|e| !e.spec.paused && e.spec.is_reboot())
+            .map(|e| Fire {
+                task: e.spec.name.clone(),
+                trigger: Trigger::Reboot,
+                scheduled: None,
+                at: add(now, jitter(e.spec.jitter)),
+            })
+            .collect();
+        let count = fires.len();
+        for fire in fires {
+            self.push(fire, now);
+        }
+        count
+    }
+
+    /// Deals with every instant due at `now`: queues on-time runs and
+    /// catch-up runs, moves the handled marks, and records in `state` the
+    /// instants it decided not to run. `tolerance` is [`LATE_TOLERANCE`]
+    /// after an ordinary wake-up and zero on start or after a clock jump.
+    pub fn advance(
+        &mut self,
+        now: Timestamp,
+        tolerance: Duration,
+        state: &mut State,
+        jitter: &mut dyn FnMut(Duration) -> Duration,
+    ) -> Vec<Missed> {
+        let mut fires = Vec::new();
+        let mut report = Vec::new();
+        for entry in self.entries.values_mut() {
+            if entry.next.is_none_or(|next| next > now) {
+                continue;
+            }
+            let spec = &entry.spec;
+            let (instants, more) =
+                due_instants(&spec.schedule, entry.handled, now, CATCH_UP_ALL_LIMIT);
+            let Some(&latest) = instants.last() else {
+                entry.next = spec.schedule.next_after(now);
+                continue;
+            };
+            let on_time = !tolerance.is_zero()
+                && now.duration_since(latest) <= SignedDuration::try_from(tolerance).unwrap();
+            let missed = if on_time {
+                &instants[..instants.len() - 1]
+            } else {
+                &instants[..]
+            };
+            let before = fires.len();
+            if on_time {
+                fires.push(Fire {
+                    task: spec.name.clone(),
+                    trigger: Trigger::Schedule,
+                    scheduled: Some(latest),
+                    at: add(latest, jitter(spec.jitter)),
+                });
+            }
+            let catch_up =
+                |scheduled: Timestamp, jitter: &mut dyn FnMut(Duration) -> Duration| Fire {
+                    task: spec.name.clone(),
+                    trigger: Trigger::CatchUp,
+                    scheduled: Some(scheduled),
+                    at: add(now, jitter(spec.jitter)),
+                };
+            match spec.catch_up {
+                CatchUp::Skip => {}
+                CatchUp::Once if on_time || missed.is_empty() => {}
+                CatchUp::Once => fires.push(catch_up(latest, jitter)),
+                CatchUp::All => {
+                    for &t in missed {
+                        fires.push(catch_up(t, jitter));
+                    }
+                }
+            }
+            let runs = fires.len() - before;
+            if runs == 0 {
+                state.handled(&spec.name, latest);
+            }
+            if !missed.is_empty() {
+                report.push(Missed {
+                    task: spec.name.clone(),
+                    count: missed.len(),
+                    more,
+                    policy: spec.catch_up,
+                    runs: runs - usize::from(on_time),
+                });
+            }
+            entry.handled = latest;
+            entry.next = spec.schedule.next_after(now);
+        }
+        fires.sort_by_key(|f| (f.at, f.scheduled));
+        for fire in fires {
+            self.push(fire, now);
+        }
+        report
+    }
+
+    /// Queues a manual run of `task` to start now; `false` if there is no
+    /// such task.
+    pub fn run_now(&mut self, task: &str, now: Timestamp) -> bool {
+        if !self.entries.contains_key(task) {
+            return false;
+        }
+        self.push(
+            Fire {
+                task: task.into(),
+                trigger: Trigger::Manual,
+                scheduled: None,
+                at: now,
+            },
+            now,
+        );
+        true
+    }
+
+    fn push(&mut self, fire: Fire, now: Timestamp) {
+        if fire.at <= now {
+            self.waiting.push_back(fire);
+        } else {
+            let i = self.delayed.partition_point(|f| f.at <= fire.at);
+            self.delayed.insert(i, fire);
+        }
+    }
+
+    /// The runs to start now, given that `running` supervisors run.
+    pub fn ready(&mut self, now: Timestamp, running: usize) -> Vec<Fire> {
+        let due = self.delayed.partition_point(|f| f.at <= now);
+        self.waiting.extend(self.delayed.drain(..due));
+        let cap = self.max_parallel.map_or(usize::MAX, |m| m.get() as usize);
+        let free = cap.saturating_sub(running).min(self.waiting.len());
+        self.waiting.drain(..free).collect()
+    }
+
+    /// When something is next due: the earliest next instant or jittered
+    /// start. Runs waiting for a `max_parallel` slot wait for a run to end,
+    /// not for a time.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        let instants = self.entries.values().filter_map(|e| e.next);
+        instants.chain(self.delayed.first().map(|f| f.at)).min()
+    }
+
+    /// The task and instant of the earliest planned start.
+    pub fn next_run(&self) -> Option<(String, Timestamp)> {
+        let instants = self
+            .entries
+            .values()
+            .filter_map(|e| Some((e.next?, e.spec.name.clone())));
+        let delayed = self.delayed.first().map(|f| (f.at, f.task.clone()));
+        instants.chain(delayed).min().map(|(at, task)| (task, at))
+    }
+
+    /// Tasks loaded, and how many of them are paused.
+    pub fn counts(&self) -> (usize, usize) {
+        let paused = self.entries.values().filter(|e| e.spec.paused).count();
+        (self.entries.len(), paused)
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn max_parallel(&self) -> Option<NonZeroU32> {
+        self.max_parallel
+    }
+}
+
+/// `at + d`, saturating.
+fn add(at: Timestamp, d: Duration) -> Timestamp {
+    SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// The latest `limit` instants of `schedule` in `(after, now]`, in order,
+/// and whether earlier ones were left out. It looks back from `now` over a
+/// window that doubles until it holds more than `limit` instants or reaches
+/// `after`, so that a long downtime costs a few searches, not one per
+/// missed instant.
+pub fn due_instants(
+    schedule: &Schedule,
+    after: Timestamp,
+    now: Timestamp,
+    limit: usize,
+) -> (Vec<Timestamp>, bool) {
+    let mut span = SignedDuration::from_secs(64);
+    loop {
+        let from = now.checked_sub(span).unwrap_or(Timestamp::MIN).max(after);
+        let mut found = VecDeque::with_capacity(limit + 1);
+        let mut count = 0usize;
+        let mut t = schedule.next_after(from);
+        while let Some(instant) = t.filter(|&t| t <= now) {
+            count += 1;
+            if found.len() == limit {
+                found.pop_front();
+            }
+            found.push_back(instant);
+            t = schedule.next_after(instant);
+        }
+        if count > limit || from == after {
+            return (found.into(), count > limit);
+        }
+        span = span.checked_mul(2).unwrap_or(SignedDuration::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Zone;
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn spec(name: &str, expr: &str) -> Spec {
+        Spec {
+            name: name.into(),
+            schedule: Schedule::parse(expr, Zone::utc()).unwrap(),
+            schedule_key: expr.into(),
+            jitter: Duration::ZERO,
+            catch_up: CatchUp::Once,
+            paused: false,
+        }
+    }
+
+    fn no_jitter(_: Duration) -> Duration {
+        Duration::ZERO
+    }
+
+    fn half(d: Duration) -> Duration {
+        d / 2
+    }
+
+    fn names(fires: &[Fire]) -> Vec<(&str, Trigger, Option<String>)> {
+        fires
+            .iter()
+            .map(|f| {
+                (
+                    f.task.as_str(),
+                    f.trigger,
+                    f.scheduled.map(|t| t.to_string()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_task_starts_from_now_and_fires_on_time() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:00:30Z");
+        plan.load(vec![spec("a", "* * * * *")], None, &mut state, now);
+        assert_eq!(state.last["a"], now);
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:00Z")));
+        let missed = plan.advance(now, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        assert!(missed.is_empty());
+        assert!(plan.ready(now, 0).is_empty());
+
+        let wake = ts("2026-03-08T10:01:00.0002Z");
+        assert!(
+            plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter)
+                .is_empty()
+        );
+        let fires = plan.ready(wake, 0);
+        assert_eq!(
+            names(&fires),
+            [("a", Trigger::Schedule, Some("2026-03-08T10:01:00Z".into()))]
+        );
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:02:00Z")));
+    }
+
+    fn after_downtime(policy: CatchUp) -> (Vec<Fire>, Vec<Missed>, State) {
+        let mut state = State::default();
+        state.last.insert("a".into(), ts("2026-03-08T05:00:00Z"));
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:30:00Z");
+        let mut a = spec("a", "0 * * * *");
+        a.catch_up = policy;
+        plan.load(vec![a], None, &mut state, now);
+        let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T11:00:00Z")));
+        (plan.ready(now, 0), missed, state)
+    }
+
+    #[test]
+    fn catch_up_once_runs_the_latest_missed_instant() {
+        let (fires, missed, _) = after_downtime(CatchUp::Once);
+        assert_eq!(
+            names(&fires),
+            [("a", Trigger::CatchUp, Some("2026-03-08T10:00:00Z".into()))]
+        );
+        assert_eq!(fires[0].at, ts("2026-03-08T10:30:00Z"));
+        assert_eq!(
+            missed,
+            [Missed {
+                task: "a".into(),
+                count: 5,
+                more: false,
+                policy: CatchUp::Once,
+                runs: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn catch_up_all_runs_each_and_skip_none() {
+        let (fires, _, _) = after_downtime(CatchUp::All);
+        let hours: Vec<_> = fires
+            .iter()
+            .map(|f| f.scheduled.unwrap().to_string())
+            .collect();
+        assert_eq!(
+            hours,
+            ["06", "07", "08", "09", "10"].map(|h| format!("2026-03-08T{h}:00:00Z"))
+        );
+        assert!(fires.iter().all(|f| f.trigger == Trigger::CatchUp));
+
+        let (fires, missed, state) = after_downtime(CatchUp::Skip);
+        assert!(fires.is_empty());
+        assert_eq!(missed[0].runs, 0);
+        assert_eq!(state.last["a"], ts("2026-03-08T10:00:00Z"));
+    }
+
+    #[test]
+    fn catch_up_all_is_bounded_to_the_latest_hundred() {
+        let mut state = State::default();
+        state.last.insert("a".into(), ts("2026-03-01T00:00:00Z"));
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:30:30Z");
+        let mut a = spec("a", "* * * * *");
+        a.catch_up = CatchUp::All;
+        plan.load(vec![a], None, &mut state, now);
+        let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
+        let fires = plan.ready(now, 0);
+        assert_eq!(fires.len(), CATCH_UP_ALL_LIMIT);
+        assert_eq!(fires[99].scheduled, Some(ts("2026-03-08T10:30:00Z")));
+        assert_eq!(fires[0].scheduled, Some(ts("2026-03-08T08:51:00Z")));
+        assert!(missed[0].more);
+    }
+
+    #[test]
+    fn due_instants_finds_sparse_instants_far_back() {
+        let yearly = Schedule::parse("0 0 1 1 *", Zone::utc()).unwrap();
+        let (found, more) = due_instants(
+            &yearly,
+            ts("2020-06-01T00:00:00Z"),
+            ts("2026-03-08T00:00:00Z"),
+            100,
+        );
+        assert_eq!(found.len(), 6);
+        assert_eq!(found[0], ts("2021-01-01T00:00:00Z"));
+        assert!(!more);
+        let secondly = Schedule::parse("* * * * * *", Zone::utc()).unwrap();
+        let (found, more) = due_instants(
+            &secondly,
+            ts("2020-06-01T00:00:00Z"),
+            ts("2026-03-08T00:00:00Z"),
+            3,
+        );
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[2], ts("2026-03-08T00:00:00Z"));
+        assert!(more);
+    }
+
+    #[test]
+    fn a_late_wake_runs_the_latest_and_coalesces_the_rest_under_once() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let start = ts("2026-03-08T10:00:00.5Z");
+        plan.load(vec![spec("a", "* * * * * *")], None, &mut state, start);
+        let wake = ts("2026-03-08T10:00:04.1Z");
+        let missed = plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        assert_eq!(missed[0].count, 3);
+        assert_eq!(missed[0].runs, 0);
+        assert_eq!(
+            names(&plan.ready(wake, 0)),
+            [("a", Trigger::Schedule, Some("2026-03-08T10:00:04Z".into()))]
+        );
+    }
+
+    #[test]
+    fn jitter_delays_the_start() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let mut a = spec("a", "* * * * *");
+        a.jitter = Duration::from_secs(20);
+        plan.load(vec![a], None, &mut state, ts("2026-03-08T10:00:30Z"));
+        let wake = ts("2026-03-08T10:01:00Z");
+        plan.advance(wake, LATE_TOLERANCE, &mut state, &mut half);
+        assert!(plan.ready(wake, 0).is_empty());
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:10Z")));
+        let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0);
+        assert_eq!(fires.len(), 1);
+        assert_eq!(fires[0].scheduled, Some(wake));
+    }
+
+    #[test]
+    fn max_parallel_makes_runs_wait_in_order() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let specs = ["c", "a", "b"].map(|n| spec(n, "* * * * *")).to_vec();
+        plan.load(
+            specs,
+            NonZeroU32::new(2),
+            &mut state,
+            ts("2026-03-08T10:00:30Z"),
+        );
+        let wake = ts("2026-03-08T10:01:00Z");
+        plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        let first: Vec<_> = plan.ready(wake, 0).into_iter().map(|f| f.task).collect();
+        assert_eq!(first, ["a", "b"]);
+        assert_eq!(plan.waiting(), 1);
+        assert!(plan.ready(wake, 2).is_empty());
+        let next: Vec<_> = plan.ready(wake, 1).into_iter().map(|f| f.task).collect();
+        assert_eq!(next, ["c"]);
+    }
+
+    #[test]
+    fn reloads_change_remove_pause_and_resume() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let t0 = ts("2026-03-08T10:00:30Z");
+        plan.load(
+            vec![spec("a", "0 * * * *"), spec("b", "* * * * *")],
+            NonZeroU32::new(1),
+            &mut state,
+            t0,
+        );
+        // b's run waits for a slot, then b is removed: the run goes too.
+        let wake = ts("2026-03-08T10:01:00Z");
+        plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        assert!(plan.ready(wake, 1).is_empty());
+        assert_eq!(plan.waiting(), 1);
+        let t1 = ts("2026-03-08T10:01:05Z");
+        plan.load(vec![spec("a", "* * * * *")], None, &mut state, t1);
+        assert_eq!(plan.waiting(), 0);
+        assert!(!state.last.contains_key("b"));
+        // a's new schedule starts from now: no catch-up of 10:01.
+        assert_eq!(state.last["a"], t1);
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:02:00Z")));
+
+        let mut paused = spec("a", "* * * * *");
+        paused.paused = true;
+        plan.load(vec![paused], None, &mut state, t1);
+        assert_eq!(plan.deadline(), None);
+        assert_eq!(plan.counts(), (1, 1));
+        assert!(!state.last.contains_key("a"));
+        let t2 = ts("2026-03-08T11:00:05Z");
+        plan.advance(t2, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        assert!(plan.ready(t2, 0).is_empty());
+        // Resumed: from now, nothing of the paused hour is caught up.
+        plan.load(vec![spec("a", "* * * * *")], None, &mut state, t2);
+        assert!(
+            plan.advance(t2, Duration::ZERO, &mut state, &mut no_jitter)
+                .is_empty()
+        );
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T11:01:00Z")));
+    }
+
+    #[test]
+    fn an_unchanged_task_keeps_its_due_instant_across_a_reload() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        plan.load(
+            vec![spec("a", "* * * * *")],
+            None,
+            &mut state,
+            ts("2026-03-08T10:00:30Z"),
+        );
+        let wake = ts("2026-03-08T10:01:00.001Z");
+        plan.load(vec![spec("a", "* * * * *")], None, &mut state, wake);
+        plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
+        assert_eq!(plan.ready(wake, 0).len(), 1);
+    }
+
+    #[test]
+    fn reboot_tasks_run_once_per_boot() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:00:00Z");
+        let mut paused = spec("p", "@reboot");
+        paused.paused = true;
+        plan.load(
+            vec![spec("r", "@reboot"), paused, spec("m", "@daily")],
+            None,
+            &mut state,
+            now,
+        );
+        assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 1);
+        assert_eq!(names(&plan.ready(now, 0)), [("r", Trigger::Reboot, None)]);
+        assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 0);
+        assert_eq!(plan.reboot("boot-2", &mut state, now, &mut no_jitter), 1);
+    }
+
+    #[test]
+    fn clock_jumps_forward_catch_up_and_backward_waits() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let start = ts("2026-03-08T10:00:30Z");
+        plan.load(vec![spec("a", "*/10 * * * *")], None, &mut state, start);
+        let jumped = ts("2026-03-08T12:05:00Z");
+        let missed = plan.advance(jumped, Duration::ZERO, &mut state, &mut no_jitter);
+        assert_eq!(missed[0].count, 12);
+        assert_eq!(
+            names(&plan.ready(jumped, 0)),
+            [("a", Trigger::CatchUp, Some("2026-03-08T12:00:00Z".into()))]
+        );
+        let back = ts("2026-03-08T09:00:00Z");
+        assert!(
+            plan.advance(back, Duration::ZERO, &mut state, &mut no_jitter)
+                .is_empty()
+        );
+        assert!(plan.ready(back, 0).is_empty());
+        assert_eq!(plan.deadline(), Some(ts("2026-03-08T12:10:00Z")));
+    }
+
+    #[test]
+    fn manual_runs_need_a_known_task() {
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:00:30Z");
+        plan.load(vec![spec("a", "@daily")], None, &mut state, now);
+        assert!(plan.run_now("a", now));
+        assert!(!plan.run_now("b", now));
+        assert_eq!(names(&plan.ready(now, 0)), [("a", Trigger::Manual, None)]);
+    }
+}
