@@ -15,5 +15,13 @@ mod docs;
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.
 mod next;
+/// Overlap policies, shared lock names, and the lock file shared with flock(1).
+mod overlap_locks;
+/// Retries and their backoff, timeouts stopping a process group, `kron kill`.
+mod retry_timeout;
+/// `kron run` and `__supervise`: environment, workdir, stdin, exit statuses; shared runner test helpers.
+mod run;
+/// Run logs (rotation, raw bytes, `kron logs`) and history (`kron history`, `list`'s LAST).
+mod runlog_history;
 /// The schedule engine against a brute-force oracle (proptest).
 mod schedule_props;

@@ -1,11 +1,96 @@
-//! `kron history`.
+//! `kron history [NAME] [-n N] [--outcome O] [--since WHEN] [--json]`: past
+//! runs, newest first, from the history files.
 
-use super::Ctx;
+use std::io::Write;
+
+use jiff::Timestamp;
+
+use super::{Ctx, out};
 use crate::cli::HistoryArgs;
 use crate::error::Error;
+use crate::history::{self, Record};
+use crate::output;
+use crate::schedule::Zone;
+use crate::units::{format_duration, parse_duration};
 
-pub fn run(_ctx: &Ctx, _args: &HistoryArgs) -> Result<(), Error> {
-    Err(Error::Failed(
-        "`kron history` is not implemented yet".into(),
-    ))
+pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
+    let dir = ctx.paths.history_dir();
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let names = match &args.name {
+        Some(name) => vec![name.clone()],
+        None => history::tasks(&dir),
+    };
+    let mut records = Vec::new();
+    for name in &names {
+        let (found, warnings) = history::read(&dir, name).map_err(|e| Error::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })?;
+        for warning in warnings {
+            eprintln!("kron: warning: {warning}");
+        }
+        records.extend(found.into_iter().filter(|r| {
+            args.outcome.is_none_or(|o| r.outcome == o) && since.is_none_or(|s| r.started >= s)
+        }));
+    }
+    records.sort_by(|a, b| (b.started, &b.run_id).cmp(&(a.started, &a.run_id)));
+    records.truncate(args.count);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::to_string_pretty(&records).expect("records serialize");
+        return out!(stdout, "{json}");
+    }
+    if records.is_empty() {
+        return out!(stdout, "no runs recorded");
+    }
+    let zone = Zone::system();
+    let rows: Vec<Vec<String>> = records.iter().map(|r| cells(r, &zone)).collect();
+    let table = output::table(
+        &[
+            "STARTED", "TASK", "TRIGGER", "OUTCOME", "ATTEMPTS", "STATUS", "DURATION", "RUN",
+        ],
+        &rows,
+        output::width(),
+        &[],
+    );
+    write!(stdout, "{table}").map_err(Error::Output)
+}
+
+fn cells(r: &Record, zone: &Zone) -> Vec<String> {
+    let status = match (r.exit_code, &r.signal) {
+        (Some(code), _) => format!("exit {code}"),
+        (_, Some(signal)) => signal.clone(),
+        _ => "-".into(),
+    };
+    vec![
+        r.started
+            .to_zoned(zone.time_zone().clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        r.task.clone(),
+        r.trigger.as_str().into(),
+        r.outcome.as_str().into(),
+        r.attempts.to_string(),
+        status,
+        format_duration(std::time::Duration::from_millis(r.duration_ms)),
+        r.run_id.clone(),
+    ]
+}
+
+/// An RFC 3339 instant, or a duration ago (`2h`, `1d`).
+fn parse_since(text: &str) -> Result<Timestamp, Error> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let ago = parse_duration(text).map_err(|_| {
+        Error::Invalid(format!(
+            "--since `{text}`: expected an RFC 3339 instant (2026-03-08T09:00:00Z) or a duration such as 2h or 1d"
+        ))
+    })?;
+    let span = jiff::SignedDuration::try_from(ago)
+        .map_err(|_| Error::Invalid(format!("--since `{text}` is too long ago")))?;
+    Timestamp::now()
+        .checked_sub(span)
+        .map_err(|_| Error::Invalid(format!("--since `{text}` is too long ago")))
 }

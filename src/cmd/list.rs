@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Ctx, out};
 use crate::cli::ListArgs;
 use crate::error::Error;
+use crate::history;
 use crate::output;
 use crate::taskfile::{Task, TaskCommand};
 
@@ -21,6 +22,15 @@ struct Row<'a> {
     command: &'a TaskCommand,
     paused: bool,
     next: Option<String>,
+    /// The last recorded run: its outcome and when it finished.
+    last: Option<Last>,
+}
+
+#[derive(Serialize)]
+struct Last {
+    outcome: history::Outcome,
+    finished: String,
+    run_id: String,
 }
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
@@ -28,7 +38,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
     let now = Timestamp::now();
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let rows: Vec<Row> = file.tasks.iter().map(|t| row(t, now)).collect();
+        let rows: Vec<Row> = file.tasks.iter().map(|t| row(ctx, t, now)).collect();
         let json = serde_json::to_string_pretty(&rows).expect("rows serialize");
         return out!(stdout, "{json}");
     }
@@ -39,9 +49,9 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
             file.path.display()
         );
     }
-    let rows: Vec<Vec<String>> = file.tasks.iter().map(|t| cells(t, now)).collect();
+    let rows: Vec<Vec<String>> = file.tasks.iter().map(|t| cells(ctx, t, now)).collect();
     let table = output::table(
-        &["NAME", "SCHEDULE", "MEANS", "NEXT", "AT"],
+        &["NAME", "SCHEDULE", "MEANS", "NEXT", "AT", "LAST"],
         &rows,
         output::width(),
         &[2, 4, 1],
@@ -49,8 +59,13 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
     write!(stdout, "{table}").map_err(Error::Output)
 }
 
-fn row(task: &Task, now: Timestamp) -> Row<'_> {
+fn row<'a>(ctx: &Ctx, task: &'a Task, now: Timestamp) -> Row<'a> {
     let next = next_run(task, now);
+    let last = history::last(&ctx.paths.history_dir(), &task.name).map(|r| Last {
+        outcome: r.outcome,
+        finished: output::rfc3339(r.finished, &task.settings.timezone),
+        run_id: r.run_id,
+    });
     Row {
         name: &task.name,
         schedule: &task.schedule_text,
@@ -60,10 +75,21 @@ fn row(task: &Task, now: Timestamp) -> Row<'_> {
         command: &task.command,
         paused: task.settings.paused,
         next: next.map(|t| output::rfc3339(t, &task.settings.timezone)),
+        last,
     }
 }
 
-fn cells(task: &Task, now: Timestamp) -> Vec<String> {
+fn cells(ctx: &Ctx, task: &Task, now: Timestamp) -> Vec<String> {
+    let last = history::last(&ctx.paths.history_dir(), &task.name).map_or_else(
+        || "-".to_string(),
+        |r| {
+            format!(
+                "{} {}",
+                r.outcome.as_str(),
+                output::relative(now, r.finished)
+            )
+        },
+    );
     let (next, at) = match next_run(task, now) {
         _ if task.settings.paused => ("paused".to_string(), "-".to_string()),
         Some(t) => (
@@ -78,6 +104,7 @@ fn cells(task: &Task, now: Timestamp) -> Vec<String> {
         task.schedule.describe(),
         next,
         at,
+        last,
     ]
 }
 

@@ -34,7 +34,7 @@ pub fn files(dir: &Path, name: &str) -> Vec<PathBuf> {
             Some((n, e.path()))
         })
         .collect();
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut all: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     let current = path(dir, name);
     if current.exists() {

@@ -1,0 +1,220 @@
+//! Locks and overlap policies: `skip`, `queue`, `replace`, `allow`, shared
+//! lock names, and the lock file shared with `flock(1)`. Commands wait for
+//! gate files the tests create; nothing depends on a sleep.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run::{DEADLINE, history, task, wait_for, wait_until};
+use crate::util::{Env, wait_with_deadline};
+
+fn work(env: &Env) -> PathBuf {
+    let dir = env.path().join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn lock_file(env: &Env, name: &str) -> PathBuf {
+    env.path().join(format!("runtime/kron/locks/{name}.lock"))
+}
+
+/// Whether someone holds the flock on `path`.
+fn held(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| f.try_lock().is_err())
+}
+
+/// A command whose first run waits for `gate` and whose later runs say so.
+fn first_waits(gate: &str) -> String {
+    format!(
+        "if [ -e first ]; then echo later; else touch first; echo first; {}; fi",
+        wait_for(gate)
+    )
+}
+
+#[test]
+fn skip_records_the_skipped_run() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task("t", &first_waits("gate"), &dir, ""));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(&env, "t"))
+    });
+    let second = env.kron(&["run", "t"]).output();
+    second.code(1);
+    assert!(second.stderr().contains("t skipped"), "{}", second.stderr());
+    assert_eq!(second.stdout(), "");
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(first, DEADLINE).success();
+    let outcomes: Vec<_> = history(&env, "t")
+        .iter()
+        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("skipped".into(), 0.into()), ("success".into(), 1.into())]
+    );
+}
+
+#[test]
+fn queue_keeps_one_waiting_run() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &first_waits("gate"),
+        &dir,
+        "overlap = \"queue\"",
+    ));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(&env, "t"))
+    });
+    let queued = env.kron(&["run", "t"]).spawn();
+    let queue = env.path().join("runtime/kron/locks/t.queue");
+    wait_until("the second run waits in the queue", || held(&queue));
+    // At most one waiting run: a third is skipped.
+    let third = env.kron(&["run", "t"]).output();
+    third.code(1);
+    assert!(
+        third.stderr().contains("already waits"),
+        "{}",
+        third.stderr()
+    );
+    std::fs::write(dir.join("gate"), "").unwrap();
+    let first = wait_with_deadline(first, DEADLINE);
+    first.success();
+    assert_eq!(first.stdout(), "first\n");
+    let queued = wait_with_deadline(queued, DEADLINE);
+    queued.success();
+    assert_eq!(queued.stdout(), "later\n");
+    let records = history(&env, "t");
+    let outcomes: Vec<_> = records.iter().map(|r| r["outcome"].clone()).collect();
+    assert_eq!(outcomes, ["skipped", "success", "success"]);
+    // The queued run started after the first finished.
+    assert!(records[2]["started"].as_str() >= records[1]["finished"].as_str());
+}
+
+#[test]
+fn replace_stops_the_running_one() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &first_waits("never"),
+        &dir,
+        "overlap = \"replace\"\nkill_grace = \"2s\"\nretry = { attempts = 3, backoff = \"10ms\" }",
+    ));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(&env, "t"))
+    });
+    let second = env.kron(&["run", "t"]).output();
+    second.success();
+    assert_eq!(second.stdout(), "later\n");
+    wait_with_deadline(first, DEADLINE).code(128 + 15);
+    let records = history(&env, "t");
+    let outcomes: Vec<_> = records
+        .iter()
+        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("interrupted".into(), 1.into()),
+            ("success".into(), 1.into())
+        ]
+    );
+}
+
+#[test]
+fn allow_runs_side_by_side_without_a_lock() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &first_waits("gate"),
+        &dir,
+        "overlap = \"allow\"",
+    ));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run started", || dir.join("first").exists());
+    assert!(!held(&lock_file(&env, "t")));
+    let second = env.kron(&["run", "t"]).output();
+    second.success();
+    assert_eq!(second.stdout(), "later\n");
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(first, DEADLINE).success();
+    assert_eq!(history(&env, "t").len(), 2);
+}
+
+#[test]
+fn tasks_sharing_a_lock_name_never_run_at_once() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "{}{}",
+        task(
+            "a",
+            &format!("touch a-started; {}", wait_for("gate")),
+            &dir,
+            "lock = \"db\""
+        ),
+        task("b", "touch b-ran", &dir, "lock = \"db\""),
+    ));
+    let a = env.kron(&["run", "a"]).spawn();
+    wait_until("a holds the db lock", || held(&lock_file(&env, "db")));
+    env.kron(&["run", "b"]).output().code(1);
+    assert!(!dir.join("b-ran").exists());
+    assert_eq!(history(&env, "b")[0]["outcome"], "skipped");
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(a, DEADLINE).success();
+    env.kron(&["run", "b"]).output().success();
+    assert!(dir.join("b-ran").exists());
+}
+
+#[test]
+fn the_lock_file_is_shared_with_flock() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &format!("touch ran; {}", wait_for("gate")),
+        &dir,
+        "",
+    ));
+    let path = lock_file(&env, "t");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // flock(1) holds the documented path: kron skips.
+    let mut holder = Command::new("flock")
+        .arg(&path)
+        .args([
+            "-c",
+            &format!("touch {0}/held; {1}", dir.display(), wait_for("gate")),
+        ])
+        .current_dir(&dir)
+        .spawn()
+        .expect("flock(1) runs");
+    wait_until("flock holds the lock", || dir.join("held").exists());
+    env.kron(&["run", "t"]).output().code(1);
+    assert!(!dir.join("ran").exists());
+    std::fs::write(dir.join("gate"), "").unwrap();
+    assert!(holder.wait().unwrap().success());
+    std::fs::remove_file(dir.join("gate")).unwrap();
+    // kron holds it: `flock -n` fails, then succeeds once the run ended.
+    let run = env.kron(&["run", "t"]).spawn();
+    wait_until("the run started", || dir.join("ran").exists());
+    let try_lock = || {
+        Command::new("flock")
+            .arg("-n")
+            .arg(&path)
+            .arg("true")
+            .status()
+            .unwrap()
+    };
+    assert_eq!(try_lock().code(), Some(1));
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(run, DEADLINE).success();
+    assert!(try_lock().success());
+}

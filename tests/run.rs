@@ -1,0 +1,300 @@
+//! `kron run` and `kron __supervise`: what a command runs with (environment,
+//! workdir, stdin), exit statuses, `--dry-run`, `--detach`. Also the small
+//! helpers the other runner test modules share.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::util::{Env, wait_with_deadline};
+
+/// Generous: a loaded CI machine must not fail a correct run.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `condition` until it holds, failing the test after [`DEADLINE`].
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The task's history records, oldest first.
+pub fn history(env: &Env, task: &str) -> Vec<serde_json::Value> {
+    let path = env.path().join(format!("state/kron/history/{task}.jsonl"));
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a history line"))
+        .collect()
+}
+
+/// The task's current run log.
+pub fn log(env: &Env, task: &str) -> Vec<u8> {
+    std::fs::read(env.path().join(format!("state/kron/logs/{task}.log"))).unwrap_or_default()
+}
+
+/// Whether process `pid` is gone (a zombie nobody reaped counts as gone).
+pub fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// A shell loop that waits for the file `gate` (relative to the workdir).
+pub fn wait_for(gate: &str) -> String {
+    format!("while [ ! -e {gate} ]; do sleep 0.02; done")
+}
+
+/// `[tasks.NAME]` with the given extra lines, running in `dir`.
+pub fn task(name: &str, command: &str, dir: &Path, extra: &str) -> String {
+    format!(
+        "[tasks.{name}]\nschedule = \"@daily\"\ncommand = {command:?}\nworkdir = {:?}\n{extra}\n",
+        dir.display().to_string()
+    )
+}
+
+fn work(env: &Env) -> std::path::PathBuf {
+    let dir = env.path().join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_environment_is_built_from_nothing() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "[defaults]\nenv = {{ FROM_DEFAULTS = \"d\", OVERRIDDEN = \"defaults\" }}\n\n\
+         [tasks.env]\nschedule = \"@daily\"\ncommand = [\"env\"]\nworkdir = {:?}\n\
+         shell = \"/bin/bash\"\nenv = {{ OVERRIDDEN = \"task\", PATH = \"/opt/bin:/usr/bin:/bin\" }}\n",
+        dir.display().to_string()
+    ));
+    let out = env
+        .kron(&["run", "env"])
+        .env("SECRET_OF_THE_CALLER", "x")
+        .output();
+    out.success();
+    let mut vars: Vec<String> = out.stdout().lines().map(String::from).collect();
+    vars.sort();
+    let run_id = history(&env, "env")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = env.path().join("home");
+    let user = vars
+        .iter()
+        .find_map(|v| v.strip_prefix("USER="))
+        .unwrap()
+        .to_string();
+    let mut expected = vec![
+        "FROM_DEFAULTS=d".to_string(),
+        format!("HOME={}", home.display()),
+        "KRON_ATTEMPT=1".into(),
+        format!("KRON_RUN_ID={run_id}"),
+        "KRON_SCHEDULED_AT=".into(),
+        "KRON_TASK=env".into(),
+        format!("LOGNAME={user}"),
+        "OVERRIDDEN=task".into(),
+        "PATH=/opt/bin:/usr/bin:/bin".into(),
+        "SHELL=/bin/bash".into(),
+        format!("USER={user}"),
+    ];
+    expected.sort();
+    assert_eq!(vars, expected);
+}
+
+#[test]
+fn workdir_stdin_and_shell() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        "pwd; cat; echo; echo \"$0\"",
+        &dir,
+        "stdin = \"line 1\\nline 2\"\nshell = \"/bin/bash\"",
+    ));
+    let out = env.kron(&["run", "t"]).output();
+    out.success();
+    assert_eq!(
+        out.stdout(),
+        format!("{}\nline 1\nline 2\n/bin/bash\n", dir.display())
+    );
+    // Without `stdin`, standard input is /dev/null, not the caller's.
+    env.write_task_file(&task("t", "cat; echo end", &dir, ""));
+    let out = env
+        .kron(&["run", "t"])
+        .output_with_stdin("not for the task\n");
+    out.success();
+    assert_eq!(out.stdout(), "end\n");
+}
+
+#[test]
+fn the_exit_status_is_the_tasks() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "{}{}{}{}",
+        task("seven", "exit 7", &dir, ""),
+        task("killed", "kill -9 $$", &dir, ""),
+        task("slow", "sleep 30", &dir, "timeout = \"300ms\""),
+        task("ok", "true", &dir, ""),
+    ));
+    env.kron(&["run", "seven"]).output().code(7);
+    env.kron(&["run", "killed"]).output().code(128 + 9);
+    let out = env.kron(&["run", "slow"]).output();
+    out.code(124);
+    assert!(out.stderr().contains("slow timeout"), "{}", out.stderr());
+    env.kron(&["run", "ok"]).output().success();
+    let seven = &history(&env, "seven")[0];
+    assert_eq!(seven["exit_code"], 7);
+    assert_eq!(seven["outcome"], "failure");
+    assert_eq!(seven["trigger"], "manual");
+    let killed = &history(&env, "killed")[0];
+    assert_eq!(killed["signal"], "SIGKILL");
+    assert_eq!(killed["exit_code"], serde_json::Value::Null);
+    assert_eq!(history(&env, "slow")[0]["outcome"], "timeout");
+    assert_eq!(history(&env, "ok")[0]["outcome"], "success");
+    env.kron(&["run", "nope"]).output().code(2);
+}
+
+#[test]
+fn a_command_that_cannot_start_fails_and_is_retried() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "[tasks.missing]\nschedule = \"@daily\"\ncommand = [\"no-such-program-kron\"]\n\
+         retry = {{ attempts = 1, backoff = \"10ms\" }}\n\n{}",
+        task("nodir", "true", &dir.join("absent"), "")
+    ));
+    let out = env.kron(&["run", "missing"]).output();
+    out.code(127);
+    assert!(
+        out.stderr().contains("no-such-program-kron"),
+        "{}",
+        out.stderr()
+    );
+    let record = &history(&env, "missing")[0];
+    assert_eq!(record["outcome"], "failure");
+    assert_eq!(record["attempts"], 2);
+    assert_eq!(record["exit_code"], serde_json::Value::Null);
+    let text = String::from_utf8(log(&env, "missing")).unwrap();
+    assert_eq!(text.matches("failed to start").count(), 2, "{text}");
+
+    let out = env.kron(&["run", "nodir"]).output();
+    out.code(127);
+    assert!(out.stderr().contains("absent"), "{}", out.stderr());
+    assert_eq!(history(&env, "nodir")[0]["outcome"], "failure");
+}
+
+#[test]
+fn dry_run_prints_everything_and_runs_nothing() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        "touch ran",
+        &dir,
+        "env = { GREETING = \"hello world\" }\ntimeout = \"5m\"\n\
+         retry = { attempts = 2, backoff = \"30s\" }\noverlap = \"queue\"\nlock = \"shared\"",
+    ));
+    let out = env.kron(&["run", "t", "--dry-run"]).output();
+    out.success();
+    let text = out.stdout();
+    for expected in [
+        "/bin/sh -c 'touch ran'".to_string(),
+        format!("workdir:  {}", dir.display()),
+        "stdin:    /dev/null".into(),
+        "GREETING=hello world".into(),
+        "PATH=/usr/local/bin:/usr/bin:/bin".into(),
+        "KRON_TASK=t".into(),
+        format!(
+            "{} (overlap: queue)",
+            env.path().join("runtime/kron/locks/shared.lock").display()
+        ),
+        "timeout:  5m".into(),
+        "up to 2 more attempt(s), waiting 30s".into(),
+    ] {
+        assert!(text.contains(&expected), "no `{expected}` in:\n{text}");
+    }
+    assert!(!dir.join("ran").exists());
+    assert!(history(&env, "t").is_empty());
+}
+
+#[test]
+fn detach_prints_the_run_id_and_the_run_is_recorded() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        "echo detached; echo $KRON_RUN_ID > id",
+        &dir,
+        "",
+    ));
+    let out = env.kron(&["run", "t", "--detach"]).output();
+    out.success();
+    let id = out.stdout().trim().to_string();
+    wait_until("the detached run is recorded", || {
+        !history(&env, "t").is_empty()
+    });
+    let record = &history(&env, "t")[0];
+    assert_eq!(record["run_id"], id.as_str());
+    assert_eq!(record["outcome"], "success");
+    assert_eq!(std::fs::read_to_string(dir.join("id")).unwrap().trim(), id);
+    let logs = env.kron(&["logs", "t"]).output();
+    logs.success();
+    assert!(logs.stdout().contains("detached\n"), "{}", logs.stdout());
+}
+
+#[test]
+fn supervise_is_the_daemons_entry_point() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task("t", "echo \"at $KRON_SCHEDULED_AT\"", &dir, ""));
+    let child = env
+        .kron(&[
+            "__supervise",
+            "--task",
+            "t",
+            "--trigger",
+            "catch-up",
+            "--scheduled",
+            "2026-03-08T03:00:00Z",
+        ])
+        .spawn();
+    let out = wait_with_deadline(child, DEADLINE);
+    out.success();
+    assert_eq!(
+        out.stdout(),
+        "",
+        "a supervisor writes output only to the log"
+    );
+    let record = &history(&env, "t")[0];
+    assert_eq!(record["trigger"], "catch-up");
+    assert_eq!(record["scheduled"], "2026-03-08T03:00:00Z");
+    let text = String::from_utf8(log(&env, "t")).unwrap();
+    assert!(text.contains("at 2026-03-08T03:00:00Z\n"), "{text}");
+    assert!(
+        text.contains("trigger catch-up scheduled 2026-03-08T03:00:00Z"),
+        "{text}"
+    );
+    // Another task file, as the daemon passes it.
+    let other = env.path().join("other.toml");
+    std::fs::write(&other, task("o", "exit 3", &dir, "")).unwrap();
+    env.kron(&[
+        "__supervise",
+        "--task",
+        "o",
+        "--trigger",
+        "schedule",
+        "--file",
+        other.to_str().unwrap(),
+    ])
+    .output()
+    .code(3);
+    assert_eq!(history(&env, "o")[0]["outcome"], "failure");
+}

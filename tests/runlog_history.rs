@@ -1,0 +1,258 @@
+//! Run logs (rotation bound, raw bytes, `kron logs`) and history records
+//! (`kron history`, filters, a truncated line, the LAST column of `kron list`).
+
+use std::path::PathBuf;
+
+use crate::run::{DEADLINE, history, log, task, wait_for, wait_until};
+use crate::util::{Env, wait_with_deadline};
+
+fn work(env: &Env) -> PathBuf {
+    let dir = env.path().join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn logs_dir(env: &Env) -> PathBuf {
+    env.path().join("state/kron/logs")
+}
+
+#[test]
+fn a_chatty_command_leaves_at_most_max_size_times_keep_plus_one() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "chatty",
+        "yes | head -c 5000000; echo; echo the end",
+        &dir,
+        "log = { max_size = \"64KiB\", keep = 2 }",
+    ));
+    let out = env.kron(&["run", "chatty"]).output();
+    out.success();
+    assert_eq!(
+        out.output.stdout.len(),
+        5_000_000 + 9,
+        "the terminal gets it all"
+    );
+    let mut total = 0;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(logs_dir(&env)).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.starts_with('.') {
+            continue;
+        }
+        let len = entry.metadata().unwrap().len();
+        assert!(len <= 64 * 1024, "{name}: {len}");
+        total += len;
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(names, ["chatty.log", "chatty.log.1", "chatty.log.2"]);
+    assert!(total <= 3 * 64 * 1024, "{total}");
+    let last = String::from_utf8(log(&env, "chatty")).unwrap();
+    assert!(last.contains("the end\n<== kron run "), "{last}");
+}
+
+#[test]
+fn output_that_is_not_utf8_is_kept_as_bytes() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task("bin", "printf 'a\\377\\376b\\n'", &dir, ""));
+    let out = env.kron(&["run", "bin"]).output();
+    out.success();
+    assert_eq!(out.output.stdout, b"a\xff\xfeb\n");
+    assert!(log(&env, "bin").windows(5).any(|w| w == b"a\xff\xfeb\n"));
+    let logs = env.kron(&["logs", "bin"]).output();
+    logs.success();
+    assert!(logs.output.stdout.windows(5).any(|w| w == b"a\xff\xfeb\n"));
+}
+
+#[test]
+fn logs_shows_the_last_run_or_the_one_asked_for() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        "echo \"run $(cat n 2>/dev/null)\"; echo x >> n; echo line2",
+        &dir,
+        "",
+    ));
+    env.kron(&["logs", "t"]).output().code(1);
+    env.kron(&["run", "t"]).output().success();
+    env.kron(&["run", "t"]).output().success();
+    let first_id = history(&env, "t")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = env.kron(&["logs", "t"]).output();
+    last.success();
+    let text = last.stdout();
+    assert!(text.starts_with("==> kron run "), "{text}");
+    assert!(text.contains("run x\nline2\n"), "{text}");
+    assert!(!text.contains(&first_id), "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    let one = env.kron(&["logs", "t", "-n", "2"]).output();
+    one.success();
+    assert!(one.stdout().starts_with("line2\n<== kron run "));
+    let first = env.kron(&["logs", "t", "--run", &first_id]).output();
+    first.success();
+    assert!(
+        first.stdout().contains("run \nline2\n"),
+        "{}",
+        first.stdout()
+    );
+    env.kron(&["logs", "t", "--run", "nope"]).output().code(1);
+}
+
+#[test]
+fn logs_follow_prints_live_output_until_the_run_ends() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &format!(
+            "echo before; touch started; {}; echo after",
+            wait_for("gate")
+        ),
+        &dir,
+        "",
+    ));
+    let run = env.kron(&["run", "t"]).spawn();
+    wait_until("the command started", || dir.join("started").exists());
+    let follow = env.kron(&["logs", "t", "-f"]).spawn();
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(run, DEADLINE).success();
+    let out = wait_with_deadline(follow, DEADLINE);
+    out.success();
+    let text = out.stdout();
+    assert!(text.contains("before\n"), "{text}");
+    assert!(text.contains("after\n<== kron run "), "{text}");
+}
+
+#[test]
+fn history_lists_filters_and_prints_json() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "{}{}",
+        task("good", "true", &dir, ""),
+        task("bad", "exit 4", &dir, "")
+    ));
+    env.kron(&["run", "good"]).output().success();
+    env.kron(&["run", "bad"]).output().code(4);
+    env.kron(&["run", "good"]).output().success();
+
+    let json = env.kron(&["history", "--json"]).output();
+    json.success();
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout()).unwrap();
+    let tasks: Vec<_> = all.iter().map(|r| r["task"].as_str().unwrap()).collect();
+    assert_eq!(tasks, ["good", "bad", "good"], "newest first");
+    let keys: Vec<_> = all[0].as_object().unwrap().keys().cloned().collect();
+    for key in [
+        "run_id",
+        "task",
+        "trigger",
+        "scheduled",
+        "started",
+        "finished",
+        "attempts",
+        "exit_code",
+        "signal",
+        "outcome",
+        "duration_ms",
+    ] {
+        assert!(keys.contains(&key.to_string()), "{key} in {keys:?}");
+    }
+
+    let failures = env
+        .kron(&["history", "--outcome", "failure", "--json"])
+        .output();
+    let failures: Vec<serde_json::Value> = serde_json::from_str(&failures.stdout()).unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0]["exit_code"], 4);
+
+    let one: Vec<serde_json::Value> = serde_json::from_str(
+        &env.kron(&["history", "good", "-n", "1", "--json"])
+            .output()
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(one.len(), 1);
+    for (since, count) in [
+        ("1h", 3),
+        ("2000-01-01T00:00:00Z", 3),
+        ("2100-01-01T00:00:00Z", 0),
+    ] {
+        let out = env.kron(&["history", "--since", since, "--json"]).output();
+        out.success();
+        let found: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
+        assert_eq!(found.len(), count, "--since {since}");
+    }
+    env.kron(&["history", "--since", "yesterday"])
+        .output()
+        .code(2);
+
+    let table = env.kron(&["history"]).output();
+    table.success();
+    let text = table.stdout();
+    assert!(text.starts_with("STARTED"), "{text}");
+    assert!(
+        text.contains("failure") && text.contains("exit 4"),
+        "{text}"
+    );
+
+    let list = env.kron(&["list"]).output();
+    list.success();
+    let text = list.stdout();
+    assert!(text.contains("LAST"), "{text}");
+    assert!(
+        text.contains("success now") || text.contains("success 1s ago"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_truncated_history_line_is_skipped_with_a_warning() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task("t", "true", &dir, ""));
+    env.kron(&["run", "t"]).output().success();
+    let file = env.path().join("state/kron/history/t.jsonl");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("{\"run_id\":\"20260101-000000-0000");
+    std::fs::write(&file, text).unwrap();
+    let out = env.kron(&["history", "--json"]).output();
+    out.success();
+    assert!(out.stderr().contains("truncated"), "{}", out.stderr());
+    let records: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(records.len(), 1);
+    // The next run's record is whole.
+    env.kron(&["run", "t"]).output().success();
+    let out = env.kron(&["history", "--json"]).output();
+    let records: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(records.len(), 2);
+    env.kron(&["list"]).output().success();
+}
+
+#[test]
+fn a_detached_run_can_be_followed() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &format!("echo one; {}; echo two", wait_for("gate")),
+        &dir,
+        "",
+    ));
+    let out = env.kron(&["run", "t", "--detach"]).output();
+    out.success();
+    let id = out.stdout().trim().to_string();
+    wait_until("the run's header is in the log", || {
+        String::from_utf8_lossy(&log(&env, "t")).contains("one\n")
+    });
+    let follow = env.kron(&["logs", "t", "--run", &id, "-f"]).spawn();
+    std::fs::write(dir.join("gate"), "").unwrap();
+    let out = wait_with_deadline(follow, DEADLINE);
+    out.success();
+    assert!(out.stdout().contains("one\ntwo\n"), "{}", out.stdout());
+}
