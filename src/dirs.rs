@@ -163,6 +163,13 @@ impl Paths {
     pub fn daemon_log(&self) -> PathBuf {
         self.state_dir.join("daemon.log")
     }
+
+    /// `$RUNTIME/tasks.loaded.toml`: a copy of the task file as the daemon
+    /// last loaded it, which its supervisors read (so that a broken edit
+    /// does not stop the tasks the daemon keeps running).
+    pub fn loaded_task_file(&self) -> PathBuf {
+        self.runtime_dir.join("tasks.loaded.toml")
+    }
 }
 
 #[cfg(test)]

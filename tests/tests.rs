@@ -5,8 +5,12 @@ mod util;
 
 /// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
 mod add_remove;
+/// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start.
+mod daemon;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
+/// Tasks fire on time: pause/resume, catch-up, @reboot, max_parallel, jitter, SIGKILL mid-run.
+mod firing;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
 /// The man pages and completions match the code.

@@ -33,6 +33,7 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
         install::install(path, &text).map_err(|e| flag_error(e, &args.name))?;
         (text, added)
     };
+    super::daemon::ensure_running(ctx);
     let verb = match added {
         Added::New => "added",
         Added::Replaced => "replaced",

@@ -70,13 +70,16 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
             Ok(file) => {
                 let count = file.tasks.len();
                 return match install_edit(ctx, original.as_deref(), &text) {
-                    Ok(()) => out!(
-                        stdout,
-                        "installed {}: {count} task{}{}",
-                        path.display(),
-                        if count == 1 { "" } else { "s" },
-                        changes(original.as_deref(), &file)
-                    ),
+                    Ok(()) => {
+                        super::daemon::ensure_running(ctx);
+                        out!(
+                            stdout,
+                            "installed {}: {count} task{}{}",
+                            path.display(),
+                            if count == 1 { "" } else { "s" },
+                            changes(original.as_deref(), &file)
+                        )
+                    }
                     Err(e) => Err(e),
                 };
             }

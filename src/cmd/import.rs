@@ -122,6 +122,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         }),
         e => e.into(),
     })?;
+    super::daemon::ensure_running(ctx);
     out!(
         stdout,
         "imported {} task(s) into {}:",

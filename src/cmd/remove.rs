@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> Result<(), Error> {
         })?;
         install::install(path, &text)?;
     }
+    super::daemon::ensure_running(ctx);
     let mut stdout = std::io::stdout().lock();
     for name in &names {
         out!(stdout, "removed {name}")?;

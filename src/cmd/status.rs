@@ -13,6 +13,7 @@ use crate::daemon::control;
 use crate::error::Error;
 use crate::ipc::{self, DaemonStatus, Request, Response};
 use crate::output;
+use crate::runner::running::{self, RunningRun};
 use crate::schedule::Zone;
 
 #[derive(Serialize)]
@@ -22,6 +23,9 @@ struct Report {
     /// When a daemon holds the lock but does not answer.
     daemon_error: Option<String>,
     task_file: String,
+    /// Runs in progress (from the running registry: daemon runs and `kron
+    /// run` alike).
+    running: Vec<RunningRun>,
 }
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
@@ -30,6 +34,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         daemon: None,
         daemon_error: None,
         task_file: paths.task_file.display().to_string(),
+        running: running::running(paths),
     };
     if let Some(pid) = control::running(paths)? {
         match ipc::request(&paths.socket_path(), &Request::Status) {
@@ -112,5 +117,27 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
             out!(stdout, "task file: {}", report.task_file)?;
         }
     }
-    Ok(())
+    if report.running.is_empty() {
+        return out!(stdout, "running:   none");
+    }
+    out!(stdout, "running:")?;
+    let now = Timestamp::now();
+    let rows: Vec<Vec<String>> = report
+        .running
+        .iter()
+        .map(|r| {
+            let elapsed = (now.as_second() - r.started.as_second()).max(0) as u64;
+            vec![
+                r.run_id.clone(),
+                r.task.clone(),
+                r.supervisor_pid.to_string(),
+                r.trigger.as_str().to_string(),
+                r.attempt.to_string(),
+                output::compact_duration(elapsed),
+            ]
+        })
+        .collect();
+    let headers = ["RUN ID", "TASK", "PID", "TRIGGER", "ATTEMPT", "ELAPSED"];
+    let table = output::table(&headers, &rows, output::width(), &[1]);
+    write!(stdout, "{table}").map_err(Error::Output)
 }

@@ -56,14 +56,22 @@ fn read_pid(mut file: &File) -> Option<u32> {
 pub fn acquire(paths: &Paths) -> Result<DaemonLock, DaemonError> {
     let path = paths.daemon_lock_path();
     let mut file = open_lock(paths)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(DaemonError::AlreadyRunning {
-                pid: read_pid(&file),
-            });
+    // A CLI checking whether a daemon runs holds a shared lock for a few
+    // microseconds: only a lock held for a while is another daemon.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(DaemonError::AlreadyRunning {
+                    pid: read_pid(&file),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
         }
-        Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
     }
     file.set_len(0)
         .and_then(|()| file.rewind())
@@ -74,13 +82,15 @@ pub fn acquire(paths: &Paths) -> Result<DaemonLock, DaemonError> {
 }
 
 /// Whether a daemon holds the lock, and its pid (when it could be read).
+/// The check takes a shared lock for an instant; [`acquire`] waits that out.
 pub fn running(paths: &Paths) -> Result<Option<Option<u32>>, DaemonError> {
     let path = paths.daemon_lock_path();
     if !path.exists() {
         return Ok(None);
     }
     let file = open_lock(paths)?;
-    match file.try_lock() {
+    // Shared, so that checks never collide with one another.
+    match file.try_lock_shared() {
         Ok(()) => Ok(None),
         Err(TryLockError::WouldBlock) => Ok(Some(read_pid(&file))),
         Err(TryLockError::Error(e)) => Err(io_error("locking", &path)(e)),
@@ -130,13 +140,9 @@ pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);
-    // SAFETY: setsid is async-signal-safe and touches no memory.
+    // SAFETY: `detach` is async-signal-safe and allocates nothing.
     unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
+        command.pre_exec(super::detach);
     }
     let mut child = command.spawn().map_err(io_error("starting", exe))?;
     let deadline = Instant::now() + WAIT;

@@ -115,6 +115,10 @@ pub struct Daemon {
     children: HashMap<i32, Child>,
     stopping: bool,
     rng: Rng,
+    /// The task file supervisors read: `tasks.loaded.toml`, else the task
+    /// file itself.
+    run_file: PathBuf,
+    snapshot_hash: Option<u64>,
 }
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
@@ -159,6 +163,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         children: HashMap::new(),
         stopping: false,
         rng: Rng::new(),
+        run_file: paths.task_file.clone(),
+        snapshot_hash: None,
     };
     info!(
         "kron {} daemon started (pid {}): task file {}, socket {}",
@@ -382,20 +388,15 @@ impl Daemon {
     }
 
     /// Reads the task file. A missing file means no tasks; an invalid or
-    /// insecure one leaves the tasks loaded before in place.
+    /// insecure one leaves the tasks loaded before in place. A valid one is
+    /// copied to `tasks.loaded.toml`, which supervisors read: they run what
+    /// the daemon loaded, even while the file on disk is broken.
     fn reload(&mut self, why: &str) {
         let path = self.paths.task_file.clone();
-        let file = match taskfile::load(&path) {
-            Ok(file) => file,
-            Err(LoadError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                taskfile::TaskFile {
-                    path: path.clone(),
-                    defaults: Default::default(),
-                    tasks: Vec::new(),
-                    max_parallel: None,
-                }
+        let file = match read_task_file(&path) {
+            Ok((file, text)) => {
+                self.snapshot(&text);
+                file
             }
             Err(e) => {
                 let (tasks, _) = self.planner.counts();
@@ -437,6 +438,28 @@ impl Daemon {
         trim_memory();
     }
 
+    /// Writes `text` to `tasks.loaded.toml` when it differs from what is
+    /// there. If that fails, supervisors read the task file itself.
+    fn snapshot(&mut self, text: &str) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(text);
+        let path = self.paths.loaded_task_file();
+        if self.snapshot_hash == Some(hash) && path.exists() {
+            return;
+        }
+        match crate::taskfile::install::write_atomically(&path, text.as_bytes()) {
+            Ok(()) => {
+                self.snapshot_hash = Some(hash);
+                self.run_file = path;
+            }
+            Err(e) => {
+                warning!("{e}; supervisors will read the task file itself");
+                self.snapshot_hash = None;
+                self.run_file = self.paths.task_file.clone();
+            }
+        }
+    }
+
     /// Plans what is due and starts what is ready, then saves the memory.
     fn plan(&mut self, tolerance: Duration) {
         let now = Timestamp::now();
@@ -455,7 +478,9 @@ impl Daemon {
                 m.runs
             );
         }
-        for fire in self.planner.ready(now, self.children.len()) {
+        let children = &self.children;
+        let busy = |task: &str| children.values().any(|c| c.task == task);
+        for fire in self.planner.ready(now, children.len(), &busy) {
             self.spawn(&fire);
         }
         self.save_state();
@@ -479,14 +504,10 @@ impl Daemon {
         if let Some(scheduled) = fire.scheduled {
             command.arg("--scheduled").arg(scheduled.to_string());
         }
-        command.arg("--file").arg(&self.paths.task_file);
-        // SAFETY: setsid is async-signal-safe and touches no memory.
+        command.arg("--file").arg(&self.run_file);
+        // SAFETY: see `detach`.
         unsafe {
-            command.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(drop)
-                    .map_err(std::io::Error::from)
-            });
+            command.pre_exec(detach);
         }
         let scheduled = fire
             .scheduled
@@ -540,6 +561,40 @@ impl Daemon {
             }
         }
     }
+}
+
+/// In a child between fork and exec: a new session, and the signal mask
+/// the daemon uses for its signalfd cleared, so that the program sees its
+/// signals. Both calls are async-signal-safe and allocate nothing.
+pub(crate) fn detach() -> std::io::Result<()> {
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(std::io::Error::from)?;
+    nix::unistd::setsid()
+        .map(drop)
+        .map_err(std::io::Error::from)
+}
+
+/// The task file and its text; a missing file is an empty one.
+fn read_task_file(path: &Path) -> Result<(taskfile::TaskFile, String), LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            dirs::check_task_file(path)?;
+            text
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(LoadError::Read {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    let file = taskfile::parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
+        path: path.into(),
+        diagnostics,
+    })?;
+    Ok((file, text))
 }
 
 /// The load error as `kron status` shows it: the summary, then one

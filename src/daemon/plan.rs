@@ -321,13 +321,33 @@ impl Planner {
         }
     }
 
-    /// The runs to start now, given that `running` supervisors run.
-    pub fn ready(&mut self, now: Timestamp, running: usize) -> Vec<Fire> {
+    /// The runs to start now, given that `running` supervisors run and
+    /// `busy(task)` says whether one of them runs `task`. Catch-up runs of
+    /// one task start one after another (with `overlap = "skip"` they would
+    /// otherwise skip one another); they wait without holding up others.
+    pub fn ready(
+        &mut self,
+        now: Timestamp,
+        running: usize,
+        busy: &dyn Fn(&str) -> bool,
+    ) -> Vec<Fire> {
         let due = self.delayed.partition_point(|f| f.at <= now);
         self.waiting.extend(self.delayed.drain(..due));
         let cap = self.max_parallel.map_or(usize::MAX, |m| m.get() as usize);
-        let free = cap.saturating_sub(running).min(self.waiting.len());
-        self.waiting.drain(..free).collect()
+        let free = cap.saturating_sub(running);
+        let mut out: Vec<Fire> = Vec::new();
+        let mut i = 0;
+        while i < self.waiting.len() && out.len() < free {
+            let fire = &self.waiting[i];
+            let held = fire.trigger == Trigger::CatchUp
+                && (busy(&fire.task) || out.iter().any(|o| o.task == fire.task));
+            if held {
+                i += 1;
+            } else {
+                out.extend(self.waiting.remove(i));
+            }
+        }
+        out
     }
 
     /// When something is next due: the earliest next instant or jittered
@@ -423,6 +443,22 @@ mod tests {
         }
     }
 
+    fn idle(_: &str) -> bool {
+        false
+    }
+
+    /// Every run ready at `now`, each started as soon as the last ended.
+    fn drain(plan: &mut Planner, now: Timestamp) -> Vec<Fire> {
+        let mut fires = Vec::new();
+        loop {
+            let ready = plan.ready(now, 0, &idle);
+            if ready.is_empty() {
+                return fires;
+            }
+            fires.extend(ready);
+        }
+    }
+
     fn no_jitter(_: Duration) -> Duration {
         Duration::ZERO
     }
@@ -454,14 +490,14 @@ mod tests {
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:00Z")));
         let missed = plan.advance(now, LATE_TOLERANCE, &mut state, &mut no_jitter);
         assert!(missed.is_empty());
-        assert!(plan.ready(now, 0).is_empty());
+        assert!(plan.ready(now, 0, &idle).is_empty());
 
         let wake = ts("2026-03-08T10:01:00.0002Z");
         assert!(
             plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter)
                 .is_empty()
         );
-        let fires = plan.ready(wake, 0);
+        let fires = plan.ready(wake, 0, &idle);
         assert_eq!(
             names(&fires),
             [("a", Trigger::Schedule, Some("2026-03-08T10:01:00Z".into()))]
@@ -479,7 +515,7 @@ mod tests {
         plan.load(vec![a], None, &mut state, now);
         let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T11:00:00Z")));
-        (plan.ready(now, 0), missed, state)
+        (drain(&mut plan, now), missed, state)
     }
 
     #[test]
@@ -522,6 +558,33 @@ mod tests {
     }
 
     #[test]
+    fn catch_up_runs_of_one_task_start_one_after_another() {
+        let mut state = State::default();
+        state.last.insert("a".into(), ts("2026-03-08T07:30:00Z"));
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:30:00Z");
+        let mut a = spec("a", "0 * * * *");
+        a.catch_up = CatchUp::All;
+        plan.load(vec![a, spec("b", "* * * * *")], None, &mut state, now);
+        plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
+        assert!(plan.run_now("b", now));
+        let hours = |fires: Vec<Fire>| -> Vec<String> {
+            fires
+                .iter()
+                .map(|f| {
+                    f.scheduled
+                        .map_or("b".into(), |t| t.to_string()[11..13].to_string())
+                })
+                .collect()
+        };
+        assert_eq!(hours(plan.ready(now, 0, &idle)), ["08", "b"]);
+        assert!(plan.ready(now, 2, &|t| t == "a").is_empty());
+        assert_eq!(hours(plan.ready(now, 1, &idle)), ["09"]);
+        assert_eq!(hours(plan.ready(now, 1, &idle)), ["10"]);
+        assert_eq!(plan.waiting(), 0);
+    }
+
+    #[test]
     fn catch_up_all_is_bounded_to_the_latest_hundred() {
         let mut state = State::default();
         state.last.insert("a".into(), ts("2026-03-01T00:00:00Z"));
@@ -531,7 +594,7 @@ mod tests {
         a.catch_up = CatchUp::All;
         plan.load(vec![a], None, &mut state, now);
         let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
-        let fires = plan.ready(now, 0);
+        let fires = drain(&mut plan, now);
         assert_eq!(fires.len(), CATCH_UP_ALL_LIMIT);
         assert_eq!(fires[99].scheduled, Some(ts("2026-03-08T10:30:00Z")));
         assert_eq!(fires[0].scheduled, Some(ts("2026-03-08T08:51:00Z")));
@@ -573,7 +636,7 @@ mod tests {
         assert_eq!(missed[0].count, 3);
         assert_eq!(missed[0].runs, 0);
         assert_eq!(
-            names(&plan.ready(wake, 0)),
+            names(&plan.ready(wake, 0, &idle)),
             [("a", Trigger::Schedule, Some("2026-03-08T10:00:04Z".into()))]
         );
     }
@@ -587,9 +650,9 @@ mod tests {
         plan.load(vec![a], None, &mut state, ts("2026-03-08T10:00:30Z"));
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut half);
-        assert!(plan.ready(wake, 0).is_empty());
+        assert!(plan.ready(wake, 0, &idle).is_empty());
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:10Z")));
-        let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0);
+        let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0, &idle);
         assert_eq!(fires.len(), 1);
         assert_eq!(fires[0].scheduled, Some(wake));
     }
@@ -607,11 +670,19 @@ mod tests {
         );
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        let first: Vec<_> = plan.ready(wake, 0).into_iter().map(|f| f.task).collect();
+        let first: Vec<_> = plan
+            .ready(wake, 0, &idle)
+            .into_iter()
+            .map(|f| f.task)
+            .collect();
         assert_eq!(first, ["a", "b"]);
         assert_eq!(plan.waiting(), 1);
-        assert!(plan.ready(wake, 2).is_empty());
-        let next: Vec<_> = plan.ready(wake, 1).into_iter().map(|f| f.task).collect();
+        assert!(plan.ready(wake, 2, &idle).is_empty());
+        let next: Vec<_> = plan
+            .ready(wake, 1, &idle)
+            .into_iter()
+            .map(|f| f.task)
+            .collect();
         assert_eq!(next, ["c"]);
     }
 
@@ -629,7 +700,7 @@ mod tests {
         // b's run waits for a slot, then b is removed: the run goes too.
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert!(plan.ready(wake, 1).is_empty());
+        assert!(plan.ready(wake, 1, &idle).is_empty());
         assert_eq!(plan.waiting(), 1);
         let t1 = ts("2026-03-08T10:01:05Z");
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, t1);
@@ -647,7 +718,7 @@ mod tests {
         assert!(!state.last.contains_key("a"));
         let t2 = ts("2026-03-08T11:00:05Z");
         plan.advance(t2, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert!(plan.ready(t2, 0).is_empty());
+        assert!(plan.ready(t2, 0, &idle).is_empty());
         // Resumed: from now, nothing of the paused hour is caught up.
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, t2);
         assert!(
@@ -670,7 +741,7 @@ mod tests {
         let wake = ts("2026-03-08T10:01:00.001Z");
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, wake);
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert_eq!(plan.ready(wake, 0).len(), 1);
+        assert_eq!(plan.ready(wake, 0, &idle).len(), 1);
     }
 
     #[test]
@@ -687,7 +758,10 @@ mod tests {
             now,
         );
         assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 1);
-        assert_eq!(names(&plan.ready(now, 0)), [("r", Trigger::Reboot, None)]);
+        assert_eq!(
+            names(&plan.ready(now, 0, &idle)),
+            [("r", Trigger::Reboot, None)]
+        );
         assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 0);
         assert_eq!(plan.reboot("boot-2", &mut state, now, &mut no_jitter), 1);
     }
@@ -702,7 +776,7 @@ mod tests {
         let missed = plan.advance(jumped, Duration::ZERO, &mut state, &mut no_jitter);
         assert_eq!(missed[0].count, 12);
         assert_eq!(
-            names(&plan.ready(jumped, 0)),
+            names(&plan.ready(jumped, 0, &idle)),
             [("a", Trigger::CatchUp, Some("2026-03-08T12:00:00Z".into()))]
         );
         let back = ts("2026-03-08T09:00:00Z");
@@ -710,7 +784,7 @@ mod tests {
             plan.advance(back, Duration::ZERO, &mut state, &mut no_jitter)
                 .is_empty()
         );
-        assert!(plan.ready(back, 0).is_empty());
+        assert!(plan.ready(back, 0, &idle).is_empty());
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T12:10:00Z")));
     }
 
@@ -722,6 +796,9 @@ mod tests {
         plan.load(vec![spec("a", "@daily")], None, &mut state, now);
         assert!(plan.run_now("a", now));
         assert!(!plan.run_now("b", now));
-        assert_eq!(names(&plan.ready(now, 0)), [("a", Trigger::Manual, None)]);
+        assert_eq!(
+            names(&plan.ready(now, 0, &idle)),
+            [("a", Trigger::Manual, None)]
+        );
     }
 }

@@ -32,7 +32,9 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_STATE_HOME", self.path().join("state"))
             .env("XDG_RUNTIME_DIR", self.path().join("runtime"))
-            .env("TZ", "UTC");
+            .env("TZ", "UTC")
+            // Tests that want the daemon start it themselves (util::daemon).
+            .env("KRON_NO_AUTOSTART", "1");
         Run { command }
     }
 }
@@ -200,5 +202,18 @@ impl Run {
         let output = child.wait_with_output().expect("kron's output");
         writer.join().unwrap();
         Outcome { output }
+    }
+}
+
+/// The daemon in tests: [`daemon::DaemonGuard`] and waiting helpers.
+pub mod daemon;
+
+impl Run {
+    /// Lets this invocation start the daemon on its own (the harness turns
+    /// auto-start off with KRON_NO_AUTOSTART=1).
+    #[allow(dead_code)]
+    pub fn autostart(mut self) -> Run {
+        self.command.env_remove("KRON_NO_AUTOSTART");
+        self
     }
 }

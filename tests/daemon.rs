@@ -1,0 +1,268 @@
+//! The daemon's life: start, stop, status, one per user, reloads on good
+//! and bad edits and on SIGHUP, SIGTERM while a run goes on, auto-start.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::util::Env;
+use crate::util::daemon::{DaemonGuard, StopOnDrop, append, history, lines, wait_until};
+
+fn tick(name: &str, out: &std::path::Path) -> String {
+    format!(
+        "[tasks.{name}]\nschedule = \"* * * * * *\"\ncommand = \"{}\"\n",
+        append(out, name)
+    )
+}
+
+#[test]
+fn start_status_stop_and_one_daemon_per_user() {
+    let env = Env::new();
+    env.write_task_file("");
+    let out = env.kron(&["daemon", "status"]).output();
+    out.code(3);
+    assert!(out.stderr().contains("not running"), "{}", out.stderr());
+
+    let _stop = StopOnDrop(&env);
+    let out = env.kron(&["daemon", "start"]).output();
+    out.success();
+    let pid: u32 = out
+        .stdout()
+        .trim()
+        .strip_prefix("started the daemon (pid ")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{}", out.stdout()))
+        .parse()
+        .unwrap();
+    let out = env.kron(&["daemon", "status"]).output();
+    out.success();
+    assert!(
+        out.stdout()
+            .starts_with(&format!("running (pid {pid}, up ")),
+        "{}",
+        out.stdout()
+    );
+
+    // A second daemon refuses to run, naming the first.
+    let out = env.kron(&["daemon", "run"]).output();
+    out.code(1);
+    assert!(
+        out.stderr()
+            .contains(&format!("already running (pid {pid})")),
+        "{}",
+        out.stderr()
+    );
+    let out = env.kron(&["daemon", "start"]).output();
+    out.success();
+    assert!(
+        out.stdout()
+            .contains(&format!("already running (pid {pid})"))
+    );
+
+    let out = env.kron(&["status"]).output();
+    out.success();
+    assert!(
+        out.stdout().contains(&format!("running, pid {pid}")),
+        "{}",
+        out.stdout()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.kron(&["status", "--json"]).output().stdout()).unwrap();
+    assert_eq!(json["daemon"]["pid"], pid);
+    assert_eq!(json["daemon"]["load_error"], serde_json::Value::Null);
+
+    let out = env.kron(&["daemon", "stop"]).output();
+    out.success();
+    assert_eq!(out.stdout(), format!("stopped the daemon (pid {pid})\n"));
+    env.kron(&["daemon", "status"]).output().code(3);
+    let out = env.kron(&["status"]).output();
+    out.success();
+    assert!(
+        out.stdout().contains("daemon:    not running"),
+        "{}",
+        out.stdout()
+    );
+    let log = std::fs::read_to_string(env.path().join("state/kron/daemon.log")).unwrap();
+    assert!(log.contains("INFO stopping on request"), "{log}");
+
+    // restart works from stopped too.
+    let out = env.kron(&["daemon", "restart"]).output();
+    out.success();
+    assert!(
+        out.stdout().contains("started the daemon"),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[test]
+fn a_stale_socket_and_lock_file_do_not_stop_a_new_daemon() {
+    let env = Env::new();
+    env.write_task_file("");
+    let mut first = DaemonGuard::start(&env);
+    first.signal(Signal::SIGKILL);
+    first.wait_exit();
+    assert!(env.path().join("runtime/kron/kron.sock").exists());
+    let second = DaemonGuard::start(&env);
+    assert_ne!(second.pid, first.pid);
+}
+
+#[test]
+fn reloads_good_edits_and_keeps_the_old_tasks_on_a_bad_one() {
+    let env = Env::new();
+    let a = env.path().join("a.out");
+    let b = env.path().join("b.out");
+    env.write_task_file(&tick("a", &a));
+    let daemon = DaemonGuard::start(&env);
+    wait_until("a fires", || !lines(&a).is_empty());
+
+    // A good edit: a task added with kron add fires without a restart.
+    env.kron(&[
+        "add",
+        "b",
+        "--schedule",
+        "* * * * * *",
+        "--",
+        &append(&b, "b"),
+    ])
+    .output()
+    .success();
+    wait_until("b fires", || !lines(&b).is_empty());
+
+    // A bad edit: the daemon keeps a and b and shows the error.
+    let good = env.read_task_file().unwrap();
+    env.write_task_file(&format!(
+        "{good}\n[tasks.c]\nschedule = \"61 * * * *\"\ncommand = \"true\"\n"
+    ));
+    wait_until("status shows the error", || {
+        env.kron(&["status"])
+            .output()
+            .stdout()
+            .contains("NOT loaded")
+    });
+    let out = env.kron(&["status"]).output();
+    assert!(
+        out.stdout().contains("tasks.c.schedule"),
+        "{}",
+        out.stdout()
+    );
+    assert!(out.stdout().contains("2 task(s)"), "{}", out.stdout());
+    let json: serde_json::Value =
+        serde_json::from_str(&env.kron(&["status", "--json"]).output().stdout()).unwrap();
+    assert!(
+        json["daemon"]["load_error"]
+            .as_str()
+            .unwrap()
+            .contains("61")
+    );
+    let (na, nb) = (lines(&a).len(), lines(&b).len());
+    wait_until("a and b still fire", || {
+        lines(&a).len() > na + 1 && lines(&b).len() > nb + 1
+    });
+    assert!(
+        daemon.log().contains("WARN not loading"),
+        "{}",
+        daemon.log()
+    );
+
+    // Fixed, with b removed: the error goes, b stops.
+    env.write_task_file(&tick("a", &a));
+    wait_until("the error goes", || {
+        !env.kron(&["status"])
+            .output()
+            .stdout()
+            .contains("NOT loaded")
+    });
+    let nb = lines(&b).len();
+    let na = lines(&a).len();
+    wait_until("a fires on", || lines(&a).len() > na + 2);
+    assert!(lines(&b).len() <= nb + 1, "b still fires");
+}
+
+#[test]
+fn sighup_reloads_a_change_inotify_cannot_see() {
+    let env = Env::new();
+    // The task file is a link to a file elsewhere: editing the target
+    // changes nothing in the watched directory.
+    let target = env.path().join("elsewhere/tasks.toml");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    let a = env.path().join("a.out");
+    let b = env.path().join("b.out");
+    std::fs::write(&target, tick("a", &a)).unwrap();
+    std::fs::create_dir_all(env.task_file().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, env.task_file()).unwrap();
+    let daemon = DaemonGuard::start(&env);
+    wait_until("a fires", || !lines(&a).is_empty());
+    std::fs::write(&target, tick("b", &b)).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    wait_until("b fires after SIGHUP", || !lines(&b).is_empty());
+    assert!(daemon.log().contains("(SIGHUP)"), "{}", daemon.log());
+}
+
+#[test]
+fn sigterm_exits_at_once_and_the_run_goes_on() {
+    let env = Env::new();
+    let gate = env.path().join("gate");
+    let started = env.path().join("started");
+    std::fs::write(&gate, "").unwrap();
+    env.write_task_file(&format!(
+        "[tasks.slow]\nschedule = \"* * * * * *\"\ncommand = \"echo go >> {}; while [ -e {} ]; do sleep 0.05; done\"\n",
+        started.display(),
+        gate.display()
+    ));
+    let mut daemon = DaemonGuard::start(&env);
+    wait_until("the run starts", || !lines(&started).is_empty());
+    daemon.signal(Signal::SIGTERM);
+    let (status, took) = daemon.wait_exit();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(
+        daemon.log().contains("INFO stopping on signal 15"),
+        "{}",
+        daemon.log()
+    );
+    // The run is still going, visible in kron status, and ends recorded.
+    let out = env.kron(&["status"]).output();
+    assert!(out.stdout().contains("slow"), "{}", out.stdout());
+    std::fs::remove_file(&gate).unwrap();
+    wait_until("the run is recorded", || {
+        history(&env, "slow")
+            .iter()
+            .any(|r| r["outcome"] == "success")
+    });
+    assert_eq!(lines(&started).len(), 1);
+}
+
+#[test]
+fn verbs_that_change_tasks_start_the_daemon_once() {
+    let env = Env::new();
+    let _stop = StopOnDrop(&env);
+    let out = env
+        .kron(&["add", "a", "--schedule", "@daily", "--", "true"])
+        .autostart()
+        .output();
+    out.success();
+    let message = out.stderr();
+    assert!(
+        message.starts_with("kron: started the daemon (pid "),
+        "{message}"
+    );
+    env.kron(&["daemon", "status"]).output().success();
+    let out = env
+        .kron(&["add", "b", "--schedule", "@daily", "--", "true"])
+        .autostart()
+        .output();
+    out.success();
+    assert_eq!(out.stderr(), "");
+    // KRON_NO_AUTOSTART=1 (the harness's default) keeps it from starting.
+    env.kron(&["daemon", "stop"]).output().success();
+    env.kron(&["remove", "b"]).output().success();
+    env.kron(&["daemon", "status"]).output().code(3);
+    let out = env.kron(&["pause", "a"]).autostart().output();
+    out.success();
+    assert!(
+        out.stderr().contains("started the daemon"),
+        "{}",
+        out.stderr()
+    );
+}

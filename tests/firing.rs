@@ -1,0 +1,308 @@
+//! Tasks fire: every second on time, paused and resumed, caught up after
+//! downtime, once per boot, under max_parallel, after the daemon is killed
+//! mid-run, and when the command cannot start.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use nix::sys::signal::Signal;
+
+use crate::util::Env;
+use crate::util::daemon::{DaemonGuard, append, history, lines, wait_until};
+
+fn ts(value: &serde_json::Value) -> Timestamp {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_task_fires_each_second_on_time() {
+    let env = Env::new();
+    let out = env.path().join("out");
+    env.write_task_file(&format!(
+        "[tasks.tick]\nschedule = \"* * * * * *\"\ncommand = \"{}\"\n",
+        append(&out, "$KRON_SCHEDULED_AT")
+    ));
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("three runs", || history(&env, "tick").len() >= 3);
+    let records = history(&env, "tick");
+    for r in &records[..3] {
+        assert_eq!(r["trigger"], "schedule", "{r}");
+        assert_eq!(r["outcome"], "success", "{r}");
+        let scheduled = ts(&r["scheduled"]);
+        assert_eq!(scheduled.subsec_nanosecond(), 0);
+        let late = ts(&r["started"]).duration_since(scheduled);
+        assert!(late.as_secs_f64() < 1.0, "started {late:?} late: {r}");
+    }
+    let seconds: Vec<i64> = records[..3]
+        .iter()
+        .map(|r| ts(&r["scheduled"]).as_second())
+        .collect();
+    assert!(seconds.windows(2).all(|w| w[1] > w[0]), "{seconds:?}");
+}
+
+#[test]
+fn pause_and_resume_persist_across_restarts() {
+    let env = Env::new();
+    let out = env.path().join("out");
+    env.write_task_file(&format!(
+        "# my task\n[tasks.tick]\nschedule = \"* * * * * *\"\ncommand = \"{}\"\n",
+        append(&out, "x")
+    ));
+    let daemon = DaemonGuard::start(&env);
+    wait_until("tick fires", || !lines(&out).is_empty());
+    let result = env.kron(&["pause", "tick"]).output();
+    result.success();
+    assert_eq!(result.stdout(), "paused tick\n");
+    assert!(env.read_task_file().unwrap().contains("paused = true"));
+    assert!(env.kron(&["list"]).output().stdout().contains("paused"));
+    assert_eq!(
+        env.kron(&["pause", "tick"]).output().stdout(),
+        "tick was already paused\n"
+    );
+    wait_until("the daemon loads the pause", || {
+        daemon.log().contains("1 paused")
+    });
+    let n = lines(&out).len();
+    // Across a restart too.
+    drop(daemon);
+    let daemon = DaemonGuard::start(&env);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(lines(&out).len() <= n + 1, "a paused task fired");
+    let status = env.kron(&["status"]).output().stdout();
+    assert!(status.contains("1 task(s), 1 paused"), "{status}");
+
+    env.kron(&["resume", "--all"]).output().success();
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        format!(
+            "# my task\n[tasks.tick]\nschedule = \"* * * * * *\"\ncommand = \"{}\"\n",
+            append(&out, "x")
+        )
+    );
+    let n = lines(&out).len();
+    wait_until("tick fires again", || lines(&out).len() > n);
+    // Nothing of the paused time was caught up.
+    assert!(
+        history(&env, "tick")
+            .iter()
+            .all(|r| r["trigger"] == "schedule"),
+        "{}",
+        daemon.log()
+    );
+    env.kron(&["pause", "nope"]).output().code(2);
+}
+
+/// `state.json` as a daemon that last ran at `last` would have left it.
+fn state(env: &Env, boot_id: &str, tasks: &[(&str, Timestamp)]) {
+    let tasks: serde_json::Map<String, serde_json::Value> = tasks
+        .iter()
+        .map(|(name, at)| {
+            (
+                name.to_string(),
+                serde_json::json!({ "last": at.to_string() }),
+            )
+        })
+        .collect();
+    let json = serde_json::json!({ "format": 1, "boot_id": boot_id, "tasks": tasks });
+    std::fs::create_dir_all(env.path().join("state/kron")).unwrap();
+    std::fs::write(env.path().join("state/kron/state.json"), json.to_string()).unwrap();
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn missed_runs_are_caught_up_by_policy() {
+    let env = Env::new();
+    let mut text = String::new();
+    for policy in ["once", "all", "skip"] {
+        text.push_str(&format!(
+            "[tasks.{policy}]\nschedule = \"0 0 * * * *\"\ncatch_up = \"{policy}\"\ncommand = \"true\"\n\n"
+        ));
+    }
+    env.write_task_file(&text);
+    // The daemon last handled the hourly instant 5 hours ago: 5 missed
+    // (4 if the hour turns before it starts; not within the last 10 s).
+    wait_until("not the end of an hour", || {
+        Timestamp::now().as_second() % 3600 < 3590
+    });
+    let hour = Timestamp::now().as_second() / 3600 * 3600;
+    let last = Timestamp::from_second(hour - 5 * 3600).unwrap();
+    state(
+        &env,
+        &boot_id(),
+        &[("once", last), ("all", last), ("skip", last)],
+    );
+    let daemon = DaemonGuard::start(&env);
+    let succeeded = |task: &str| {
+        history(&env, task)
+            .iter()
+            .filter(|r| r["outcome"] == "success")
+            .count()
+    };
+    wait_until("catch-up runs", || {
+        succeeded("once") == 1 && succeeded("all") == 5
+    });
+    for r in history(&env, "once").iter().chain(&history(&env, "all")) {
+        assert_eq!(r["trigger"], "catch-up", "{r}");
+    }
+    let all: Vec<i64> = history(&env, "all")
+        .iter()
+        .map(|r| ts(&r["scheduled"]).as_second())
+        .collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert!(sorted.windows(2).all(|w| w[1] - w[0] == 3600), "{all:?}");
+    assert_eq!(*sorted.last().unwrap(), hour);
+    let once = ts(&history(&env, "once")[0]["scheduled"]).as_second();
+    assert_eq!(once, hour, "once runs the latest");
+    assert!(history(&env, "skip").is_empty());
+    assert!(
+        daemon.log().contains("skip: 5 run(s) missed"),
+        "{}",
+        daemon.log()
+    );
+    // The memory moved on: a restart catches up nothing more.
+    drop(daemon);
+    let _daemon = DaemonGuard::start(&env);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(history(&env, "all").len(), 5);
+}
+
+#[test]
+fn an_instant_missed_while_the_daemon_was_down_runs_once_on_start() {
+    let env = Env::new();
+    // A fixed second, a few seconds ahead.
+    let due = Timestamp::now().as_second() + 4;
+    env.write_task_file(&format!(
+        "[tasks.fixed]\nschedule = \"{} * * * * *\"\ncommand = \"true\"\n",
+        due % 60
+    ));
+    let daemon = DaemonGuard::start(&env);
+    drop(daemon);
+    wait_until("the instant passes", || Timestamp::now().as_second() > due);
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("the catch-up run", || !history(&env, "fixed").is_empty());
+    let r = &history(&env, "fixed")[0];
+    assert_eq!(r["trigger"], "catch-up", "{r}");
+    assert_eq!(ts(&r["scheduled"]).as_second(), due);
+}
+
+#[test]
+fn a_task_never_seen_starts_from_now() {
+    let env = Env::new();
+    env.write_task_file("[tasks.hourly]\nschedule = \"0 0 * * * *\"\ncommand = \"true\"\n");
+    state(&env, &boot_id(), &[]);
+    let daemon = DaemonGuard::start(&env);
+    wait_until("the load", || daemon.log().contains("loaded"));
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(history(&env, "hourly").is_empty());
+}
+
+#[test]
+fn reboot_tasks_run_once_per_boot() {
+    let env = Env::new();
+    env.write_task_file("[tasks.boot]\nschedule = \"@reboot\"\ncommand = \"true\"\n");
+    state(&env, "an-earlier-boot", &[]);
+    let daemon = DaemonGuard::start(&env);
+    wait_until("the reboot run", || history(&env, "boot").len() == 1);
+    assert_eq!(history(&env, "boot")[0]["trigger"], "reboot");
+    drop(daemon);
+    let _daemon = DaemonGuard::start(&env);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(history(&env, "boot").len(), 1);
+}
+
+#[test]
+fn max_parallel_makes_runs_wait() {
+    let env = Env::new();
+    let gate = env.path().join("gate");
+    let starts = env.path().join("starts");
+    std::fs::write(&gate, "").unwrap();
+    let command = format!(
+        "echo $KRON_TASK >> {}; while [ -e {} ]; do sleep 0.05; done",
+        starts.display(),
+        gate.display()
+    );
+    env.write_task_file(&format!(
+        "[defaults]\nmax_parallel = 1\n\n[tasks.a]\nschedule = \"*/2 * * * * *\"\ncommand = \"{command}\"\n\n\
+         [tasks.b]\nschedule = \"*/2 * * * * *\"\ncommand = \"{command}\"\n"
+    ));
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("one run starts", || !lines(&starts).is_empty());
+    wait_until("the other waits", || {
+        env.kron(&["status"]).output().stdout().contains("waiting")
+    });
+    assert_eq!(lines(&starts).len(), 1);
+    std::fs::remove_file(&gate).unwrap();
+    wait_until("both ran", || {
+        let l = lines(&starts);
+        l.contains(&"a".to_string()) && l.contains(&"b".to_string())
+    });
+}
+
+#[test]
+fn jitter_delays_runs_within_its_bound() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.j]\nschedule = \"*/2 * * * * *\"\njitter = \"1500ms\"\ncommand = \"true\"\n",
+    );
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("three runs", || history(&env, "j").len() >= 3);
+    for r in &history(&env, "j")[..3] {
+        let late = ts(&r["started"]).duration_since(ts(&r["scheduled"]));
+        assert!(late.as_secs_f64() < 2.5, "{late:?}: {r}");
+    }
+}
+
+#[test]
+fn a_run_survives_sigkill_of_the_daemon_and_no_second_copy_starts() {
+    let env = Env::new();
+    let gate = env.path().join("gate");
+    let starts = env.path().join("starts");
+    std::fs::write(&gate, "").unwrap();
+    env.write_task_file(&format!(
+        "[tasks.long]\nschedule = \"* * * * * *\"\ncommand = \"echo $KRON_RUN_ID >> {}; while [ -e {} ]; do sleep 0.05; done\"\n",
+        starts.display(),
+        gate.display()
+    ));
+    let mut daemon = DaemonGuard::start(&env);
+    wait_until("the run starts", || !lines(&starts).is_empty());
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait_exit();
+    let daemon = DaemonGuard::start(&env);
+    // The new daemon fires each second; the lock makes each run a skip.
+    wait_until("runs skipped while the first holds the lock", || {
+        history(&env, "long")
+            .iter()
+            .filter(|r| r["outcome"] == "skipped")
+            .count()
+            >= 2
+    });
+    assert_eq!(lines(&starts).len(), 1, "{}", daemon.log());
+    let first = lines(&starts)[0].clone();
+    std::fs::remove_file(&gate).unwrap();
+    wait_until("the first run's outcome", || {
+        history(&env, "long")
+            .iter()
+            .any(|r| r["run_id"] == first.as_str() && r["outcome"] == "success")
+    });
+}
+
+#[test]
+fn a_command_that_cannot_start_is_recorded() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.broken]\nschedule = \"* * * * * *\"\ncommand = [\"/nonexistent/program\"]\n",
+    );
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("the failure is recorded", || {
+        !history(&env, "broken").is_empty()
+    });
+    let r = &history(&env, "broken")[0];
+    assert_eq!(r["outcome"], "failure", "{r}");
+}

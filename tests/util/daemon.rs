@@ -1,0 +1,159 @@
+//! The daemon in tests. [`DaemonGuard`] runs `kron daemon run` in a test's
+//! [`Env`], waits until it answers, and stops it when dropped (SIGTERM,
+//! then SIGKILL), so no test leaves a daemon behind. [`wait_until`] polls a
+//! condition with a generous deadline instead of sleeping.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::Env;
+
+/// How long tests wait for something the daemon should do within seconds.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub struct DaemonGuard {
+    child: Option<Child>,
+    pub pid: u32,
+    log: PathBuf,
+}
+
+impl DaemonGuard {
+    /// Starts `kron daemon run` and waits until `kron daemon status` says
+    /// it runs.
+    #[track_caller]
+    pub fn start(env: &Env) -> DaemonGuard {
+        DaemonGuard::start_with(env, &[])
+    }
+
+    /// As [`DaemonGuard::start`], with extra environment variables.
+    #[track_caller]
+    pub fn start_with(env: &Env, vars: &[(&str, &str)]) -> DaemonGuard {
+        let n = std::fs::read_dir(env.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let log = env.path().join(format!("daemon-{n}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut run = env.kron(&["daemon", "run"]);
+        for (k, v) in vars {
+            run = run.env(k, v);
+        }
+        let mut command = run.into_command();
+        command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let child = command.spawn().expect("kron daemon run starts");
+        let pid = child.id();
+        let mut guard = DaemonGuard {
+            child: Some(child),
+            pid,
+            log,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = guard.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("the daemon exited ({status}):\n{}", guard.log());
+            }
+            let out = env.kron(&["daemon", "status"]).output();
+            if out.output.status.code() == Some(0) && out.stdout().contains(&format!("pid {pid}")) {
+                return guard;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the daemon did not answer:\n{}",
+                guard.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the daemon wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid as i32), signal).unwrap();
+    }
+
+    /// Waits for the daemon to exit and returns its status and how long
+    /// that took.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        let child = self.child.as_mut().expect("the daemon was started");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return (status, started.elapsed());
+            }
+            assert!(started.elapsed() < DEADLINE, "the daemon did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Stops a daemon started with `kron daemon start` (or by auto-start) when
+/// dropped.
+pub struct StopOnDrop<'a>(pub &'a Env);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kron(&["daemon", "stop"]).output();
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after
+/// [`DEADLINE`], naming `what`.
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The lines of a file (none when it does not exist).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// The task's history records, oldest first.
+pub fn history(env: &Env, task: &str) -> Vec<serde_json::Value> {
+    lines(&env.path().join(format!("state/kron/history/{task}.jsonl")))
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// A shell command that appends a line to `file`.
+pub fn append(file: &Path, text: &str) -> String {
+    format!("echo {text} >> {}", file.display())
+}
