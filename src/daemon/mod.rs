@@ -260,7 +260,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 Receive::Frame(line) => {
                     let response = match ipc::decode_request(&line) {
                         Ok(request) => handle::handle(&mut daemon, request),
-                        Err(response) => response,
+                        Err(message) => ipc::Response::Error { message },
                     };
                     connection.respond(&response);
                 }
