@@ -80,7 +80,21 @@ pub enum Command {
     ///   crontab -l | kron import -
     Import(ImportArgs),
 
-    /// Write the tasks in another format.
+    /// Write the tasks in another format: a crontab, systemd timers or
+    /// Kubernetes CronJobs.
+    ///
+    /// A task the format cannot express exactly is refused with the reason
+    /// on stderr (systemd, kubernetes: the others are still written, and
+    /// kron exits 1) or commented out (crontab: exit 0); settings it has no
+    /// place for become comments in the output.
+    ///
+    /// Examples:
+    ///
+    ///   kron export --format crontab > crontab.txt
+    ///
+    ///   kron export --format systemd ~/.config/systemd/user
+    ///
+    ///   kron export --format kubernetes --image debian:stable-slim > cronjobs.yaml
     Export(ExportArgs),
 
     /// Show when a schedule fires next.
@@ -388,12 +402,27 @@ pub struct ExportArgs {
     /// The format to write.
     #[arg(long, value_enum, default_value_t = ExportFormat::Crontab)]
     pub format: ExportFormat,
+
+    /// The directory to write the files into (created if missing): required
+    /// for systemd; for kubernetes, one NAME.yaml per task instead of one
+    /// stream on stdout. Files of the same names are replaced.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// The container image the CronJobs run (required for kubernetes): one
+    /// that has the programs the tasks call.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     /// A crontab(5) file, with a comment on each setting crontab cannot express.
     Crontab,
+    /// A kron-NAME.service and kron-NAME.timer systemd user unit per task, in DIR.
+    Systemd,
+    /// A batch/v1 CronJob manifest per task, on stdout (or in DIR).
+    Kubernetes,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod diag;
 pub mod dirs;
 pub mod error;
+pub mod export;
 pub mod history;
 pub mod ipc;
 pub mod lock;
