@@ -9,6 +9,9 @@ mod add_remove;
 mod daemon;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
+/// `kron export --format systemd` and `--format kubernetes`: units, manifests,
+/// refusals, schedules against systemd-analyze and kron's engine.
+mod export;
 /// Tasks fire on time: pause/resume, catch-up, @reboot, max_parallel, jitter, SIGKILL mid-run.
 mod firing;
 /// `kron import` and `kron export --format crontab` on real crontab files.

@@ -750,12 +750,14 @@ fn daylight_saving(task: &Task) -> Option<String> {
     }
     Some(if parts.wildcard {
         format!(
-            "daylight saving in {}: when the clocks go back, systemd runs the times of the              repeated hour once; kron runs them in both hours",
+            "daylight saving in {}: when the clocks go back, systemd runs the times of the \
+             repeated hour once; kron runs them in both hours",
             zone.name()
         )
     } else {
         format!(
-            "daylight saving in {}: when the clocks go forward, systemd skips a time they              jump over; kron runs it when the gap ends",
+            "daylight saving in {}: when the clocks go forward, systemd skips a time they \
+             jump over; kron runs it when the gap ends",
             zone.name()
         )
     })
