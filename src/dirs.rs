@@ -164,11 +164,10 @@ impl Paths {
         self.state_dir.join("daemon.log")
     }
 
-    /// `$RUNTIME/tasks.loaded.toml`: a copy of the task file as the daemon
-    /// last loaded it, which its supervisors read (so that a broken edit
-    /// does not stop the tasks the daemon keeps running).
-    pub fn loaded_task_file(&self) -> PathBuf {
-        self.runtime_dir.join("tasks.loaded.toml")
+    /// `$RUNTIME/loaded/NAME.toml`: `[defaults]` and task NAME as the
+    /// daemon last loaded them; its supervisors read these.
+    pub fn loaded_dir(&self) -> PathBuf {
+        self.runtime_dir.join("loaded")
     }
 }
 

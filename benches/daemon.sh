@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The daemon's costs (issue 4's targets): with 1,000 tasks that are not due,
+# its RSS, wake-ups per hour and CPU per hour while idle (from /proc); the
+# firing latency from a scheduled instant to the command's first
+# instruction; and how long a burst of 1,000 tasks due in the same second
+# takes to start. Targets: idle RSS < 4 MiB, 0 wake-ups per hour, median
+# latency < 5 ms and max < 50 ms, the burst started within 1 s.
+#
+# Usage: benches/daemon.sh [path/to/kron]
+# Environment: IDLE_SECONDS (default 180), FIRINGS (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kron=${1:-target/release/kron}
+[ -x "$kron" ] || cargo build --release --quiet
+kron=$(realpath "$kron")
+idle_seconds=${IDLE_SECONDS:-180}
+firings=${FIRINGS:-60}
+
+dir=$(mktemp -d)
+daemon_pid=
+stop_daemon() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid"
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    daemon_pid=
+}
+trap 'stop_daemon; rm -rf "$dir"' EXIT
+export XDG_CONFIG_HOME=$dir/config XDG_STATE_HOME=$dir/state XDG_RUNTIME_DIR=$dir/runtime
+export HOME=$dir/home KRON_NO_AUTOSTART=1 TZ=UTC
+mkdir -p "$XDG_CONFIG_HOME/kron" "$XDG_STATE_HOME" "$XDG_RUNTIME_DIR" "$HOME"
+tasks=$XDG_CONFIG_HOME/kron/tasks.toml
+
+# $1: a Python expression printing the task file.
+write_tasks() {
+    python3 -c "$1" > "$tasks"
+    chmod 600 "$tasks"
+}
+
+start_daemon() {
+    "$kron" daemon run 2>> "$dir/daemon.log" &
+    daemon_pid=$!
+    for _ in $(seq 500); do
+        "$kron" daemon status > /dev/null 2>&1 && return
+        sleep 0.01
+    done
+    echo "the daemon did not start" >&2
+    cat "$dir/daemon.log" >&2
+    exit 1
+}
+
+field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$daemon_pid/status"; }
+switches() { echo $(( $(field voluntary_ctxt_switches) + $(field nonvoluntary_ctxt_switches) )); }
+# utime + stime in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$daemon_pid/stat"; }
+
+echo "kron: $("$kron" --version), $(nproc) CPUs, $(uname -sr)"
+
+# --- 1. Idle with 1,000 tasks not due (each once a year). ---
+write_tasks '
+for i in range(1000):
+    print(f"[tasks.task-{i}]\nschedule = \"0 0 1 1 *\"\ncommand = \"echo {i}\"\n")'
+start_daemon
+sleep 2
+rss=$(field VmRSS)
+hwm=$(field VmHWM)
+s0=$(switches); c0=$(cpu_ticks)
+sleep "$idle_seconds"
+s1=$(switches); c1=$(cpu_ticks)
+rss_after=$(field VmRSS)
+hz=$(getconf CLK_TCK)
+echo "idle, 1,000 tasks not due, ${idle_seconds} s:"
+echo "  RSS ${rss} kB at start, ${rss_after} kB after (peak ${hwm} kB while loading)"
+echo "  wake-ups (context switches): $((s1 - s0)) in ${idle_seconds} s = $(( (s1 - s0) * 3600 / idle_seconds )) per hour"
+echo "  CPU: $(( (c1 - c0) * 1000 / hz )) ms in ${idle_seconds} s = $(( (c1 - c0) * 1000 * 3600 / hz / idle_seconds )) ms per hour"
+stop_daemon
+
+# --- 2. Firing latency: a task due each second, among the 1,000. ---
+out=$dir/latency
+: > "$out"
+write_tasks "
+print('[tasks.probe]\nschedule = \"* * * * * *\"\ncommand = \"date +%s.%N >> $out\"\n')
+for i in range(1000):
+    print(f'[tasks.task-{i}]\nschedule = \"0 0 1 1 *\"\ncommand = \"echo {i}\"\n')"
+start_daemon
+while [ "$(wc -l < "$out")" -lt "$((firings + 1))" ]; do sleep 0.5; done
+stop_daemon
+echo "firing latency (scheduled second to the command's \`date\`), $firings firings:"
+tail -n "$firings" "$out" | python3 -c '
+import sys, statistics
+ms = sorted((float(l) % 1) * 1000 for l in sys.stdin if l.strip())
+print(f"  median {statistics.median(ms):.2f} ms, p90 {ms[int(len(ms) * 0.9) - 1]:.2f} ms, max {ms[-1]:.2f} ms, min {ms[0]:.2f} ms")'
+
+# --- 3. A burst: 1,000 tasks due in the same second. ---
+out=$dir/burst
+: > "$out"
+due=$(( $(date +%s) + 8 ))
+write_tasks "
+for i in range(1000):
+    print(f'[tasks.task-{i}]\nschedule = \"{$due % 60} * * * * *\"\ncommand = \"date +%s.%N >> $out\"\n')"
+start_daemon
+deadline=$(( due + 60 ))
+while [ "$(wc -l < "$out")" -lt 1000 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+stop_daemon
+echo "burst of 1,000 tasks due at the same second:"
+python3 - "$out" "$due" "$dir/daemon.log" <<'PY'
+import sys, re, datetime
+out, due, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+starts = sorted(float(l) for l in open(out) if l.strip())
+spawned = [datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
+           for m in re.finditer(r"^(\S+) INFO started task-\d+ \(schedule", open(log).read(), re.M)]
+print(f"  commands started: {len(starts)} of 1000; the last {(starts[-1] - due) * 1000:.0f} ms after the instant, "
+      f"half within {(starts[len(starts) // 2] - due) * 1000:.0f} ms")
+if spawned:
+    spawned.sort()
+    print(f"  supervisors spawned by the daemon: {len(spawned)}; the first {(spawned[0] - due) * 1000:.0f} ms, "
+          f"the 100th {(spawned[99] - due) * 1000:.0f} ms, the last {(spawned[-1] - due) * 1000:.0f} ms after the instant")
+PY
