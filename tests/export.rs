@@ -752,3 +752,63 @@ fn kubernetes_schedules_fire_at_kron_instants() {
     }
     assert!(translated >= 15, "{translated}");
 }
+
+#[test]
+fn systemd_refusals_name_the_task_and_the_reason() {
+    let env = Env::new();
+    env.write_task_file(
+        r#"
+[tasks.fine]
+schedule = "@daily"
+command = ["tool", "-v"]
+overlap = "allow"
+
+[tasks.dash]
+schedule = "@daily"
+command = ["-x"]
+overlap = "allow"
+
+[tasks.late]
+schedule = "0 0 L-28 * *"
+command = "true"
+
+[tasks.mixed]
+schedule = "0 9 */2 * 5L"
+command = "true"
+
+[tasks.seven]
+schedule = "@every 7m"
+command = "true"
+
+[tasks.colon]
+schedule = "@daily"
+command = "true"
+env = { "A:B" = "x" }
+"#,
+    );
+    let dir = env.path().join("units");
+    let out = env
+        .kron(&["export", "--format", "systemd", dir.to_str().unwrap()])
+        .output();
+    out.code(1);
+    let expected = "\
+kron: task dash is not exported to systemd: its program name `-x` cannot be started by /usr/bin/env
+kron: task late is not exported to systemd: its schedule `0 0 L-28 * *` uses `L-28`, and OnCalendar= counts at most 28 days from the end of a month (`~28` is `L-27`)
+kron: task mixed is not exported to systemd: its schedule `0 9 */2 * 5L` needs days counted from the start of the month and days counted from its end to match together, and an OnCalendar= value counts from one end only
+kron: task seven is not exported to systemd: its schedule `@every 7m` counts every 7m from the Unix epoch; OnCalendar= can repeat that only for a period that divides a day evenly, and OnUnitActiveSec= counts from the last run instead
+kron: task colon is not exported to systemd: its env key `A:B` is not a variable name systemd accepts (letters, digits and _, not starting with a digit)
+kron: 5 task(s) not exported; the others were
+";
+    assert_eq!(out.stderr(), expected);
+    // A program without a path runs through env(1), which searches PATH.
+    let fine = read(&dir, "kron-fine.service");
+    assert!(
+        fine.contains("\nExecStart=/usr/bin/env tool -v\n"),
+        "{fine}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

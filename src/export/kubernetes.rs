@@ -210,7 +210,7 @@ pub fn stream(file: &TaskFile, exported: &Export) -> String {
         "# Kubernetes CronJobs written by kron {} (kron export --format kubernetes)\n\
          # from {}. Apply them with: kubectl apply -f FILE\n",
         env!("CARGO_PKG_VERSION"),
-        file.path.display()
+        super::one_line(&file.path.to_string_lossy())
     );
     for f in &exported.files {
         text.push_str(&f.text);

@@ -210,9 +210,13 @@ pub(crate) fn argv(task: &crate::taskfile::Task) -> Vec<String> {
     }
 }
 
-/// The first line of a description, for one-line fields.
+/// A text on one line, for one-line fields and comments: runs of blanks
+/// and line breaks become one space, other control characters `?`.
 pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .map(|word| word.replace(char::is_control, "?"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

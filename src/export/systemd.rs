@@ -426,7 +426,7 @@ fn header(task: &Task, file: &TaskFile, what: &str) -> String {
         "# Written by kron {} (kron export --format systemd) from {}:\n\
          # task {}, {what}\n",
         env!("CARGO_PKG_VERSION"),
-        file.path.display(),
+        one_line(&file.path.to_string_lossy()),
         task.name
     )
 }
