@@ -7,6 +7,8 @@ mod util;
 mod add_remove;
 /// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start.
 mod daemon;
+/// The man pages and completions match the code.
+mod docs;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
 /// `kron export --format systemd` and `--format kubernetes`: units, manifests,
@@ -16,8 +18,6 @@ mod export;
 mod firing;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
-/// The man pages and completions match the code.
-mod docs;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.
