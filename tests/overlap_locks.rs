@@ -97,6 +97,46 @@ fn queue_keeps_one_waiting_run() {
 }
 
 #[test]
+fn a_waiting_run_can_be_interrupted() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &first_waits("gate"),
+        &dir,
+        "overlap = \"queue\"",
+    ));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(&env, "t"))
+    });
+    let queued = env.kron(&["run", "t"]).spawn();
+    let queue = env.path().join("runtime/kron/locks/t.queue");
+    wait_until("the second run waits in the queue", || held(&queue));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(queued.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_with_deadline(queued, DEADLINE).code(128 + 15);
+    assert!(!held(&queue));
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(first, DEADLINE).success();
+    let records = history(&env, "t");
+    let outcomes: Vec<_> = records
+        .iter()
+        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("interrupted".into(), 0.into()),
+            ("success".into(), 1.into())
+        ]
+    );
+}
+
+#[test]
 fn replace_stops_the_running_one() {
     let env = Env::new();
     let dir = work(&env);
@@ -110,7 +150,7 @@ fn replace_stops_the_running_one() {
     wait_until("the first run holds the lock", || {
         held(&lock_file(&env, "t"))
     });
-    let second = env.kron(&["run", "t"]).output();
+    let second = wait_with_deadline(env.kron(&["run", "t"]).spawn(), DEADLINE);
     second.success();
     assert_eq!(second.stdout(), "later\n");
     wait_with_deadline(first, DEADLINE).code(128 + 15);

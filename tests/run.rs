@@ -45,9 +45,10 @@ pub fn gone(pid: i32) -> bool {
     }
 }
 
-/// A shell loop that waits for the file `gate` (relative to the workdir).
+/// A shell loop that waits for the file `gate` (relative to the workdir),
+/// for at most a minute, so that a failed test leaves nothing running.
 pub fn wait_for(gate: &str) -> String {
-    format!("while [ ! -e {gate} ]; do sleep 0.02; done")
+    format!("i=0; while [ ! -e {gate} ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done")
 }
 
 /// `[tasks.NAME]` with the given extra lines, running in `dir`.

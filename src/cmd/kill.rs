@@ -1,15 +1,16 @@
 //! `kron kill NAME [--signal SIG]`: stop the running runs of a task.
 //!
-//! Without `--signal`, the run's supervisor gets SIGTERM: it sends SIGTERM
-//! to the command's process group, SIGKILL after `kill_grace`, retries no
-//! more, and records the run as `interrupted`. With `--signal SIG`, the
-//! supervisor gets SIGUSR1 (no more retries; record `interrupted`) and the
-//! process group gets SIG. kron then waits for the runs to end.
+//! kron asks each run's supervisor, which owns the process group: without
+//! `--signal`, the supervisor gets SIGTERM and sends SIGTERM to the group,
+//! SIGKILL after `kill_grace`; with `--signal SIG`, kron writes SIG to the
+//! run's request file and wakes the supervisor with SIGUSR1, and the
+//! supervisor sends SIG to the group. Either way retries stop and the run
+//! is recorded as `interrupted`. kron then waits for the runs to end.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::{Ctx, out};
@@ -34,13 +35,10 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
         .unwrap_or(crate::taskfile::DEFAULT_KILL_GRACE);
     let mut stdout = std::io::stdout();
     for run in &runs {
-        let supervisor = Pid::from_raw(run.supervisor_pid);
         let sent = match signal {
-            None => kill(supervisor, Signal::SIGTERM),
-            Some(signal) => kill(supervisor, Signal::SIGUSR1).and_then(|()| match run.pgid {
-                Some(pgid) => killpg(Pid::from_raw(pgid), signal),
-                None => Ok(()),
-            }),
+            None => kill(Pid::from_raw(run.supervisor_pid), Signal::SIGTERM)
+                .map_err(std::io::Error::from),
+            Some(signal) => runner::running::request_signal(&ctx.paths.running_dir(), run, signal),
         };
         match sent {
             Ok(()) => out!(

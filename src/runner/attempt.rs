@@ -21,6 +21,7 @@
 
 use std::io::{PipeReader, Read, Write};
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub struct Ended {
 pub struct Limits {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
+    /// Where `kron kill --signal` leaves the signal to send the group.
+    pub signal_request: PathBuf,
 }
 
 /// Runs the loop until the child is reaped and its output is done.
@@ -74,6 +77,11 @@ pub fn watch(
     loop {
         let now = Instant::now();
         let stop = signals.drain();
+        if signals.take_request()
+            && let Some(signal) = requested_signal(&limits.signal_request)
+        {
+            signal_group(group, signal);
+        }
         if !stop_seen && let Some(Stop::Terminate(_)) = stop {
             stop_seen = true;
             if term_at.is_none() {
@@ -160,6 +168,12 @@ pub fn watch(
             }
         }
     }
+}
+
+/// The signal number `kron kill --signal` wrote to `path`.
+pub fn requested_signal(path: &Path) -> Option<Signal> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Signal::try_from(text.trim().parse::<i32>().ok()?).ok()
 }
 
 /// Sends `signal` to the process group; a group that is gone is fine.

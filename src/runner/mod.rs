@@ -26,7 +26,7 @@ pub mod spawn;
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,37 @@ pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
     Ok(report)
 }
 
+/// Stops the runs holding the lock (through their supervisors, which stop
+/// their groups and record `interrupted`), then takes it. A holder may have
+/// taken the lock but not registered yet, so the registry is read again
+/// until the lock is free; the wait is short, as the holder is stopping.
+fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, LockError> {
+    let lock = &req.task.settings.lock;
+    let mut stopped = std::collections::HashSet::new();
+    loop {
+        for run in running(req.paths) {
+            if run.lock.as_deref() == Some(lock)
+                && run.run_id != req.run_id
+                && stopped.insert(run.run_id)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(run.supervisor_pid),
+                    Signal::SIGTERM,
+                );
+            }
+        }
+        if let Some(held) = lock::try_acquire(path)? {
+            return Ok(Locked::Held(Some(held)));
+        }
+        if let Some(stop) = backoff(signals, Duration::from_millis(50)) {
+            return Ok(Locked::Interrupted(match stop {
+                Stop::Terminate(s) => s,
+                Stop::NoRetry => Signal::SIGUSR1,
+            }));
+        }
+    }
+}
+
 enum Locked {
     Held(Option<Held>),
     Skipped(String),
@@ -154,18 +185,7 @@ fn take_lock(req: &Request, signals: &mut Signals) -> Result<Locked, LockError> 
                 }
             }
         }
-        Overlap::Replace => {
-            for run in running(req.paths) {
-                if run.lock.as_deref() == Some(&settings.lock) && run.run_id != req.run_id {
-                    // Its supervisor stops the group and records `interrupted`.
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(run.supervisor_pid),
-                        Signal::SIGTERM,
-                    );
-                }
-            }
-            None
-        }
+        Overlap::Replace => return replace(req, &path, signals),
     };
     match lock::acquire(&path, || signals.drain().is_some()) {
         Ok(held) => Ok(Locked::Held(Some(held))),
@@ -324,6 +344,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let limits = Limits {
         timeout: settings.timeout,
         kill_grace: settings.kill_grace,
+        signal_request: running::signal_request(&registry, &req.run_id),
     };
     let mut attempt = 1;
     let end = loop {

@@ -78,6 +78,31 @@ pub fn register(dir: &Path, run: &RunningRun) -> std::io::Result<()> {
 
 pub fn unregister(dir: &Path, run_id: &str) {
     let _ = std::fs::remove_file(dir.join(format!("{run_id}.json")));
+    let _ = std::fs::remove_file(signal_request(dir, run_id));
+}
+
+/// `RUN_ID.signal`: the signal number `kron kill --signal` asks the
+/// supervisor (woken by SIGUSR1) to send the command's process group.
+pub fn signal_request(dir: &Path, run_id: &str) -> std::path::PathBuf {
+    dir.join(format!("{run_id}.signal"))
+}
+
+/// Asks the supervisor of `run` to send `signal` to its command's process
+/// group and to retry no more.
+pub fn request_signal(
+    dir: &Path,
+    run: &RunningRun,
+    signal: nix::sys::signal::Signal,
+) -> std::io::Result<()> {
+    let path = signal_request(dir, &run.run_id);
+    let tmp = path.with_extension("signal.tmp");
+    std::fs::write(&tmp, format!("{}\n", signal as i32))?;
+    std::fs::rename(&tmp, &path)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.supervisor_pid),
+        nix::sys::signal::Signal::SIGUSR1,
+    )?;
+    Ok(())
 }
 
 /// Deletes the files of `task` whose supervisor is gone.

@@ -32,8 +32,8 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
 pub enum Stop {
     /// SIGTERM, SIGINT or SIGHUP: stop the command's group, no retries.
     Terminate(Signal),
-    /// SIGUSR1 (`kron kill --signal`): the caller signals the group itself;
-    /// only retries stop.
+    /// SIGUSR1 (`kron kill --signal`): send the group the signal named in
+    /// the run's request file; retries stop.
     NoRetry,
 }
 
@@ -41,6 +41,8 @@ pub struct Signals {
     read: PipeReader,
     _write: PipeWriter,
     stop: Option<Stop>,
+    /// SIGUSR1s not yet acted on.
+    requests: u32,
 }
 
 pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
@@ -69,6 +71,7 @@ impl Signals {
             read,
             _write: write,
             stop: None,
+            requests: 0,
         })
     }
 
@@ -89,8 +92,11 @@ impl Signals {
                     if !matches!(self.stop, Some(Stop::Terminate(_))) {
                         self.stop = Some(Stop::Terminate(signal));
                     }
-                } else if signal == Signal::SIGUSR1 && self.stop.is_none() {
-                    self.stop = Some(Stop::NoRetry);
+                } else if signal == Signal::SIGUSR1 {
+                    self.requests += 1;
+                    if self.stop.is_none() {
+                        self.stop = Some(Stop::NoRetry);
+                    }
                 }
             }
         }
@@ -99,5 +105,10 @@ impl Signals {
 
     pub fn stop(&self) -> Option<Stop> {
         self.stop
+    }
+
+    /// Whether SIGUSR1 arrived since the last call (call [`Signals::drain`] first).
+    pub fn take_request(&mut self) -> bool {
+        std::mem::take(&mut self.requests) > 0
     }
 }
