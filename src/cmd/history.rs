@@ -17,6 +17,11 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let names = match &args.name {
+        Some(name) if !crate::taskfile::valid_name(name) => {
+            return Err(Error::Invalid(format!(
+                "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
+            )));
+        }
         Some(name) => vec![name.clone()],
         None => history::tasks(&dir),
     };

@@ -1,6 +1,7 @@
 //! `kron logs NAME [-n LINES] [--run ID] [-f]`: a run's output from the
 //! task's run logs, found by its header lines across the rotated files.
 
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use super::Ctx;
@@ -26,7 +27,12 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> Result<(), Error> {
             .map_err(convert)?
             .ok_or_else(|| Error::Failed(format!("no run of `{name}` in its logs yet")))?,
     };
-    let mut stdout = std::io::stdout().lock();
+    let stdout = std::io::stdout().lock();
+    let mut stdout: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(Printable(stdout))
+    } else {
+        Box::new(stdout)
+    };
     let copied = read::copy_run(&dir, name, &id, args.lines, &mut stdout).map_err(convert)?;
     if !copied.found {
         return Err(Error::Failed(format!(
@@ -53,5 +59,29 @@ fn convert(e: ReadError) -> Error {
             source,
         },
         ReadError::Output(e) => Error::Output(e),
+    }
+}
+
+/// On a terminal, control characters other than newline and tab are shown
+/// as `^X` (as `cat -v` does), so a log cannot drive the terminal.
+struct Printable<W: Write>(W);
+
+impl<W: Write> Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut shown = Vec::with_capacity(buf.len());
+        for &b in buf {
+            match b {
+                b'\n' | b'\t' => shown.push(b),
+                0..=0x1f => shown.extend([b'^', b + 64]),
+                0x7f => shown.extend(b"^?"),
+                _ => shown.push(b),
+            }
+        }
+        self.0.write_all(&shown)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }

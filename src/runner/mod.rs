@@ -169,7 +169,8 @@ fn take_lock(req: &Request, signals: &mut Signals) -> Result<Locked, LockError> 
         return Ok(Locked::Held(Some(held)));
     }
     let busy = format!("lock {} is held", path.display());
-    let _queued = match settings.overlap {
+    // Queue: hold `LOCK.queue` while waiting, so that one run at most waits.
+    let _waiting = match settings.overlap {
         Overlap::Skip | Overlap::Allow => return Ok(Locked::Skipped(busy)),
         Overlap::Queue => {
             let queue = req

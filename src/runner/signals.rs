@@ -60,13 +60,18 @@ impl Signals {
             SaFlags::SA_NOCLDSTOP,
             SigSet::empty(),
         );
+        let mut mine = SigSet::empty();
         for signal in STOP_SIGNALS
             .into_iter()
             .chain([Signal::SIGUSR1, Signal::SIGCHLD])
         {
             // SAFETY: the handler only calls async-signal-safe functions.
             unsafe { sigaction(signal, &action) }?;
+            mine.add(signal);
         }
+        // A parent that blocks signals (for a signalfd, say) passes its
+        // mask on through exec: unblock ours.
+        mine.thread_unblock()?;
         Ok(Signals {
             read,
             _write: write,
