@@ -181,13 +181,6 @@ pub fn signal_group(group: Pid, signal: Signal) {
     let _ = killpg(group, signal);
 }
 
-/// A sink that writes nowhere (for tests of the loop).
-pub struct Discard;
-
-impl Sink for Discard {
-    fn output(&mut self, _: &[u8]) {}
-}
-
 /// Copies to a writer, forgetting it after the first error (a closed
 /// terminal must not stop the run).
 pub struct Tee<W: Write> {
