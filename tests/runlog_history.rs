@@ -206,7 +206,13 @@ fn history_lists_filters_and_prints_json() {
     let text = list.stdout();
     assert!(text.contains("LAST"), "{text}");
     assert!(
-        text.contains("success now") || text.contains("success 1s ago"),
+        text.lines()
+            .any(|l| l.starts_with("good") && l.contains("success")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("bad") && l.contains("failure")),
         "{text}"
     );
 }
