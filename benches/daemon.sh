@@ -38,6 +38,7 @@ write_tasks() {
 }
 
 start_daemon() {
+    rm -f "$XDG_STATE_HOME/kron/state.json"
     "$kron" daemon run 2>> "$dir/daemon.log" &
     daemon_pid=$!
     for _ in $(seq 500); do
@@ -97,7 +98,7 @@ out=$dir/burst
 due=$(( $(date +%s) + 8 ))
 write_tasks "
 for i in range(1000):
-    print(f'[tasks.task-{i}]\nschedule = \"{$due % 60} * * * * *\"\ncommand = \"date +%s.%N >> $out\"\n')"
+    print(f'[tasks.burst-{i}]\nschedule = \"{$due % 60} * * * * *\"\ncommand = \"date +%s.%N >> $out\"\n')"
 start_daemon
 deadline=$(( due + 60 ))
 while [ "$(wc -l < "$out")" -lt 1000 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
@@ -108,7 +109,7 @@ import sys, re, datetime
 out, due, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 starts = sorted(float(l) for l in open(out) if l.strip())
 spawned = [datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
-           for m in re.finditer(r"^(\S+) INFO started task-\d+ \(schedule", open(log).read(), re.M)]
+           for m in re.finditer(r"^(\S+) INFO started burst-\d+ \(schedule", open(log).read(), re.M)]
 print(f"  commands started: {len(starts)} of 1000; the last {(starts[-1] - due) * 1000:.0f} ms after the instant, "
       f"half within {(starts[len(starts) // 2] - due) * 1000:.0f} ms")
 if spawned:

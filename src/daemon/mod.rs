@@ -122,6 +122,8 @@ pub struct Daemon {
     /// What supervisors read (see `snapshot`).
     snapshots: snapshot::Snapshots,
     snapshots_ok: bool,
+    /// Give memory back before the next sleep (after a load).
+    trim_pending: bool,
 }
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
@@ -168,6 +170,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         rng: Rng::new(),
         snapshots: snapshot::Snapshots::new(paths.loaded_dir()),
         snapshots_ok: false,
+        trim_pending: false,
     };
     info!(
         "kron {} daemon started (pid {}): task file {}, socket {}",
@@ -188,6 +191,10 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         clock
             .arm(daemon.planner.deadline())
             .map_err(sys("arming the timer"))?;
+        if daemon.trim_pending {
+            daemon.trim_pending = false;
+            trim_memory();
+        }
 
         let timeout = connections
             .iter()
@@ -266,6 +273,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                         Err(message) => ipc::Response::Error { message },
                     };
                     connection.respond(&response);
+                    daemon.trim_pending = true;
                 }
             }
         }
@@ -438,7 +446,7 @@ impl Daemon {
             }
             Err(e) => warning!("reading the boot id (for @reboot tasks): {e}"),
         }
-        trim_memory();
+        self.trim_pending = true;
     }
 
     /// Brings `$RUNTIME/loaded/` in line with `text`. If that fails,
@@ -679,13 +687,50 @@ fn boot_id() -> std::io::Result<String> {
         .to_string())
 }
 
-/// Gives memory freed after parsing the task file back to the system, so
-/// that the idle daemon stays small.
+/// Gives memory back after a load, so that the idle daemon stays small:
+/// the heap freed after parsing (`malloc_trim`), and the code pages of the
+/// program and its libraries that loading touched (clap, toml_edit, the
+/// schedule engine...). Code is never written, so dropping those pages
+/// from this process (`MADV_DONTNEED` on the `r-xp` file mappings) loses
+/// nothing: the kernel maps them back from the page cache when they run
+/// again. Writable and read-only data mappings are left alone (relocated
+/// data lives there).
 fn trim_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         nix::libc::malloc_trim(0);
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let path = fields.nth(3).unwrap_or("");
+        if perms != "r-xp" || !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: a private, never-written file mapping of code; its pages
+        // come back from the file on the next access.
+        unsafe {
+            nix::libc::madvise(
+                start as *mut nix::libc::c_void,
+                end - start,
+                nix::libc::MADV_DONTNEED,
+            );
+        }
     }
 }
 
