@@ -147,9 +147,7 @@ fn replace_stops_the_running_one() {
         "overlap = \"replace\"\nkill_grace = \"2s\"\nretry = { attempts = 3, backoff = \"10ms\" }",
     ));
     let first = env.kron(&["run", "t"]).spawn();
-    wait_until("the first run holds the lock", || {
-        held(&lock_file(&env, "t"))
-    });
+    wait_until("the first command started", || dir.join("first").exists());
     let second = wait_with_deadline(env.kron(&["run", "t"]).spawn(), DEADLINE);
     second.success();
     assert_eq!(second.stdout(), "later\n");
