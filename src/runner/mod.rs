@@ -286,6 +286,8 @@ impl Sink for Output {
 enum AttemptEnd {
     Ended(Ended),
     NotStarted(spawn::SpawnError),
+    /// A stop request came before the command was started.
+    Stopped(Signal),
 }
 
 impl AttemptEnd {
@@ -296,6 +298,7 @@ impl AttemptEnd {
     fn describe(&self) -> String {
         match self {
             AttemptEnd::NotStarted(e) => format!("failed to start: {e}"),
+            AttemptEnd::Stopped(signal) => format!("stopped by {signal} before it started"),
             AttemptEnd::Ended(e) => {
                 let status = match (e.status.code(), e.status.signal()) {
                     (Some(code), _) => format!("exit {code}"),
@@ -359,7 +362,11 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
             req.scheduled.map_or("-".into(), |t| t.to_string()),
             Timestamp::now()
         ));
-        let end = one_attempt(req, attempt, signals, &limits, &mut out, &mut entry);
+        let end = match signals.drain() {
+            // `replace` (or `kron kill`) came first: start nothing.
+            Some(Stop::Terminate(signal)) => AttemptEnd::Stopped(signal),
+            _ => one_attempt(req, attempt, signals, &limits, &mut out, &mut entry),
+        };
         let stop = signals.drain();
         let last = attempt >= total || end.succeeded() || stop.is_some();
         let mut footer = format!(
@@ -391,7 +398,11 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     };
     let stop = signals.stop();
     let (outcome, status, exit_code, reason) = classify(&end, stop);
-    let record = record(req, started, attempt, status, outcome);
+    let made = match end {
+        AttemptEnd::Stopped(_) => attempt - 1,
+        _ => attempt,
+    };
+    let record = record(req, started, made, status, outcome);
     warn(
         &mut out.warnings,
         history::append(&req.paths.history_dir(), &record),
@@ -468,6 +479,12 @@ fn classify(
     stop: Option<Stop>,
 ) -> (Outcome, Option<ExitStatus>, u8, Option<String>) {
     match end {
+        AttemptEnd::Stopped(signal) => (
+            Outcome::Interrupted,
+            None,
+            128 + *signal as u8,
+            Some(format!("stopped by {signal} before it started")),
+        ),
         AttemptEnd::NotStarted(e) => {
             let outcome = if stop.is_some() {
                 Outcome::Interrupted
