@@ -180,6 +180,41 @@ pub enum Command {
     /// are not caught up.
     Resume(PauseArgs),
 
+    /// Check the setup and say how to fix what is wrong.
+    ///
+    /// Checks that the task file exists, is yours and private, and is
+    /// valid; that every time zone it names is known and the system's zone
+    /// can be found; that the daemon runs and answers; that it starts at
+    /// login (`kron daemon install`) with this kron binary; that
+    /// `sendmail` is there when a task sets `mailto`; and that the clock is
+    /// synchronised (when `timedatectl` can tell). Each problem comes with
+    /// the command that fixes it. Exits 0 when every check passes (warnings
+    /// allowed), 1 when one fails.
+    Doctor,
+
+    /// Print the shell completion script for SHELL.
+    ///
+    /// The script completes verbs, options and task names; on each TAB it
+    /// asks this kron binary, so it stays right when the task file
+    /// changes. Load it when the shell starts, so that it always matches
+    /// the kron you run:
+    ///
+    ///   bash:       echo 'source <(kron completions bash)' >> ~/.bashrc
+    ///
+    ///   zsh:        echo 'source <(kron completions zsh)' >> ~/.zshrc
+    ///
+    ///   fish:       echo 'kron completions fish | source' >> ~/.config/fish/config.fish
+    ///
+    ///   elvish:     echo 'eval (kron completions elvish | slurp)' >> ~/.config/elvish/rc.elv
+    ///
+    ///   PowerShell: Add-Content $PROFILE 'kron completions powershell | Out-String | Invoke-Expression'
+    Completions(CompletionsArgs),
+
+    /// Write the generated man pages or completion scripts into DIR (for
+    /// packagers and tests/docs.rs).
+    #[command(name = "__generate", hide = true)]
+    Generate(GenerateArgs),
+
     /// Supervise one run (started by the daemon; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -189,7 +224,7 @@ pub enum Command {
 #[command(group(ArgGroup::new("what").required(true).args(["task", "expr"])))]
 pub struct NextArgs {
     /// A task in the task file.
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = crate::complete::task_candidates())]
     pub task: Option<String>,
 
     /// A schedule instead of a task: 5 fields (minute hour day-of-month
@@ -220,6 +255,7 @@ pub struct NextArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The task to run.
+    #[arg(add = crate::complete::task_candidates())]
     pub name: String,
 
     /// Start the run in the background and print its id; follow it with
@@ -237,6 +273,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The task whose log to show.
+    #[arg(add = crate::complete::task_candidates())]
     pub name: String,
 
     /// Show only the last LINES lines of the run.
@@ -255,6 +292,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only this task's runs [default: every task's].
+    #[arg(add = crate::complete::task_candidates())]
     pub name: Option<String>,
 
     /// Show at most N runs.
@@ -278,6 +316,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// The task whose running run to stop.
+    #[arg(add = crate::complete::task_candidates())]
     pub name: String,
 
     /// Send this signal to the process group instead (TERM, INT, KILL,
@@ -353,7 +392,7 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The tasks to remove.
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(required = true, value_name = "NAME", add = crate::complete::task_candidates())]
     pub names: Vec<String>,
 }
 
@@ -367,6 +406,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The task to show.
+    #[arg(add = crate::complete::task_candidates())]
     pub name: String,
 
     /// Print JSON instead of text.
@@ -442,6 +482,63 @@ pub enum DaemonCommand {
     Restart,
     /// Say whether the daemon runs: exit 0 if it does, 3 if it does not.
     Status,
+    /// Have the service manager start the daemon at login: write a systemd
+    /// user unit, or on macOS a launchd agent, and print the command that
+    /// enables it.
+    ///
+    /// The unit is $XDG_CONFIG_HOME/systemd/user/kron.service
+    /// (~/.config/systemd/user/kron.service); it runs this kron binary (its
+    /// absolute path, symlinks resolved) with `daemon run`, with --file
+    /// only when you gave --file or KRON_FILE, and restarts it 5 s after a
+    /// failure. On macOS the agent is ~/Library/LaunchAgents/kron.plist,
+    /// logging to $XDG_STATE_HOME/kron/daemon.log. The daemon it starts is
+    /// the one `kron daemon start` starts: same lock, same files, so only
+    /// one of them ever runs; stopping the unit leaves runs in progress
+    /// running. A different file already at that path is left alone unless
+    /// you pass --force. Run `kron daemon install` again after moving the
+    /// binary.
+    ///
+    /// Example:
+    ///
+    ///   kron daemon install && systemctl --user enable --now kron
+    Install(InstallArgs),
+    /// Remove what `kron daemon install` wrote, and the links `systemctl
+    /// --user enable` made to it, then print the command that stops the
+    /// daemon the service manager runs.
+    Uninstall,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: crate::complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub what: Generate,
+
+    /// The directory to write into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// man/kron.1 and one page per verb.
+    Man,
+    /// completions/: one script per shell.
+    Completions,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Replace a different unit (or agent) of the same name.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -455,7 +552,7 @@ pub struct StatusArgs {
 #[command(group(ArgGroup::new("which").required(true).args(["names", "all"])))]
 pub struct PauseArgs {
     /// The tasks.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = crate::complete::task_candidates())]
     pub names: Vec<String>,
 
     /// Every task in the task file.

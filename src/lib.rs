@@ -7,10 +7,13 @@
 
 pub mod cli;
 mod cmd;
+pub mod complete;
 pub mod crontab;
 pub mod daemon;
 pub mod diag;
 pub mod dirs;
+pub mod docs;
+pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod history;
@@ -20,6 +23,7 @@ mod output;
 pub mod runlog;
 pub mod runner;
 pub mod schedule;
+pub mod service;
 pub mod state;
 pub mod taskfile;
 pub mod units;
@@ -31,6 +35,11 @@ use clap::Parser;
 
 /// Runs kron with the given command line and returns its exit status.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // `KRON_COMPLETE=SHELL kron -- WORDS`: a completion script asking.
+    if let Some(code) = complete::answer(&args) {
+        return ExitCode::from(code);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

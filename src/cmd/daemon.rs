@@ -30,11 +30,13 @@ pub fn run(ctx: &Ctx, command: &DaemonCommand) -> Result<(), Error> {
             start(&paths)
         }
         DaemonCommand::Status => status(&paths),
+        DaemonCommand::Install(args) => super::service::install(&paths, args.force),
+        DaemonCommand::Uninstall => super::service::uninstall(),
     }
 }
 
 /// The paths with an absolute task file: the daemon works in `/`.
-fn absolute(paths: &Paths) -> Result<Paths, Error> {
+pub(super) fn absolute(paths: &Paths) -> Result<Paths, Error> {
     let mut paths = paths.clone();
     if paths.task_file.is_relative() {
         let cwd = std::env::current_dir().map_err(|source| Error::Io {

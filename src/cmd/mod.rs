@@ -3,7 +3,9 @@
 
 mod add;
 mod check;
+mod completions;
 mod daemon;
+mod doctor;
 mod edit;
 mod export;
 mod history;
@@ -15,6 +17,7 @@ mod next;
 mod pause;
 mod remove;
 mod run;
+mod service;
 mod show;
 mod status;
 mod supervise;
@@ -68,6 +71,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&ctx, &args),
         Command::Pause(args) => pause::pause(&ctx, &args),
         Command::Resume(args) => pause::resume(&ctx, &args),
+        Command::Doctor => doctor::run(&ctx),
+        Command::Completions(args) => completions::run(&args),
+        Command::Generate(args) => completions::generate(&args),
     }
 }
 

@@ -1,0 +1,487 @@
+//! `kron doctor`'s checks: what a user may get wrong in their setup, each
+//! with what is wrong and the command that fixes it.
+//!
+//! Every check returns a [`Check`]; none prints, and none changes anything.
+//! A check that cannot tell (no `timedatectl`, no service manager) says
+//! `Unknown` rather than guessing. Depends on `taskfile`, `schedule`,
+//! `daemon::control`, `ipc` and `service`.
+
+use std::path::{Path, PathBuf};
+
+use crate::daemon::control;
+use crate::dirs::Paths;
+use crate::ipc::{self, Request, Response};
+use crate::schedule::Zone;
+use crate::service::{self, Manager};
+use crate::taskfile::{self, load::LoadError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Cannot tell.
+    Unknown,
+    /// Works, but probably not as the user wants.
+    Warn,
+    /// Broken: tasks do not run, or not as written.
+    Fail,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Check {
+    /// What was checked, in a word or two.
+    pub what: &'static str,
+    pub status: Status,
+    pub detail: String,
+    /// The command (or step) that fixes it.
+    pub fix: Option<String>,
+}
+
+fn check(what: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    Check {
+        what,
+        status,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+impl Check {
+    fn fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// What `doctor` needs from its caller.
+pub struct Setup<'a> {
+    /// With an absolute task file.
+    pub paths: &'a Paths,
+    /// The running kron binary (canonical).
+    pub exe: &'a Path,
+    /// What `kron daemon install` would write now, and where.
+    pub service_path: PathBuf,
+    pub service_text: String,
+}
+
+/// Every check, in the order a user should fix them.
+pub fn run(setup: &Setup) -> Vec<Check> {
+    let raw = std::fs::read_to_string(&setup.paths.task_file).ok();
+    let doc = raw
+        .as_deref()
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok());
+    let mut checks = vec![task_file(&setup.paths.task_file)];
+    checks.push(zones(doc.as_ref()));
+    checks.push(system_zone(doc.as_ref()));
+    checks.push(daemon(setup.paths));
+    checks.push(autostart(setup));
+    if let Some(c) = sendmail(doc.as_ref()) {
+        checks.push(c);
+    }
+    checks.push(clock());
+    checks
+}
+
+fn task_file(path: &Path) -> Check {
+    const WHAT: &str = "task file";
+    let shown = path.display();
+    if !path.exists() {
+        return check(WHAT, Status::Warn, format!("{shown} does not exist yet"))
+            .fix("kron add NAME --schedule '...' -- COMMAND, or kron edit");
+    }
+    match taskfile::load(path) {
+        Ok(file) => {
+            let paused = file.tasks.iter().filter(|t| t.settings.paused).count();
+            check(
+                WHAT,
+                Status::Ok,
+                format!(
+                    "{shown}: {} task(s), {paused} paused; yours, not writable by others, valid",
+                    file.tasks.len()
+                ),
+            )
+        }
+        Err(LoadError::Insecure(e)) => check(WHAT, Status::Fail, format!("{shown}: {}", e.reason))
+            .fix(format!(
+                "{} (kron and its daemon refuse it until then)",
+                e.fix
+            )),
+        Err(LoadError::Invalid { diagnostics, .. }) => check(
+            WHAT,
+            Status::Fail,
+            format!("{shown} has {} error(s)", diagnostics.len()),
+        )
+        .fix("kron check (to see them), then kron edit"),
+        Err(e @ LoadError::Read { .. }) => check(WHAT, Status::Fail, e.to_string())
+            .fix(format!("chmod 600 {shown}, or check its directory")),
+    }
+}
+
+/// The `timezone` values of `[defaults]` and of every task, with where.
+fn zone_names(doc: &toml_edit::DocumentMut) -> Vec<(String, String)> {
+    let mut names = Vec::new();
+    let mut add = |table: Option<&dyn toml_edit::TableLike>, place: String| {
+        if let Some(zone) = table
+            .and_then(|t| t.get("timezone"))
+            .and_then(|z| z.as_str())
+        {
+            names.push((place, zone.to_string()));
+        }
+    };
+    add(
+        doc.get("defaults").and_then(|d| d.as_table_like()),
+        "[defaults]".into(),
+    );
+    if let Some(tasks) = doc.get("tasks").and_then(|t| t.as_table_like()) {
+        for (name, item) in tasks.iter() {
+            add(item.as_table_like(), format!("task {name}"));
+        }
+    }
+    names
+}
+
+fn zones(doc: Option<&toml_edit::DocumentMut>) -> Check {
+    const WHAT: &str = "time zones";
+    let names = doc.map(zone_names).unwrap_or_default();
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|(_, zone)| Zone::get(zone).is_err())
+        .map(|(place, zone)| format!("{place}: `{zone}`"))
+        .collect();
+    if !unknown.is_empty() {
+        return check(
+            WHAT,
+            Status::Fail,
+            format!("unknown time zone(s): {}", unknown.join(", ")),
+        )
+        .fix(
+            "use IANA names such as Europe/Berlin or America/New_York \
+             (listed by `timedatectl list-timezones`, or under /usr/share/zoneinfo)",
+        );
+    }
+    let mut distinct: Vec<&str> = names.iter().map(|(_, z)| z.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.is_empty() {
+        check(WHAT, Status::Ok, "the task file names none")
+    } else {
+        check(
+            WHAT,
+            Status::Ok,
+            format!("all known: {}", distinct.join(", ")),
+        )
+    }
+}
+
+fn system_zone(doc: Option<&toml_edit::DocumentMut>) -> Check {
+    const WHAT: &str = "system zone";
+    match jiff::tz::TimeZone::try_system() {
+        Ok(tz) => {
+            let name = tz.iana_name().map_or_else(
+                || "found (TZ or /etc/localtime), without an IANA name".to_string(),
+                str::to_string,
+            );
+            check(WHAT, Status::Ok, name)
+        }
+        Err(_) => {
+            // Tasks without a zone of their own (or from [defaults]) use it.
+            let relies = doc.is_some_and(|doc| {
+                let defaults = doc
+                    .get("defaults")
+                    .and_then(|d| d.as_table_like())
+                    .is_some_and(|d| d.contains_key("timezone"));
+                let tasks = doc.get("tasks").and_then(|t| t.as_table_like());
+                !defaults
+                    && tasks.is_some_and(|tasks| {
+                        tasks.iter().any(|(_, t)| {
+                            t.as_table_like()
+                                .is_some_and(|t| !t.contains_key("timezone"))
+                        })
+                    })
+            });
+            let status = if relies { Status::Fail } else { Status::Warn };
+            check(
+                WHAT,
+                status,
+                "cannot be determined (TZ is unset or unknown and /etc/localtime is missing): \
+                 schedules without a timezone run in UTC",
+            )
+            .fix(
+                "sudo timedatectl set-timezone Area/City, or set TZ=Area/City, \
+                 or `timezone = \"Area/City\"` in [defaults]",
+            )
+        }
+    }
+}
+
+fn daemon(paths: &Paths) -> Check {
+    const WHAT: &str = "daemon";
+    let pid = match control::running(paths) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => {
+            return check(WHAT, Status::Fail, "not running: no task runs on schedule")
+                .fix("kron daemon start (and kron daemon install, to start it at login)");
+        }
+        Err(e) => {
+            return check(WHAT, Status::Fail, format!("cannot tell: {e}"))
+                .fix(format!("check {}", paths.runtime_dir.display()));
+        }
+    };
+    let status = match ipc::request(&paths.socket_path(), &Request::Status) {
+        Ok(Response::Status(status)) => status,
+        other => {
+            let why = match other {
+                Err(e) => e.to_string(),
+                Ok(answer) => format!("unexpected answer {answer:?}"),
+            };
+            let pid = pid.map_or_else(|| "pid unknown".into(), |p| format!("pid {p}"));
+            return check(
+                WHAT,
+                Status::Fail,
+                format!("running ({pid}) but not answering: {why}"),
+            )
+            .fix("kron daemon restart");
+        }
+    };
+    let by = if service::runs_in_unit(status.pid) {
+        ", started by systemd"
+    } else {
+        ""
+    };
+    let running = format!("running (pid {}{by})", status.pid);
+    if let Some(error) = &status.load_error {
+        let first = error.lines().next().unwrap_or_default();
+        return check(
+            WHAT,
+            Status::Fail,
+            format!("{running}, but the last change of the task file was not loaded: {first}"),
+        )
+        .fix("kron check, then kron edit: the daemon runs the old tasks until the file is valid");
+    }
+    if status.task_file != paths.task_file {
+        return check(
+            WHAT,
+            Status::Warn,
+            format!(
+                "{running}, with the task file {}, not {}",
+                status.task_file.display(),
+                paths.task_file.display()
+            ),
+        )
+        .fix("kron daemon restart (with the --file or KRON_FILE you want)");
+    }
+    if status.version != env!("CARGO_PKG_VERSION") {
+        return check(
+            WHAT,
+            Status::Warn,
+            format!(
+                "{running}, but it is kron {}, this is {}",
+                status.version,
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+        .fix("kron daemon restart");
+    }
+    check(
+        WHAT,
+        Status::Ok,
+        format!("{running}, {} task(s) loaded", status.tasks),
+    )
+}
+
+fn autostart(setup: &Setup) -> Check {
+    const WHAT: &str = "autostart";
+    let path = &setup.service_path;
+    let manager = Manager::current();
+    let install = match manager {
+        Manager::Systemd => "kron daemon install && systemctl --user enable --now kron",
+        Manager::Launchd => "kron daemon install, then the launchctl line it prints",
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let available = match manager {
+                Manager::Systemd => program_on_path("systemctl").is_some(),
+                Manager::Launchd => true,
+            };
+            let (status, after) = if available {
+                (Status::Fail, "")
+            } else {
+                (Status::Warn, " (and this system has no systemctl)")
+            };
+            return check(
+                WHAT,
+                status,
+                format!(
+                    "not installed{after}: after a reboot nothing runs until a kron command \
+                     starts the daemon"
+                ),
+            )
+            .fix(install);
+        }
+        Err(e) => {
+            return check(
+                WHAT,
+                Status::Fail,
+                format!("reading {}: {e}", path.display()),
+            )
+            .fix(format!(
+                "kron daemon install --force (replaces {})",
+                path.display()
+            ));
+        }
+    };
+    let shown = path.display();
+    let program = service::program(&text);
+    let names_this = program
+        .as_deref()
+        .is_some_and(|p| std::fs::canonicalize(p).is_ok_and(|p| p == setup.exe));
+    if !names_this {
+        let runs = program.unwrap_or_else(|| "no program".into());
+        let gone = if Path::new(&runs).exists() {
+            ""
+        } else {
+            ", which does not exist"
+        };
+        return check(
+            WHAT,
+            Status::Fail,
+            format!(
+                "{shown} runs {runs}{gone}, not this kron ({})",
+                setup.exe.display()
+            ),
+        )
+        .fix("kron daemon install --force, then the line it prints");
+    }
+    if text != setup.service_text {
+        return check(
+            WHAT,
+            Status::Warn,
+            format!(
+                "{shown} differs from what `kron daemon install` writes now \
+                 (another --file, XDG directory or TZ?)"
+            ),
+        )
+        .fix("kron daemon install --force, then the line it prints");
+    }
+    if manager == Manager::Systemd && !enabled(path) {
+        return check(
+            WHAT,
+            Status::Fail,
+            format!("{shown} is installed but not enabled: it does not start at login"),
+        )
+        .fix("systemctl --user enable --now kron");
+    }
+    check(WHAT, Status::Ok, format!("{shown} runs this kron"))
+}
+
+/// Whether a `*.wants/kron.service` link sits beside the unit.
+fn enabled(unit: &Path) -> bool {
+    let Some(dir) = unit.parent() else {
+        return false;
+    };
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".wants")
+                && e.path().join(service::UNIT).symlink_metadata().is_ok()
+        })
+    })
+}
+
+/// Whether `[defaults]` or a task sets a non-empty `mailto`: then mail
+/// goes through `sendmail`. `None` when nothing sets it.
+fn sendmail(doc: Option<&toml_edit::DocumentMut>) -> Option<Check> {
+    const WHAT: &str = "sendmail";
+    let doc = doc?;
+    let sets = |t: Option<&dyn toml_edit::TableLike>| {
+        t.and_then(|t| t.get("mailto"))
+            .and_then(|m| m.as_str())
+            .is_some_and(|m| !m.trim().is_empty())
+    };
+    let mut users = Vec::new();
+    if sets(doc.get("defaults").and_then(|d| d.as_table_like())) {
+        users.push("[defaults]".to_string());
+    }
+    if let Some(tasks) = doc.get("tasks").and_then(|t| t.as_table_like()) {
+        for (name, item) in tasks.iter() {
+            if sets(item.as_table_like()) {
+                users.push(format!("task {name}"));
+            }
+        }
+    }
+    if users.is_empty() {
+        return None;
+    }
+    let found = program_on_path("sendmail").or_else(|| {
+        ["/usr/sbin/sendmail", "/usr/lib/sendmail"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| is_executable(p))
+    });
+    Some(match found {
+        Some(path) => check(
+            WHAT,
+            Status::Ok,
+            format!("{} (for mailto in {})", path.display(), users.join(", ")),
+        ),
+        None => check(
+            WHAT,
+            Status::Fail,
+            format!(
+                "mailto is set ({}) but there is no sendmail: no mail is sent",
+                users.join(", ")
+            ),
+        )
+        .fix(
+            "install a mail transfer agent that provides sendmail \
+             (e.g. `apt install msmtp-mta` or `postfix`), or remove mailto",
+        ),
+    })
+}
+
+fn clock() -> Check {
+    const WHAT: &str = "clock";
+    let Some(timedatectl) = program_on_path("timedatectl") else {
+        return check(
+            WHAT,
+            Status::Unknown,
+            "cannot tell whether it is synchronised (no timedatectl)",
+        );
+    };
+    let output = std::process::Command::new(timedatectl)
+        .args(["show", "-p", "NTPSynchronized", "--value"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => match String::from_utf8_lossy(&out.stdout).trim() {
+            "yes" => check(WHAT, Status::Ok, "synchronised (NTP)"),
+            "no" => check(
+                WHAT,
+                Status::Fail,
+                "not synchronised: tasks fire by a clock that may be wrong",
+            )
+            .fix("sudo timedatectl set-ntp true (or start chrony or ntpd)"),
+            other => check(WHAT, Status::Unknown, format!("timedatectl says `{other}`")),
+        },
+        _ => check(
+            WHAT,
+            Status::Unknown,
+            "cannot tell whether it is synchronised (timedatectl cannot reach systemd-timedated)",
+        ),
+    }
+}
+
+/// `program` in `PATH`, if it is there and executable.
+pub fn program_on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| is_executable(p))
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
