@@ -5,8 +5,18 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-/// kron: a per-user crontab replacement with retries, locks, logs and exact
-/// time semantics.
+/// A per-user crontab replacement with retries, locks, logs and exact time
+/// semantics.
+///
+/// Your tasks live in one TOML file, ~/.config/kron/tasks.toml (see
+/// kron-tasks(5)): `kron edit` opens it as `crontab -e` does, `kron add` and
+/// `kron remove` change it from the command line, and `kron import` converts
+/// a crontab. A daemon, started by those verbs or at login (`kron daemon
+/// install`), runs each task when it is due: a failed run is retried with
+/// backoff, a task never overlaps itself, output goes to a rotating run log
+/// (`kron logs`) and each outcome to the history (`kron history`), and runs
+/// missed while the machine was off are caught up. `kron doctor` checks the
+/// setup.
 #[derive(Debug, Parser)]
 #[command(name = "kron", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {

@@ -31,7 +31,9 @@ pub fn man_pages() -> Vec<Generated> {
 }
 
 fn collect(cmd: &clap::Command, top: bool, pages: &mut Vec<Generated>) {
-    let man = clap_mangen::Man::new(cmd.clone());
+    let man = clap_mangen::Man::new(cmd.clone())
+        .source(format!("kron {}", env!("CARGO_PKG_VERSION")))
+        .manual("kron manual");
     let name = man.get_filename();
     let mut contents = Vec::new();
     man.render(&mut contents)

@@ -1,12 +1,116 @@
-//! The documentation stays true: the hand-written task-file page names every
-//! key the loader accepts, and its example is a valid task file.
+//! The documentation stays true: the generated man pages and completion
+//! scripts match the code (`KRON_BLESS=1` rewrites them), the hand-written
+//! task-file page names every key the loader accepts, and its example is a
+//! valid task file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use kron::taskfile::{LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
+use kron::docs::{self, Generated, Kind};
+use kron::taskfile::{DEFAULTS_ONLY_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
+
+use crate::util::Env;
+
+/// The command that refreshes the generated files.
+const BLESS: &str = "KRON_BLESS=1 cargo test --test integration docs";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn blessing() -> bool {
+    std::env::var_os("KRON_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Compares (or, when blessing, writes) one generated directory.
+#[track_caller]
+fn current(dir: &str, files: &[Generated], kind: Kind) {
+    let dir = root().join(dir);
+    if blessing() {
+        docs::write(&dir, files, kind).unwrap();
+        return;
+    }
+    let problems = docs::differences(&dir, files, kind).unwrap();
+    assert!(
+        problems.is_empty(),
+        "{} is stale:\n  {}\nrefresh it with: {BLESS}",
+        dir.display(),
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn man_pages_are_current() {
+    current("man", &docs::man_pages(), Kind::Man);
+}
+
+#[test]
+fn completion_scripts_are_current() {
+    current(
+        "completions",
+        &docs::completion_scripts(),
+        Kind::Completions,
+    );
+}
+
+#[test]
+fn the_hidden_generator_writes_the_same_files() {
+    let env = Env::new();
+    for (what, files) in [
+        ("man", docs::man_pages()),
+        ("completions", docs::completion_scripts()),
+    ] {
+        let dir = env.path().join(what);
+        env.kron(&["__generate", what, dir.to_str().unwrap()])
+            .output()
+            .success();
+        for file in &files {
+            let written = std::fs::read(dir.join(&file.name)).unwrap();
+            assert!(written == file.contents, "{what}/{} differs", file.name);
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), files.len());
+    }
+}
+
+#[test]
+fn kron_completions_prints_the_committed_script() {
+    let env = Env::new();
+    for (shell, file) in [
+        ("bash", "kron.bash"),
+        ("zsh", "_kron"),
+        ("fish", "kron.fish"),
+        ("elvish", "kron.elv"),
+        ("powershell", "_kron.ps1"),
+    ] {
+        let out = env.kron(&["completions", shell]).output();
+        out.success();
+        let committed = std::fs::read(root().join("completions").join(file)).unwrap();
+        assert!(
+            out.output.stdout == committed,
+            "kron completions {shell} differs from completions/{file}; refresh with: {BLESS}"
+        );
+    }
+}
+
+#[test]
+fn every_man_page_names_its_command() {
+    for page in docs::man_pages() {
+        let text = String::from_utf8(page.contents).unwrap();
+        let title = page.name.trim_end_matches(".1");
+        let th = text
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_default();
+        assert!(
+            th.starts_with(&format!(".TH {title} 1 ")),
+            "{}: {th}",
+            page.name
+        );
+        assert!(text.contains(".SH SYNOPSIS"), "{}", page.name);
+    }
+}
 
 fn page() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/kron-tasks.5")).unwrap()
+    std::fs::read_to_string(root().join("man/kron-tasks.5")).unwrap()
 }
 
 #[test]
@@ -15,6 +119,7 @@ fn the_task_file_page_names_every_key() {
     let keys = TASK_ONLY_KEYS
         .iter()
         .chain(&SHARED_KEYS)
+        .chain(&DEFAULTS_ONLY_KEYS)
         .chain(&RETRY_KEYS)
         .chain(&LOG_KEYS);
     for key in keys {
