@@ -140,6 +140,12 @@ fn settings_rows(task: &Task) -> Vec<(String, String)> {
         ("log.keep", s.log.keep.to_string()),
         ("on_failure", opt(s.on_failure.clone())),
         ("on_success", opt(s.on_success.clone())),
+        ("mailto", opt(s.mailto.clone().filter(|m| !m.is_empty()))),
+        ("mail", format!("{:?}", s.mail).to_lowercase()),
+        (
+            "metrics_file",
+            opt(s.metrics_file.as_ref().map(|p| p.display().to_string())),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -332,6 +332,9 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
             notes.push(format!("{key} = {hook:?} is not run"));
         }
     }
+    if let Some(to) = s.mailto.as_deref().filter(|m| !m.is_empty()) {
+        notes.push(format!("mailto = {to:?}: no mail is sent"));
+    }
     if changes_offset(&s.timezone) && !schedule.utc {
         notes.push(format!(
             "daylight saving in {zone}: Kubernetes' cron library skips a time the clocks jump \

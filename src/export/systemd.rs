@@ -571,6 +571,11 @@ fn service(task: &Task, file: &TaskFile) -> Result<String, String> {
             ));
         }
     }
+    if let Some(to) = s.mailto.as_deref().filter(|m| !m.is_empty()) {
+        notes.push(format!(
+            "mailto = {to:?}: no mail is sent; the output is in the journal"
+        ));
+    }
 
     let mut text = header(
         task,

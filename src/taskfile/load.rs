@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml_edit::{Item, TableLike};
 
 use super::{
-    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Overlap, RETRY_KEYS, SHARED_KEYS, Settings,
+    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Mail, Overlap, RETRY_KEYS, SHARED_KEYS, Settings,
     TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
@@ -255,6 +255,7 @@ impl Reader<'_> {
             match key {
                 "schedule" | "command" | "description" if is_task => {}
                 "max_parallel" if !is_task => {}
+                "metrics_file" if !is_task => layer.metrics_file = self.absolute_path(item, path),
                 "timezone" => {
                     layer.timezone = self.string(item, path).filter(|name| {
                         let known = Zone::get(name).is_ok();
@@ -270,7 +271,7 @@ impl Reader<'_> {
                     });
                 }
                 "shell" => layer.shell = self.nonempty_string(item, path),
-                "workdir" => layer.workdir = self.workdir(item, path),
+                "workdir" => layer.workdir = self.absolute_path(item, path),
                 "env" => self.env(item, path, &mut layer),
                 "stdin" => layer.stdin = self.string(item, path),
                 "timeout" => layer.timeout = self.duration(item, path, true),
@@ -318,6 +319,18 @@ impl Reader<'_> {
                 "log" => self.log(item, path, &mut layer),
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),
                 "on_success" => layer.on_success = self.nonempty_string(item, path),
+                "mailto" => layer.mailto = self.mailto(item, path),
+                "mail" => {
+                    layer.mail = self.choice(
+                        item,
+                        path,
+                        &[
+                            ("failure", Mail::Failure),
+                            ("always", Mail::Always),
+                            ("never", Mail::Never),
+                        ],
+                    );
+                }
                 _ => {
                     let known: Vec<&str> = if is_task {
                         TASK_ONLY_KEYS
@@ -534,7 +547,33 @@ impl Reader<'_> {
         self.nonempty_string(item, path).map(TaskCommand::Shell)
     }
 
-    fn workdir(&mut self, item: &Item, path: &str) -> Option<PathBuf> {
+    /// Addresses for a mail header: separated by commas or blanks, no
+    /// control characters (a newline would end the header). Empty: no mail.
+    fn mailto(&mut self, item: &Item, path: &str) -> Option<String> {
+        let text = self.string(item, path)?;
+        if text.chars().any(char::is_control) {
+            self.error(
+                item.span(),
+                path,
+                "must not contain control characters such as newlines",
+                None,
+            );
+            return None;
+        }
+        if text.split(',').count() > 1 && text.split(',').any(|a| a.trim().is_empty()) {
+            self.error(
+                item.span(),
+                path,
+                format!("`{text}` has an empty address"),
+                Some("separate addresses with commas: \"me@example.org, ops@example.org\"".into()),
+            );
+            return None;
+        }
+        Some(text.trim().to_string())
+    }
+
+    /// An absolute path, or one starting with `~/`.
+    fn absolute_path(&mut self, item: &Item, path: &str) -> Option<PathBuf> {
         let text = self.nonempty_string(item, path)?;
         let expanded = crate::dirs::expand_home(&text);
         if !expanded.is_absolute() {
@@ -706,5 +745,107 @@ mod max_parallel_tests {
         );
         let got = errors(&format!("[defaults]\nmax_paralel = 2\n\n{TASK}"));
         assert!(got[0].contains("did you mean `max_parallel`?"), "{got:?}");
+    }
+}
+
+#[cfg(test)]
+mod notification_keys_tests {
+    use std::path::Path;
+
+    use super::parse;
+    use crate::taskfile::Mail;
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(text, Path::new("t.toml"))
+            .expect_err("invalid")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const TASK: &str = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n";
+
+    #[test]
+    fn mailto_and_mail_merge_like_other_keys() {
+        let file = parse(TASK, Path::new("t.toml")).unwrap();
+        let s = &file.tasks[0].settings;
+        assert_eq!((s.mailto.as_deref(), s.mail), (None, Mail::Failure));
+        let text = format!(
+            "[defaults]\nmailto = \" me@example.org, ops@example.org \"\nmail = \"always\"\n\n\
+             {TASK}\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"true\"\nmailto = \"\"\nmail = \"never\"\n"
+        );
+        let file = parse(&text, Path::new("t.toml")).unwrap();
+        let a = &file.tasks[0].settings;
+        assert_eq!(a.mailto.as_deref(), Some("me@example.org, ops@example.org"));
+        assert_eq!(a.mail, Mail::Always);
+        let b = &file.tasks[1].settings;
+        assert_eq!((b.mailto.as_deref(), b.mail), (Some(""), Mail::Never));
+    }
+
+    #[test]
+    fn bad_mail_settings_are_reported() {
+        let got = errors(&format!("{TASK}mail = \"failures\"\n"));
+        assert_eq!(
+            got,
+            [
+                "t.toml:4:8: tasks.a.mail: `failures` is not one of failure, always, never\n  help: did you mean `failure`?"
+            ]
+        );
+        let got = errors(&format!("{TASK}mailto = \"me@example.org\\nBcc: x@y\"\n"));
+        assert_eq!(
+            got,
+            ["t.toml:4:10: tasks.a.mailto: must not contain control characters such as newlines"]
+        );
+        let got = errors(&format!("{TASK}mailto = \"a@b,,c@d\"\n"));
+        assert!(
+            got[0].contains("`a@b,,c@d` has an empty address"),
+            "{got:?}"
+        );
+        let got = errors(&format!("{TASK}mailto = 3\n"));
+        assert!(
+            got[0].contains("expected a string, found integer"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn metrics_file_is_a_path_in_defaults_only() {
+        let text = format!("[defaults]\nmetrics_file = \"/var/lib/node/kron.prom\"\n\n{TASK}");
+        let file = parse(&text, Path::new("t.toml")).unwrap();
+        assert_eq!(
+            file.tasks[0].settings.metrics_file.as_deref(),
+            Some(Path::new("/var/lib/node/kron.prom"))
+        );
+        assert_eq!(
+            file.tasks[0].source(&file.defaults, "metrics_file"),
+            crate::taskfile::Source::Defaults
+        );
+        let text = format!("[defaults]\nmetrics_file = \"~/kron.prom\"\n\n{TASK}");
+        let file = parse(&text, Path::new("t.toml")).unwrap();
+        assert!(
+            file.tasks[0]
+                .settings
+                .metrics_file
+                .as_ref()
+                .unwrap()
+                .is_absolute()
+        );
+
+        let got = errors(&format!(
+            "[defaults]\nmetrics_file = \"kron.prom\"\n\n{TASK}"
+        ));
+        assert_eq!(
+            got,
+            [
+                "t.toml:2:16: defaults.metrics_file: `kron.prom` must be an absolute path or start with ~/"
+            ]
+        );
+        let got = errors(&format!("{TASK}metrics_file = \"/tmp/k.prom\"\n"));
+        assert!(
+            got[0].starts_with(
+                "t.toml:4:1: tasks.a.metrics_file: `metrics_file` belongs in [defaults]"
+            ),
+            "{got:?}"
+        );
     }
 }

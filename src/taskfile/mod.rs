@@ -21,7 +21,7 @@ pub use load::{load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 16] = [
+pub const SHARED_KEYS: [&str; 18] = [
     "timezone",
     "shell",
     "workdir",
@@ -38,11 +38,13 @@ pub const SHARED_KEYS: [&str; 16] = [
     "log",
     "on_failure",
     "on_success",
+    "mailto",
+    "mail",
 ];
 pub const RETRY_KEYS: [&str; 5] = ["attempts", "backoff", "factor", "max_backoff", "jitter"];
 pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
 /// Keys allowed only in `[defaults]`: they concern the whole file.
-pub const DEFAULTS_ONLY_KEYS: [&str; 1] = ["max_parallel"];
+pub const DEFAULTS_ONLY_KEYS: [&str; 2] = ["max_parallel", "metrics_file"];
 
 #[derive(Clone, Debug)]
 pub struct TaskFile {
@@ -103,6 +105,17 @@ pub enum CatchUp {
     All,
 }
 
+/// Which runs' output `mailto` receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mail {
+    /// Failed and timed-out runs (as `chronic` does).
+    Failure,
+    /// Every run that printed something (as cron does).
+    Always,
+    Never,
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
@@ -146,6 +159,10 @@ pub struct Layer {
     pub log_keep: Option<u32>,
     pub on_failure: Option<String>,
     pub on_success: Option<String>,
+    pub mailto: Option<String>,
+    pub mail: Option<Mail>,
+    /// Only ever set in `[defaults]`.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The settings a task runs with.
@@ -173,6 +190,11 @@ pub struct Settings {
     pub log: LogPolicy,
     pub on_failure: Option<String>,
     pub on_success: Option<String>,
+    /// Where output is mailed (`sendmail -t`); `None` or empty: nowhere.
+    pub mailto: Option<String>,
+    pub mail: Mail,
+    /// `[defaults].metrics_file`: the Prometheus textfile to keep current.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Where an effective setting came from.
@@ -230,6 +252,9 @@ impl Settings {
             },
             on_failure: pick(&task.on_failure, &defaults.on_failure),
             on_success: pick(&task.on_success, &defaults.on_success),
+            mailto: pick(&task.mailto, &defaults.mailto),
+            mail: pick(&task.mail, &defaults.mail).unwrap_or(Mail::Failure),
+            metrics_file: defaults.metrics_file.clone(),
         }
     }
 }
@@ -259,6 +284,9 @@ impl Layer {
             "log.keep" => self.log_keep.is_some(),
             "on_failure" => self.on_failure.is_some(),
             "on_success" => self.on_success.is_some(),
+            "mailto" => self.mailto.is_some(),
+            "mail" => self.mail.is_some(),
+            "metrics_file" => self.metrics_file.is_some(),
             _ => key
                 .strip_prefix("env.")
                 .is_some_and(|k| self.env.contains_key(k)),
