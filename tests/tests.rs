@@ -5,10 +5,14 @@ mod util;
 
 /// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
 mod add_remove;
+/// Shell completion: task names through the committed scripts and every shell's protocol.
+mod completion;
 /// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start.
 mod daemon;
 /// The man pages and completions match the code.
 mod docs;
+/// `kron doctor`: each check's pass, failure and fix.
+mod doctor;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
 /// `kron export --format systemd` and `--format kubernetes`: units, manifests,
@@ -32,3 +36,5 @@ mod run;
 mod runlog_history;
 /// The schedule engine against a brute-force oracle (proptest).
 mod schedule_props;
+/// `kron daemon install` and `uninstall`: the systemd unit, verified, and its daemon.
+mod service;
