@@ -1,31 +1,121 @@
-//! How kron writes instants and durations for people and for scripts.
+//! How kron writes instants and durations for people and for scripts, and
+//! how its output looks: colour (only on a terminal, never with `NO_COLOR`,
+//! unless `--color always`), times for people in UTC with `--utc`.
+//!
+//! The style is decided once per process from the global flags
+//! ([`set_style`]) and read by the helpers here, so verbs need not pass it
+//! around. JSON output never depends on it: instants there are RFC 3339
+//! with their offset, and there is no colour.
+
+use std::ffi::OsStr;
+use std::sync::OnceLock;
 
 use jiff::Timestamp;
 
 use crate::schedule::Zone;
 
+/// How output looks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours on stdout.
+    pub color: bool,
+    /// Times for people in UTC rather than their zone (`--utc`).
+    pub utc: bool,
+}
+
+static STYLE: OnceLock<Style> = OnceLock::new();
+
+/// Sets the process's style; the first call wins.
+pub fn set_style(style: Style) {
+    let _ = STYLE.set(style);
+}
+
+/// The process's style: no colour, local times, until [`set_style`].
+pub fn style() -> Style {
+    STYLE.get().copied().unwrap_or_default()
+}
+
+/// Whether to colour: `forced` is `--color always` (`Some(true)`) or
+/// `never` (`Some(false)`), which win; `auto` (`None`) colours a terminal
+/// unless `NO_COLOR` is set to anything but the empty string
+/// (no-color.org) or `TERM` is `dumb`.
+pub fn use_color(
+    forced: Option<bool>,
+    no_color: Option<&OsStr>,
+    term: Option<&OsStr>,
+    terminal: bool,
+) -> bool {
+    forced.unwrap_or_else(|| {
+        terminal && no_color.is_none_or(OsStr::is_empty) && term.is_none_or(|t| t != "dumb")
+    })
+}
+
+/// Colours [`paint`] knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colour {
+    Green,
+    Red,
+    Yellow,
+    Grey,
+}
+
+/// `text` in `colour` when the style has colour, else as it is.
+pub fn paint(text: &str, colour: Colour) -> String {
+    if !style().color {
+        return text.to_string();
+    }
+    let code = match colour {
+        Colour::Green => "32",
+        Colour::Red => "31",
+        Colour::Yellow => "33",
+        Colour::Grey => "90",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The zone to show a time of `zone` in: UTC with `--utc`, else `zone`.
+pub fn shown_zone(zone: &Zone) -> Zone {
+    if style().utc {
+        Zone::utc()
+    } else {
+        zone.clone()
+    }
+}
+
+/// The zone for times that belong to no task (history, status): UTC with
+/// `--utc`, else the system's (`TZ`, then `/etc/localtime`).
+pub fn local_zone() -> Zone {
+    if style().utc {
+        Zone::utc()
+    } else {
+        Zone::system()
+    }
+}
+
 /// RFC 3339 with the zone's offset at that instant: `2026-03-08T03:00:00-04:00`.
+/// For scripts: `--utc` does not change it.
 pub fn rfc3339(t: Timestamp, zone: &Zone) -> String {
     t.to_zoned(zone.time_zone().clone())
         .strftime("%Y-%m-%dT%H:%M:%S%:z")
         .to_string()
 }
 
-/// Wall time for people: `Sun 2026-03-08 03:00:00 -04:00`.
+/// Wall time for people: `Sun 2026-03-08 03:00:00 -04:00` (in UTC with `--utc`).
 pub fn wall_time(t: Timestamp, zone: &Zone) -> String {
-    t.to_zoned(zone.time_zone().clone())
+    t.to_zoned(shown_zone(zone).time_zone().clone())
         .strftime("%a %Y-%m-%d %H:%M:%S %:z")
         .to_string()
 }
 
-/// Wall time without seconds, for tables: `Sun 2026-03-08 03:00 -04:00`.
+/// Wall time without seconds, for tables: `Sun 2026-03-08 03:00 -04:00`
+/// (in UTC with `--utc`).
 pub fn short_wall_time(t: Timestamp, zone: &Zone) -> String {
     let format = if t.as_second() % 60 == 0 {
         "%a %Y-%m-%d %H:%M %:z"
     } else {
         "%a %Y-%m-%d %H:%M:%S %:z"
     };
-    t.to_zoned(zone.time_zone().clone())
+    t.to_zoned(shown_zone(zone).time_zone().clone())
         .strftime(format)
         .to_string()
 }
@@ -75,6 +165,20 @@ mod tests {
         assert_eq!(compact_duration(86_400 + 180), "1d");
         assert_eq!(compact_duration(2 * 86_400 + 3 * 3600), "2d 3h");
         assert_eq!(compact_duration(60), "1m");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        let some = |s: &'static str| Some(OsStr::new(s));
+        assert!(use_color(None, None, some("xterm"), true));
+        assert!(!use_color(None, None, some("xterm"), false));
+        assert!(!use_color(None, some("1"), some("xterm"), true));
+        // no-color.org: an empty NO_COLOR does not count.
+        assert!(use_color(None, some(""), None, true));
+        assert!(!use_color(None, None, some("dumb"), true));
+        // An explicit --color wins either way.
+        assert!(use_color(Some(true), some("1"), some("dumb"), false));
+        assert!(!use_color(Some(false), None, some("xterm"), true));
     }
 }
 

@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     if records.is_empty() {
         return out!(stdout, "no runs recorded");
     }
-    let zone = Zone::system();
+    let zone = output::local_zone();
     let rows: Vec<Vec<String>> = records.iter().map(|r| cells(r, &zone)).collect();
     let table = output::table(
         &[

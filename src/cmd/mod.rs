@@ -22,9 +22,10 @@ mod show;
 mod status;
 mod supervise;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, ColorWhen, Command};
 use crate::dirs::Paths;
 use crate::error::Error;
+use crate::output;
 use crate::taskfile::{self, TaskFile};
 
 /// What every verb may need: resolved paths.
@@ -49,6 +50,7 @@ impl Ctx {
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    output::set_style(style(&cli));
     let ctx = Ctx {
         paths: Paths::from_env(cli.file.as_deref()),
     };
@@ -74,6 +76,25 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Doctor => doctor::run(&ctx),
         Command::Completions(args) => completions::run(&args),
         Command::Generate(args) => completions::generate(&args),
+    }
+}
+
+/// The output style the global flags and the environment ask for.
+fn style(cli: &Cli) -> output::Style {
+    use std::io::IsTerminal;
+    let forced = match cli.color {
+        ColorWhen::Auto => None,
+        ColorWhen::Always => Some(true),
+        ColorWhen::Never => Some(false),
+    };
+    output::Style {
+        color: output::use_color(
+            forced,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+            std::io::stdout().is_terminal(),
+        ),
+        utc: cli.utc,
     }
 }
 

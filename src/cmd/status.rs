@@ -14,7 +14,6 @@ use crate::error::Error;
 use crate::ipc::{self, DaemonStatus, Request, Response};
 use crate::output;
 use crate::runner::running::{self, RunningRun};
-use crate::schedule::Zone;
 
 #[derive(Serialize)]
 struct Report {
@@ -51,7 +50,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(&report).expect("the report serialises");
         return out!(stdout, "{text}");
     }
-    let zone = Zone::system();
+    let zone = output::local_zone();
     match (&report.daemon, &report.daemon_error) {
         (Some(d), _) => {
             out!(
