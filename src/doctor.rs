@@ -13,7 +13,7 @@ use crate::dirs::Paths;
 use crate::ipc::{self, Request, Response};
 use crate::schedule::Zone;
 use crate::service::{self, Manager};
-use crate::taskfile::{self, load::LoadError};
+use crate::taskfile::{self, Mail, TaskFile, load::LoadError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,26 +70,30 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     let doc = raw
         .as_deref()
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok());
-    let mut checks = vec![task_file(&setup.paths.task_file)];
+    let path = &setup.paths.task_file;
+    let loaded = path.exists().then(|| taskfile::load(path));
+    let mut checks = vec![task_file(path, loaded.as_ref())];
     checks.push(zones(doc.as_ref()));
     checks.push(system_zone(doc.as_ref()));
     checks.push(daemon(setup.paths));
     checks.push(autostart(setup));
-    if let Some(c) = sendmail(doc.as_ref()) {
+    let file = loaded.as_ref().and_then(|l| l.as_ref().ok());
+    if let Some(c) = sendmail(file, doc.as_ref()) {
         checks.push(c);
     }
     checks.push(clock());
     checks
 }
 
-fn task_file(path: &Path) -> Check {
+/// `loaded` is `None` when the file does not exist.
+fn task_file(path: &Path, loaded: Option<&Result<TaskFile, LoadError>>) -> Check {
     const WHAT: &str = "task file";
     let shown = path.display();
-    if !path.exists() {
+    let Some(loaded) = loaded else {
         return check(WHAT, Status::Warn, format!("{shown} does not exist yet"))
             .fix("kron add NAME --schedule '...' -- COMMAND, or kron edit");
-    }
-    match taskfile::load(path) {
+    };
+    match loaded {
         Ok(file) => {
             let paused = file.tasks.iter().filter(|t| t.settings.paused).count();
             check(
@@ -388,11 +392,27 @@ fn enabled(unit: &Path) -> bool {
     })
 }
 
-/// Whether `[defaults]` or a task sets a non-empty `mailto`: then mail
-/// goes through `sendmail`. `None` when nothing sets it.
-fn sendmail(doc: Option<&toml_edit::DocumentMut>) -> Option<Check> {
-    const WHAT: &str = "sendmail";
-    let doc = doc?;
+/// The tasks that mail their output (`mailto` set, `mail` not `never`):
+/// from the model when the file is valid, else every table whose text sets
+/// `mailto`.
+fn mail_users(file: Option<&TaskFile>, doc: Option<&toml_edit::DocumentMut>) -> Vec<String> {
+    if let Some(file) = file {
+        return file
+            .tasks
+            .iter()
+            .filter(|t| {
+                t.settings
+                    .mailto
+                    .as_deref()
+                    .is_some_and(|m| !m.trim().is_empty())
+                    && t.settings.mail != Mail::Never
+            })
+            .map(|t| format!("task {}", t.name))
+            .collect();
+    }
+    let Some(doc) = doc else {
+        return Vec::new();
+    };
     let sets = |t: Option<&dyn toml_edit::TableLike>| {
         t.and_then(|t| t.get("mailto"))
             .and_then(|m| m.as_str())
@@ -409,8 +429,21 @@ fn sendmail(doc: Option<&toml_edit::DocumentMut>) -> Option<Check> {
             }
         }
     }
+    users
+}
+
+/// Whether `sendmail` is there for the tasks that mail; `None` when none
+/// does.
+fn sendmail(file: Option<&TaskFile>, doc: Option<&toml_edit::DocumentMut>) -> Option<Check> {
+    const WHAT: &str = "sendmail";
+    let mut users = mail_users(file, doc);
     if users.is_empty() {
         return None;
+    }
+    if users.len() > 3 {
+        let more = users.len() - 3;
+        users.truncate(3);
+        users.push(format!("{more} more"));
     }
     let found = program_on_path("sendmail").or_else(|| {
         ["/usr/sbin/sendmail", "/usr/lib/sendmail"]

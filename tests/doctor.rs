@@ -189,7 +189,7 @@ fn mailto_needs_sendmail() {
     let out = doctor(&env, &path);
     let (line, _) = check(&out, "sendmail");
     assert!(line.starts_with("ok    sendmail: "), "{line}");
-    assert!(line.ends_with("(for mailto in [defaults])"), "{line}");
+    assert!(line.ends_with("(for mailto in task a)"), "{line}");
     if ["/usr/sbin/sendmail", "/usr/lib/sendmail"]
         .iter()
         .any(|p| Path::new(p).exists())
@@ -202,7 +202,16 @@ fn mailto_needs_sendmail() {
     let (line, fix) = check(&out, "sendmail");
     assert!(line.starts_with("FAIL  sendmail: mailto is set"), "{line}");
     assert!(fix.unwrap().contains("sendmail"));
-    // Without mailto there is no such check.
+    // A file kron cannot load: the text decides.
+    env.write_task_file("[defaults]\nmailto = \"me@example.org\"\nbogus = 1\n");
+    let (line, _) = check(&doctor(&env, "/usr/bin:/bin"), "sendmail");
+    assert!(line.contains("mailto is set ([defaults])"), "{line}");
+    // Without mailto, or with mail = "never", there is no such check.
     env.write_task_file(TASKS);
+    assert!(!doctor(&env, "/usr/bin:/bin").stdout().contains("sendmail"));
+    env.write_task_file(
+        "[defaults]\nmailto = \"me@example.org\"\nmail = \"never\"\n\n\
+         [tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n",
+    );
     assert!(!doctor(&env, "/usr/bin:/bin").stdout().contains("sendmail"));
 }
