@@ -212,11 +212,13 @@ pub enum Command {
 
     /// Check the setup and say how to fix what is wrong.
     ///
-    /// Checks that the task file exists, is yours and private, and is
-    /// valid; that every time zone it names is known and the system's zone
-    /// can be found; that the daemon runs and answers; that it starts at
-    /// login (`kron daemon install`) with this kron binary; that
-    /// `sendmail` is there when a task sets `mailto`; and that the clock is
+    /// Checks that the task file exists, is yours, is not writable by
+    /// others, and is valid; that every time zone it names is known and
+    /// the system's zone can be found; that the daemon runs and answers;
+    /// that it starts at login (`kron daemon install`) with this kron
+    /// binary and, under systemd, keeps running after you log out
+    /// (linger); that `sendmail` is there when a task mails its output;
+    /// and that the clock is
     /// synchronised (when `timedatectl` can tell). Each problem comes with
     /// the command that fixes it. Exits 0 when every check passes (warnings
     /// allowed), 1 when one fails.

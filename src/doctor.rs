@@ -77,6 +77,11 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     checks.push(system_zone(doc.as_ref()));
     checks.push(daemon(setup.paths));
     checks.push(autostart(setup));
+    if Manager::current() == Manager::Systemd
+        && let Some(lingering) = service::lingering()
+    {
+        checks.push(linger(lingering));
+    }
     let file = loaded.as_ref().and_then(|l| l.as_ref().ok());
     if let Some(c) = sendmail(file, doc.as_ref()) {
         checks.push(c);
@@ -369,14 +374,40 @@ fn autostart(setup: &Setup) -> Check {
         .fix("kron daemon install --force, then the line it prints");
     }
     if manager == Manager::Systemd && !enabled(path) {
+        // A daemon kron started holds the lock the unit's would need.
+        let stop = match control::running(setup.paths) {
+            Ok(Some(Some(pid))) if !service::runs_in_unit(pid) => "kron daemon stop && ",
+            Ok(Some(None)) => "kron daemon stop && ",
+            _ => "",
+        };
         return check(
             WHAT,
             Status::Fail,
             format!("{shown} is installed but not enabled: it does not start at login"),
         )
-        .fix("systemctl --user enable --now kron");
+        .fix(format!("{stop}systemctl --user enable --now kron"));
     }
     check(WHAT, Status::Ok, format!("{shown} runs this kron"))
+}
+
+/// Whether the user's systemd manager, which runs the unit, outlives
+/// their sessions.
+fn linger(lingering: bool) -> Check {
+    const WHAT: &str = "linger";
+    if lingering {
+        return check(
+            WHAT,
+            Status::Ok,
+            "enabled: tasks run while you are logged out",
+        );
+    }
+    check(
+        WHAT,
+        Status::Warn,
+        "off: systemd stops your daemon when your last session ends, so tasks run only \
+         while you are logged in (cron runs them regardless)",
+    )
+    .fix("loginctl enable-linger")
 }
 
 /// Whether a `*.wants/kron.service` link sits beside the unit.

@@ -392,6 +392,21 @@ pub fn program(text: &str) -> Option<String> {
     )
 }
 
+/// Whether systemd keeps this user's manager (and so the daemon) running
+/// while the user is logged out (`loginctl enable-linger`). `None` when
+/// the system was not booted with systemd.
+pub fn lingering() -> Option<bool> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return None;
+    }
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
+    Some(
+        Path::new("/var/lib/systemd/linger")
+            .join(user.name)
+            .exists(),
+    )
+}
+
 /// Whether process `pid` runs in the systemd unit `kron.service` (its
 /// cgroup ends with it), i.e. systemd started this daemon.
 pub fn runs_in_unit(pid: u32) -> bool {

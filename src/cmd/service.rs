@@ -87,7 +87,15 @@ pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
         }
     };
     out!(stdout, "start it now and at every login with:")?;
-    out!(stdout, "  {line}")
+    out!(stdout, "  {line}")?;
+    if manager == Manager::Systemd && service::lingering() == Some(false) {
+        out!(
+            stdout,
+            "to keep it running while you are logged out (as cron does):"
+        )?;
+        out!(stdout, "  loginctl enable-linger")?;
+    }
+    Ok(())
 }
 
 pub fn uninstall() -> Result<(), Error> {
