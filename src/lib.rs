@@ -5,6 +5,7 @@
 //! `cmd`, and maps the outcome to an exit status in `error`. Domain modules
 //! (`schedule`, ...) return typed values and errors and never print.
 
+mod chart;
 pub mod cli;
 mod cmd;
 pub mod complete;
@@ -25,6 +26,7 @@ pub mod runner;
 pub mod schedule;
 pub mod service;
 pub mod state;
+pub mod stats;
 pub mod taskfile;
 pub mod units;
 

@@ -50,7 +50,7 @@ pub fn use_color(
     })
 }
 
-/// Colours [`paint`] knows.
+/// Colours [`painted`] knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Colour {
     Green,
@@ -59,9 +59,9 @@ pub enum Colour {
     Grey,
 }
 
-/// `text` in `colour` when the style has colour, else as it is.
-pub fn paint(text: &str, colour: Colour) -> String {
-    if !style().color {
+/// `text` in `colour` if `on`, else as it is.
+pub fn painted(text: &str, colour: Colour, on: bool) -> String {
+    if !on {
         return text.to_string();
     }
     let code = match colour {
@@ -132,6 +132,23 @@ pub fn relative(from: Timestamp, to: Timestamp) -> String {
     }
 }
 
+/// A run's duration, short: `850ms`, `1.2s`, `59.9s`, then as
+/// [`compact_duration`] (`3m 4s`).
+pub fn short_duration(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..59_950 => {
+            let tenths = (ms + 50) / 100;
+            if tenths.is_multiple_of(10) {
+                format!("{}s", tenths / 10)
+            } else {
+                format!("{}.{}s", tenths / 10, tenths % 10)
+            }
+        }
+        _ => compact_duration((ms + 500) / 1000),
+    }
+}
+
 /// `1d 2h`, `3h 12m`, `45s`: at most two units, largest first.
 pub fn compact_duration(seconds: u64) -> String {
     let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
@@ -165,6 +182,17 @@ mod tests {
         assert_eq!(compact_duration(86_400 + 180), "1d");
         assert_eq!(compact_duration(2 * 86_400 + 3 * 3600), "2d 3h");
         assert_eq!(compact_duration(60), "1m");
+    }
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(short_duration(0), "0ms");
+        assert_eq!(short_duration(850), "850ms");
+        assert_eq!(short_duration(1000), "1s");
+        assert_eq!(short_duration(1204), "1.2s");
+        assert_eq!(short_duration(59_940), "59.9s");
+        assert_eq!(short_duration(59_950), "1m");
+        assert_eq!(short_duration(184_000), "3m 4s");
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     if records.is_empty() {
         return out!(stdout, "no runs recorded");
     }
+    if args.chart {
+        records.reverse();
+        return super::stats::chart(&mut stdout, &records);
+    }
     let zone = output::local_zone();
     let rows: Vec<Vec<String>> = records.iter().map(|r| cells(r, &zone)).collect();
     let table = output::table(

@@ -19,6 +19,7 @@ mod remove;
 mod run;
 mod service;
 mod show;
+mod stats;
 mod status;
 mod supervise;
 
@@ -67,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::History(args) => history::run(&ctx, &args),
+        Command::Stats(args) => stats::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),
         Command::Daemon(command) => daemon::run(&ctx, &command),
