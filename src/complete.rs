@@ -77,8 +77,20 @@ pub fn registration(shell: Shell) -> Vec<u8> {
         .completer()
         .write_registration(VAR, "kron", "kron", "kron", &mut buf)
         .expect("writing to memory does not fail");
+    if shell == Shell::Zsh {
+        buf.extend_from_slice(ZSH_AUTOLOAD.as_bytes());
+    }
     buf
 }
+
+/// Lets `_kron` work from a directory of zsh's `fpath` too: autoloaded,
+/// the file is the body of the function `_kron`, which then has to
+/// complete the TAB that loaded it (sourced, it only registers).
+const ZSH_AUTOLOAD: &str = r#"
+if [[ ${funcstack[1]-} == _kron ]]; then
+    _clap_dynamic_completer_kron "$@"
+fi
+"#;
 
 /// Answers a completion request when `KRON_COMPLETE` is set: prints the
 /// candidates (or a registration script) and returns `Some(exit status)`.

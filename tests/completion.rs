@@ -53,13 +53,15 @@ fn bash(env: &Env, words: &[&str]) -> Vec<String> {
     out.stdout().lines().map(String::from).collect()
 }
 
-fn have_bash() -> bool {
-    Path::new("/bin/bash").exists() || Path::new("/usr/bin/bash").exists()
+fn have(shell: &str) -> bool {
+    ["/bin", "/usr/bin"]
+        .iter()
+        .any(|dir| Path::new(dir).join(shell).exists())
 }
 
 #[test]
 fn bash_completes_task_names_from_the_task_file() {
-    if !have_bash() {
+    if !have("bash") {
         eprintln!("skipped: no bash");
         return;
     }
@@ -86,7 +88,7 @@ fn bash_completes_task_names_from_the_task_file() {
 
 #[test]
 fn task_names_come_from_the_file_the_command_line_names() {
-    if !have_bash() {
+    if !have("bash") {
         eprintln!("skipped: no bash");
         return;
     }
@@ -150,4 +152,73 @@ fn every_shell_gets_names_with_descriptions_where_it_shows_them() {
         "{}",
         out.stderr()
     );
+}
+
+#[test]
+fn fish_completes_task_names_with_descriptions() {
+    if !have("fish") {
+        eprintln!("skipped: no fish");
+        return;
+    }
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let program = format!(
+        "source '{}'; complete -C 'kron run '; complete -C 'kron da'",
+        script("kron.fish").display()
+    );
+    let out = env
+        .command("fish", &["--no-config", "-c", &program])
+        .env("PATH", path())
+        .output();
+    out.success();
+    let stdout = out.stdout();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.contains(&"backup\tnightly backup"), "{stdout}");
+    assert!(lines.contains(&"ping"), "{stdout}");
+    assert!(lines.iter().any(|l| l.starts_with("daemon\t")), "{stdout}");
+}
+
+#[test]
+fn zsh_completes_task_names_sourced_and_from_fpath() {
+    if !have("zsh") {
+        eprintln!("skipped: no zsh");
+        return;
+    }
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let fpath = env.path().join("fpath");
+    std::fs::create_dir(&fpath).unwrap();
+    std::fs::copy(script("_kron"), fpath.join("_kron")).unwrap();
+    // `_describe` stands in for zsh's completion widget: it prints what
+    // it is given.
+    let describe = "_describe() { local arr=${@[-1]}; print -l ${(P)arr} }";
+    let ask = "words=(kron show ''); CURRENT=3";
+    let programs = [
+        // Sourced (`source <(kron completions zsh)`).
+        format!(
+            "autoload -Uz compinit; compinit -u -d {dump}/a; source '{}'; {describe}; {ask}; \
+             $_comps[kron]",
+            script("_kron").display(),
+            dump = env.path().display()
+        ),
+        // Autoloaded from fpath, on the first TAB.
+        format!(
+            "fpath=('{}' $fpath); autoload -Uz compinit; compinit -u -d {dump}/b; {describe}; \
+             {ask}; $_comps[kron]",
+            fpath.display(),
+            dump = env.path().display()
+        ),
+    ];
+    for program in programs {
+        let out = env
+            .command("zsh", &["-f", "-c", &program])
+            .env("PATH", path())
+            .output();
+        out.success();
+        let stdout = out.stdout();
+        assert!(
+            stdout.starts_with("backup:nightly backup\nping\n"),
+            "{program}\n{stdout}"
+        );
+    }
 }
