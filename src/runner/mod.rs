@@ -1,6 +1,7 @@
 //! One run end to end, owned by a supervisor process: the hidden
 //! `kron __supervise` that the daemon starts, or `kron run` in the
-//! foreground. Depends on `taskfile`, `lock`, `runlog`, `history`.
+//! foreground. Depends on `taskfile`, `lock`, `runlog`, `history`, and
+//! `notify` for what follows a run.
 //!
 //! A run goes through these states, each in one function below:
 //!
@@ -93,11 +94,18 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
     paths.lock_path(&task.settings.lock)
 }
 
-/// Runs `req` to its final outcome and records it.
+/// Runs `req` to its final outcome and records it; then, with the lock
+/// released, notifies (metrics, mail, hooks: `notify`), once per run.
 pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
     let mut signals = Signals::install().map_err(RunnerError::Signals)?;
+    let mut report = run(req, &mut signals)?;
+    crate::notify::after_run(req, &mut report, &mut signals);
+    Ok(report)
+}
+
+fn run(req: &Request, signals: &mut Signals) -> Result<Report, RunnerError> {
     let mut warnings = Vec::new();
-    let held = match take_lock(req, &mut signals)? {
+    let held = match take_lock(req, signals)? {
         Locked::Held(held) => held,
         Locked::Skipped(reason) => return Ok(skipped(req, reason, warnings)),
         Locked::Interrupted(signal) => {
@@ -115,7 +123,7 @@ pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
             });
         }
     };
-    let mut report = run_attempts(req, &mut signals, held.is_some());
+    let mut report = run_attempts(req, signals, held.is_some());
     drop(held);
     report.warnings.splice(0..0, warnings);
     Ok(report)

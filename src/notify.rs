@@ -1,0 +1,493 @@
+//! What a supervisor does after a run's final outcome is recorded (and its
+//! lock released): keep the Prometheus textfile current (`metrics`), mail
+//! the output (`mailto`, `mail`), and run the `on_failure` or `on_success`
+//! hook. Called once per run from `runner::supervise`, never per attempt.
+//!
+//! - **Which runs.** `on_success` after a success; `on_failure` after a
+//!   failure or a timeout. A skipped run did not run and an interrupted one
+//!   was stopped on purpose (`kron kill`, Ctrl-C, `overlap = "replace"`), so
+//!   neither runs a hook. Mail goes to `mailto` (when set and not empty)
+//!   after a failure or a timeout with `mail = "failure"` (the default;
+//!   even if it printed nothing: the body then says how it ended), also
+//!   after any other run that printed something with `"always"`, never with
+//!   `"never"`.
+//! - **The output** is the run's section of the run log (its frame lines
+//!   included), copied to a private 0600 file in `$RUNTIME` that the hook
+//!   finds in `KRON_LOG` and the mail body is made from; it is deleted
+//!   afterwards.
+//! - **A hook** is the task's shell with `-c`, in the task's directory, with
+//!   the task's environment (the fixed base, `env`, `KRON_TASK`,
+//!   `KRON_RUN_ID`, `KRON_SCHEDULED_AT`) plus `KRON_OUTCOME`,
+//!   `KRON_EXIT_CODE`, `KRON_ATTEMPTS`, `KRON_DURATION_MS`, `KRON_LOG` and
+//!   `KRON_HOOK` (its key), standard input `/dev/null`, in a session and
+//!   process group of its own. It runs like an attempt (`runner::attempt`):
+//!   its output goes to the run log between `--> kron hook` and `<-- kron
+//!   hook` lines, it is stopped after [`HOOK_TIMEOUT`] (SIGTERM, SIGKILL
+//!   after `kill_grace`), and a stop signal to the supervisor stops it. Its
+//!   failure is logged there and returned as a warning; it is never
+//!   retried. Hooks never trigger hooks: a hook is not a run, and a run
+//!   started from a hook (`kron run` inside it sees `KRON_HOOK`) runs none.
+//! - **Mail** is one message to `sendmail -t -oi` (found on `PATH`, else
+//!   `/usr/sbin/sendmail` or `/usr/lib/sendmail`) with `To`, a `Subject`
+//!   naming the task, the outcome and the host, and the output as the body.
+//!   Without sendmail, a warning is given once (a marker file in the state
+//!   directory remembers it, until sendmail is found again).
+//!
+//! Nothing here fails a run: every problem becomes a warning, in the run
+//! log and in the returned report. Depends on `runner`, `runlog`,
+//! `metrics`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::history::{Outcome, Record};
+use crate::runlog::{FOOTER, HEADER, RunLog};
+use crate::runner::attempt::{self, Ended, Limits, Sink};
+use crate::runner::signals::Signals;
+use crate::runner::{Report, Request, spawn};
+use crate::taskfile::{Mail, Task};
+use crate::units::format_duration;
+
+/// How long a hook may run before it is stopped like a timed-out command.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long sendmail may take to accept a message.
+pub const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where sendmail is looked for after `PATH`.
+pub const SENDMAIL_PATHS: [&str; 2] = ["/usr/sbin/sendmail", "/usr/lib/sendmail"];
+
+/// The prefix of the line before a hook's output in the run log.
+pub const HOOK_START: &str = "--> kron hook ";
+/// The prefix of the line after it.
+pub const HOOK_END: &str = "<-- kron hook ";
+
+/// Metrics, mail and the hook for `report`'s run, in that order; problems
+/// are added to `report.warnings`.
+pub fn after_run(req: &Request, report: &mut Report, signals: &mut Signals) {
+    let task = req.task;
+    let record = &report.record;
+    let hook = hook_for(task, record.outcome);
+    let mail = mail_due(task, record.outcome);
+    if hook.is_none() && !mail {
+        return;
+    }
+    let mut log = RunLog::open(&req.paths.logs_dir(), &task.name, &task.settings.log).ok();
+    let output = match Output::extract(req, record) {
+        Ok(output) => output,
+        Err(e) => {
+            note(
+                &mut log,
+                &mut report.warnings,
+                format!("{}: not notified: {e}", task.name),
+            );
+            return;
+        }
+    };
+    if mail
+        && (matches!(record.outcome, Outcome::Failure | Outcome::Timeout) || output.printed)
+        && let Err(text) = send_mail(req, report, &output, signals, &mut log)
+    {
+        note(&mut log, &mut report.warnings, text);
+    }
+    if let Some((key, command)) = hook {
+        if std::env::var_os("KRON_HOOK").is_some() {
+            // Started from a hook: running ours could loop.
+            let text = format!(
+                "{}: {key} not run: run {} was started from a hook (KRON_HOOK is set)",
+                task.name, record.run_id
+            );
+            note(&mut log, &mut report.warnings, text);
+        } else if let Err(text) = run_hook(req, report, key, command, &output, signals, &mut log) {
+            note(&mut log, &mut report.warnings, text);
+        }
+    }
+}
+
+/// A warning, in the run log and for the caller.
+fn note(log: &mut Option<RunLog>, warnings: &mut Vec<String>, text: String) {
+    line(log, &format!("kron: warning: {text}"));
+    warnings.push(text);
+}
+
+/// The hook that follows `outcome`, with its key.
+fn hook_for(task: &Task, outcome: Outcome) -> Option<(&'static str, &str)> {
+    let s = &task.settings;
+    match outcome {
+        Outcome::Success => s.on_success.as_deref().map(|c| ("on_success", c)),
+        Outcome::Failure | Outcome::Timeout => s.on_failure.as_deref().map(|c| ("on_failure", c)),
+        Outcome::Skipped | Outcome::Interrupted => None,
+    }
+}
+
+/// Whether `outcome` is mailed (if the run printed something, for a
+/// success).
+fn mail_due(task: &Task, outcome: Outcome) -> bool {
+    let s = &task.settings;
+    let addressed = s.mailto.as_deref().is_some_and(|m| !m.trim().is_empty());
+    addressed
+        && match s.mail {
+            Mail::Never => false,
+            Mail::Failure => matches!(outcome, Outcome::Failure | Outcome::Timeout),
+            Mail::Always => outcome != Outcome::Skipped,
+        }
+}
+
+/// The run's section of the run log, in a private file.
+struct Output {
+    path: PathBuf,
+    file: File,
+    /// Whether the command printed anything (lines besides the frames).
+    printed: bool,
+}
+
+impl Output {
+    fn extract(req: &Request, record: &Record) -> Result<Output, String> {
+        let dir = &req.paths.runtime_dir;
+        crate::dirs::create_private_dir(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let path = dir.join(format!(".output-{}.log", record.run_id));
+        let file = private_file(&path)?;
+        let mut output = Output {
+            path,
+            file,
+            printed: false,
+        };
+        let mut writer = Lines {
+            file: &output.file,
+            printed: false,
+        };
+        crate::runlog::read::copy_run(
+            &req.paths.logs_dir(),
+            &record.task,
+            &record.run_id,
+            None,
+            &mut writer,
+        )
+        .map_err(|e| e.to_string())?;
+        output.printed = writer.printed;
+        Ok(output)
+    }
+
+    /// The file, read from its start.
+    fn reader(&self) -> std::io::Result<File> {
+        let mut file = self.file.try_clone()?;
+        file.rewind()?;
+        Ok(file)
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Copies run-log lines to a file, noting lines that are not frames.
+/// (`copy_run` writes one whole line per call.)
+struct Lines<'a> {
+    file: &'a File,
+    printed: bool,
+}
+
+impl Write for Lines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let frame = [HEADER, FOOTER, HOOK_START, HOOK_END, "kron: "]
+            .iter()
+            .any(|p| buf.starts_with(p.as_bytes()));
+        if !frame && !buf.trim_ascii().is_empty() {
+            self.printed = true;
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+fn private_file(path: &Path) -> Result<File, String> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))
+}
+
+/// Copies a hook's or sendmail's output into the run log.
+struct ToLog<'a>(&'a mut Option<RunLog>);
+
+impl Sink for ToLog<'_> {
+    fn output(&mut self, bytes: &[u8]) {
+        if let Some(log) = self.0
+            && log.write(bytes).is_err()
+        {
+            *self.0 = None;
+        }
+    }
+}
+
+fn line(log: &mut Option<RunLog>, text: &str) {
+    if let Some(l) = log
+        && l.write_line(text).is_err()
+    {
+        *log = None;
+    }
+}
+
+/// How a helper process ended, for a log line: `exit 0 after 12ms`.
+fn describe(end: &Ended) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let status = match (end.status.code(), end.status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (_, Some(signal)) => crate::runner::signal_name(signal),
+        _ => "ended".into(),
+    };
+    let after = format_duration(end.duration);
+    if end.timed_out {
+        format!("stopped after {after} ({status})")
+    } else {
+        format!("{status} after {after}")
+    }
+}
+
+fn run_hook(
+    req: &Request,
+    report: &Report,
+    key: &str,
+    command: &str,
+    output: &Output,
+    signals: &mut Signals,
+    log: &mut Option<RunLog>,
+) -> Result<(), String> {
+    let task = req.task;
+    let r = &report.record;
+    let mut plan = spawn::plan(
+        task,
+        &spawn::AttemptInfo {
+            run_id: &r.run_id,
+            attempt: r.attempts,
+            scheduled: r.scheduled,
+        },
+    );
+    plan.program = task.settings.shell.clone();
+    plan.args = vec!["-c".into(), command.into()];
+    plan.stdin = None;
+    plan.env.remove("KRON_ATTEMPT");
+    for (key, value) in [
+        ("KRON_HOOK", key.to_string()),
+        ("KRON_OUTCOME", r.outcome.as_str().to_string()),
+        ("KRON_EXIT_CODE", report.exit_code.to_string()),
+        ("KRON_ATTEMPTS", r.attempts.to_string()),
+        ("KRON_DURATION_MS", r.duration_ms.to_string()),
+        ("KRON_LOG", output.path.display().to_string()),
+    ] {
+        plan.env.insert(key.into(), value);
+    }
+    line(
+        log,
+        &format!("{HOOK_START}{key} for run {}: {command}", r.run_id),
+    );
+    let failed = |what: String| format!("{}: {key} hook for run {} {what}", task.name, r.run_id);
+    let (reader, writer) = std::io::pipe().map_err(|e| failed(format!("not run: {e}")))?;
+    let child = spawn::spawn(&plan, writer, &req.paths.runtime_dir).map_err(|e| {
+        line(log, &format!("{HOOK_END}{key} for run {}: {e}", r.run_id));
+        failed(format!("could not start: {e}"))
+    })?;
+    let limits = Limits {
+        timeout: Some(HOOK_TIMEOUT),
+        kill_grace: task.settings.kill_grace,
+        signal_request: req.paths.runtime_dir.join(".no-signal-request"),
+    };
+    let end = attempt::watch(
+        child,
+        reader,
+        signals,
+        &limits,
+        &mut ToLog(log),
+        Instant::now(),
+    );
+    let how = describe(&end);
+    line(log, &format!("{HOOK_END}{key} for run {} {how}", r.run_id));
+    if end.status.success() && !end.timed_out {
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "failed: {how} (not retried; its output is in the run log)"
+        )))
+    }
+}
+
+/// The sendmail program: on `PATH`, else in [`SENDMAIL_PATHS`].
+pub fn sendmail() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("sendmail"))
+            .find(|p| executable(p))
+    });
+    on_path.or_else(|| {
+        SENDMAIL_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| executable(p))
+    })
+}
+
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The marker that says the missing-sendmail warning was given.
+fn warned_marker(req: &Request) -> PathBuf {
+    req.paths.state_dir.join("sendmail-missing-warned")
+}
+
+fn send_mail(
+    req: &Request,
+    report: &Report,
+    output: &Output,
+    signals: &mut Signals,
+    log: &mut Option<RunLog>,
+) -> Result<(), String> {
+    let task = req.task;
+    let r = &report.record;
+    let to = task.settings.mailto.as_deref().unwrap_or_default().trim();
+    let marker = warned_marker(req);
+    let Some(program) = sendmail() else {
+        if marker.exists() {
+            return Ok(());
+        }
+        let _ = crate::dirs::create_private_dir(&req.paths.state_dir);
+        let _ = private_file(&marker);
+        return Err(format!(
+            "{}: mailto is set ({to}) but there is no sendmail on PATH or at {}: no mail is \
+             sent. Install a mail transfer agent that provides it (msmtp-mta, postfix, ...) \
+             or remove mailto. This warning is given once.",
+            task.name,
+            SENDMAIL_PATHS.join(" or ")
+        ));
+    };
+    let _ = std::fs::remove_file(&marker);
+    let message_path = req
+        .paths
+        .runtime_dir
+        .join(format!(".mail-{}.eml", r.run_id));
+    let mut message = private_file(&message_path)?;
+    let cleanup = Cleanup(&message_path);
+    let mut body = output
+        .reader()
+        .map_err(|e| format!("reading {}: {e}", output.path.display()))?;
+    message
+        .write_all(headers(task, report, to).as_bytes())
+        .and_then(|()| std::io::copy(&mut body, &mut message).map(drop))
+        .and_then(|()| message.rewind())
+        .map_err(|e| format!("writing {}: {e}", message_path.display()))?;
+    let failed = |what: String| format!("{}: mail for run {} to {to} {what}", task.name, r.run_id);
+    let (reader, writer) = std::io::pipe().map_err(|e| failed(format!("not sent: {e}")))?;
+    let stderr = writer
+        .try_clone()
+        .map_err(|e| failed(format!("not sent: {e}")))?;
+    let mut command = Command::new(&program);
+    command
+        .args(["-t", "-oi"])
+        .stdin(message)
+        .stdout(writer)
+        .stderr(stderr);
+    // SAFETY: setsid(2) is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
+    drop(command);
+    let limits = Limits {
+        timeout: Some(SENDMAIL_TIMEOUT),
+        kill_grace: Duration::from_secs(5),
+        signal_request: req.paths.runtime_dir.join(".no-signal-request"),
+    };
+    let end = attempt::watch(
+        child,
+        reader,
+        signals,
+        &limits,
+        &mut ToLog(log),
+        Instant::now(),
+    );
+    drop(cleanup);
+    if end.status.success() && !end.timed_out {
+        line(
+            log,
+            &format!(
+                "kron: mailed run {} to {to} through {}",
+                r.run_id,
+                program.display()
+            ),
+        );
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "failed: {} {}",
+            program.display(),
+            describe(&end)
+        )))
+    }
+}
+
+/// Removes a file when dropped.
+struct Cleanup<'a>(&'a Path);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
+}
+
+/// The message's header and the first lines of its body.
+fn headers(task: &Task, report: &Report, to: &str) -> String {
+    let r = &report.record;
+    let host = hostname();
+    let status = match r.outcome {
+        Outcome::Success => String::new(),
+        _ => format!(" (exit {})", report.exit_code),
+    };
+    format!(
+        "To: {to}\n\
+         Subject: kron: {task} {outcome} on {host}{status}\n\
+         Auto-Submitted: auto-generated\n\
+         MIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=UTF-8\n\
+         Content-Transfer-Encoding: 8bit\n\
+         X-Kron-Task: {task}\n\
+         X-Kron-Run-Id: {run_id}\n\
+         X-Kron-Outcome: {outcome}\n\
+         \n\
+         Task {task} on {host}: {outcome}{status} after {attempts} attempt(s), {duration}.\n\
+         Run {run_id}; `kron logs {task} --run {run_id}` shows this output again.\n\
+         \n",
+        task = task.name,
+        outcome = r.outcome.as_str(),
+        run_id = r.run_id,
+        attempts = r.attempts,
+        duration = format_duration(Duration::from_millis(r.duration_ms)),
+    )
+}
+
+/// This machine's name, for the subject.
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty() && !h.chars().any(char::is_control))
+        .unwrap_or_else(|| "localhost".into())
+}
