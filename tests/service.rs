@@ -64,9 +64,11 @@ fn install_writes_a_unit_that_runs_this_binary() {
         stdout.contains(&format!("wrote {}", unit_path(&env).display())),
         "{stdout}"
     );
+    // (Followed by the `loginctl enable-linger` hint where systemd is init
+    // and lingering is off.)
     assert!(
-        stdout.ends_with(
-            "start it now and at every login with:\n  systemctl --user enable --now kron\n"
+        stdout.contains(
+            "\nstart it now and at every login with:\n  systemctl --user enable --now kron\n"
         ),
         "{stdout}"
     );
