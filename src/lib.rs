@@ -20,6 +20,7 @@ pub mod export;
 pub mod history;
 pub mod ipc;
 pub mod lock;
+pub mod metrics;
 pub mod notify;
 mod output;
 pub mod runlog;

@@ -70,6 +70,11 @@ pub const HOOK_END: &str = "<-- kron hook ";
 pub fn after_run(req: &Request, report: &mut Report, signals: &mut Signals) {
     let task = req.task;
     let record = &report.record;
+    if let Some(file) = &task.settings.metrics_file
+        && let Err(e) = crate::metrics::update(req.paths, file, record)
+    {
+        report.warnings.push(e.to_string());
+    }
     let hook = hook_for(task, record.outcome);
     let mail = mail_due(task, record.outcome);
     if hook.is_none() && !mail {
