@@ -242,7 +242,7 @@ pub enum Command {
     /// synchronised (when `timedatectl` can tell). Each problem comes with
     /// the command that fixes it. Exits 0 when every check passes (warnings
     /// allowed), 1 when one fails.
-    Doctor,
+    Doctor(DoctorArgs),
 
     /// Print the shell completion script for SHELL.
     ///
@@ -574,6 +574,13 @@ pub enum DaemonCommand {
     /// --user enable` made to it, then print the command that stops the
     /// daemon the service manager runs.
     Uninstall,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print a JSON array of the checks (what, status, detail, fix).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

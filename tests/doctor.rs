@@ -219,3 +219,30 @@ fn mailto_needs_sendmail() {
     );
     assert!(!doctor(&env, "/usr/bin:/bin").stdout().contains("sendmail"));
 }
+
+#[test]
+fn json_lists_the_checks_and_keeps_the_exit_status() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let path = fakes(
+        &env,
+        &[("timedatectl", "echo yes"), ("systemctl", "exit 0")],
+    );
+    let out = env.kron(&["doctor", "--json"]).env("PATH", &path).output();
+    out.code(1);
+    let checks: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let daemon = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "daemon")
+        .unwrap();
+    assert_eq!(daemon["status"], "fail");
+    assert!(
+        daemon["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("kron daemon start")
+    );
+    assert!(out.stderr().is_empty(), "{}", out.stderr());
+}

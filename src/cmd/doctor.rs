@@ -5,11 +5,12 @@
 use std::io::Write;
 
 use super::{Ctx, out};
+use crate::cli::DoctorArgs;
 use crate::doctor::{self, Setup, Status};
 use crate::error::Error;
 use crate::service::{self, Manager};
 
-pub fn run(ctx: &Ctx) -> Result<(), Error> {
+pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), Error> {
     let paths = super::daemon::absolute(&ctx.paths)?;
     let exe = super::service::this_exe()?;
     let manager = Manager::current();
@@ -20,7 +21,17 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
         service_text: service::render(manager, &service::spec(&paths, &exe)),
     };
     let checks = doctor::run(&setup);
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let text = serde_json::to_string_pretty(&checks).expect("the checks serialise");
+        out!(stdout, "{text}")?;
+        return if failed > 0 {
+            Err(Error::Exit(1))
+        } else {
+            Ok(())
+        };
+    }
     for c in &checks {
         let mark = match c.status {
             Status::Ok => "ok  ",
@@ -33,7 +44,6 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
             out!(stdout, "      fix: {fix}")?;
         }
     }
-    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     if failed > 0 {
         return Err(Error::Failed(format!("{failed} check(s) failed")));
     }

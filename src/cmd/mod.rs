@@ -75,7 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&ctx, &args),
         Command::Pause(args) => pause::pause(&ctx, &args),
         Command::Resume(args) => pause::resume(&ctx, &args),
-        Command::Doctor => doctor::run(&ctx),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Generate(args) => completions::generate(&args),
     }
