@@ -9,7 +9,7 @@
 //! (`\%` is a literal `%`). Assignments apply to the jobs after them:
 //! `CRON_TZ` is the schedule's zone (cronie), `SHELL` the shell, and every
 //! other one the command's environment; `HOME` also is where cron runs the
-//! job. Every line that cannot be converted becomes a [`Problem`] with its
+//! job, and `MAILTO` also is `mailto`. Every line that cannot be converted becomes a [`Problem`] with its
 //! line number; nothing is dropped silently.
 //!
 //! Writing does the reverse and is checked by reading each line back: a
@@ -27,7 +27,9 @@ use std::path::Path;
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::schedule::{Schedule, Zone};
-use crate::taskfile::{CatchUp, Layer, Overlap, Source, Task, TaskCommand, TaskFile, valid_name};
+use crate::taskfile::{
+    CatchUp, Layer, Mail, Overlap, Settings, Source, Task, TaskCommand, TaskFile, valid_name,
+};
 use crate::units::{format_duration, format_size};
 
 /// A line that is not imported, and why.
@@ -718,6 +720,8 @@ pub struct NewTask {
     pub timezone: Option<String>,
     pub shell: Option<String>,
     pub workdir: Option<String>,
+    /// `MAILTO`, which also stays in `env` (cron passes it on).
+    pub mailto: Option<String>,
     pub env: Vec<(String, String)>,
     pub stdin: Option<String>,
 }
@@ -757,18 +761,19 @@ impl Job {
             .unwrap_or(crate::taskfile::DEFAULT_SHELL);
         let shell = (cron_shell != kron_shell).then(|| cron_shell.to_string());
         // cron runs a job in $HOME: the crontab's, else the user's.
-        let home = self
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "HOME")
-            .map(|(_, v)| v.as_str())
-            .filter(|h| h.starts_with('/'));
+        let home = self.variable("HOME").filter(|h| h.starts_with('/'));
         let workdir = match (home, &defaults.workdir) {
             (Some(home), Some(default)) if Path::new(home) == default => None,
             (Some(home), _) => Some(home.to_string()),
             (None, Some(_)) => Some("~".to_string()),
             (None, None) => None,
+        };
+        // cron mails a job's output to MAILTO; `MAILTO=""` sends none, which
+        // needs saying only when [defaults] would mail.
+        let mailto = match (self.variable("MAILTO"), defaults.mailto.as_deref()) {
+            (Some(to), _) if !to.is_empty() => Some(to.to_string()),
+            (Some(_), Some(default)) if !default.is_empty() => Some(String::new()),
+            _ => None,
         };
         let stdin = match (&self.stdin, &defaults.stdin) {
             (Some(text), _) => Some(text.clone()),
@@ -784,9 +789,19 @@ impl Job {
             timezone,
             shell,
             workdir,
+            mailto,
             env: self.env.clone(),
             stdin,
         })
+    }
+
+    /// The value of a crontab variable in force at this job.
+    fn variable(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -811,6 +826,7 @@ fn task_toml(task: &NewTask) -> String {
         ("timezone", &task.timezone),
         ("shell", &task.shell),
         ("workdir", &task.workdir),
+        ("mailto", &task.mailto),
     ] {
         if let Some(value) = value {
             put(key, value);
@@ -984,6 +1000,7 @@ fn export_task(
             ));
         }
     }
+    mail_variable(s, &mut env, &mut notes);
 
     // The command line.
     let mut command = match &task.command {
@@ -1172,6 +1189,29 @@ fn export_task(
         let _ = writeln!(text, "{line}");
     }
     Block { text, disabled }
+}
+
+/// `mailto` becomes cron's `MAILTO` (which cron also passes to the job,
+/// as kron's import keeps it in `env`); what cron mails differs from
+/// `mail`, except for `"always"`.
+fn mail_variable(s: &Settings, env: &mut BTreeMap<String, String>, notes: &mut Vec<String>) {
+    let Some(to) = s.mailto.as_deref() else {
+        return;
+    };
+    let to = if s.mail == Mail::Never { "" } else { to };
+    if let Some(old) = env.insert("MAILTO".into(), to.into())
+        && old != to
+    {
+        notes.push(format!(
+            "env MAILTO = {old:?} is not written: in a crontab MAILTO is where cron mails, \
+             here {to:?} from mailto"
+        ));
+    }
+    if !to.is_empty() && s.mail == Mail::Failure {
+        notes.push(
+            "mail = \"failure\" (cron mails the output of every run that prints something)".into(),
+        );
+    }
 }
 
 /// The schedule as crontab(5) writes it, or why it cannot be.
@@ -1527,6 +1567,7 @@ FOO=\"x\" y
             timezone: Some("Europe/Berlin".into()),
             shell: Some("/bin/bash".into()),
             workdir: Some("/srv".into()),
+            mailto: Some("".into()),
             env: vec![
                 ("PATH".into(), "/usr/bin:/bin".into()),
                 ("MAILTO".into(), "".into()),
@@ -1549,6 +1590,7 @@ FOO=\"x\" y
         assert_eq!(t.command, TaskCommand::Shell(task.command.clone()));
         assert_eq!(t.settings.stdin, task.stdin);
         assert_eq!(t.settings.env["MAILTO"], "");
+        assert_eq!(t.settings.mailto.as_deref(), Some(""));
         assert_eq!(t.settings.shell, "/bin/bash");
         assert_eq!(t.description, task.description);
     }
@@ -1665,6 +1707,98 @@ stdin = "a\\%b"
         assert_eq!(back.jobs.len(), 2);
         assert_eq!(back.jobs[0].command, "printf '%s\\n' 'it'\\''s'");
         assert_eq!(back.jobs[1].stdin.as_deref(), Some("a\\%b"));
+    }
+
+    #[test]
+    fn mailto_is_imported_as_mailto_and_kept_in_env() {
+        let utc = Zone::get("UTC").unwrap();
+        let parsed = parse(
+            "MAILTO=me@example.org\n@daily a\nMAILTO=\"\"\n@daily b\n",
+            None,
+        );
+        let [a, b] = parsed.jobs.as_slice() else {
+            panic!("{parsed:?}")
+        };
+        let none = Layer::default();
+        let t = a.to_task("a".into(), &none, &utc).unwrap();
+        assert_eq!(t.mailto.as_deref(), Some("me@example.org"));
+        assert_eq!(t.env, [("MAILTO".into(), "me@example.org".into())]);
+        assert!(to_toml(&[t]).contains("mailto = \"me@example.org\"\n"));
+        // MAILTO="" (no mail) needs writing only when [defaults] would mail.
+        assert_eq!(b.to_task("b".into(), &none, &utc).unwrap().mailto, None);
+        let mailing = Layer {
+            mailto: Some("ops@example.org".into()),
+            ..Layer::default()
+        };
+        let t = b.to_task("b".into(), &mailing, &utc).unwrap();
+        assert_eq!(t.mailto.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn mailto_is_exported_as_mailto() {
+        let text = r#"
+[tasks.a]
+schedule = "@daily"
+command = "a"
+mailto = "me@example.org"
+mail = "always"
+
+[tasks.b]
+schedule = "@daily"
+command = "b"
+mailto = "me@example.org"
+env = { MAILTO = "other@example.org" }
+
+[tasks.c]
+schedule = "@daily"
+command = "c"
+mailto = "me@example.org"
+mail = "never"
+"#;
+        let file = crate::taskfile::parse(text, Path::new("t.toml")).unwrap();
+        let out = export(&file, &Zone::get("UTC").unwrap(), Path::new("/home/u"));
+        assert!(
+            out.text
+                .contains("\nMAILTO=me@example.org\n# kron: task a\n@daily a\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains(
+                "# kron: task b\n\
+                 # kron: env MAILTO = \"other@example.org\" is not written: in a crontab MAILTO is \
+                 where cron mails, here \"me@example.org\" from mailto\n\
+                 # kron: mail = \"failure\" (cron mails the output of every run that prints something)\n\
+                 @daily b\n"
+            ),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text
+                .contains("\nMAILTO=\"\"\n# kron: task c\n@daily c\n"),
+            "{}",
+            out.text
+        );
+        let back = parse(&out.text, None);
+        let utc = Zone::get("UTC").unwrap();
+        let mailto: Vec<Option<String>> = back
+            .jobs
+            .iter()
+            .map(|j| {
+                j.to_task("x".into(), &Layer::default(), &utc)
+                    .unwrap()
+                    .mailto
+            })
+            .collect();
+        assert_eq!(
+            mailto,
+            [
+                Some("me@example.org".into()),
+                Some("me@example.org".into()),
+                None
+            ]
+        );
     }
 
     #[test]

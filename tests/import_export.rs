@@ -254,7 +254,13 @@ fn variables_apply_to_the_lines_after_them() {
     let check = show(&env, "check", "UTC");
     assert_eq!(check["schedule"], "*/7 * * * *");
     assert_eq!(check["command"], "/usr/local/bin/check");
+    assert_eq!(start["settings"]["mailto"], "ops@example.org");
     assert_eq!(show(&env, "quiet", "UTC")["settings"]["env"]["MAILTO"], "");
+    // MAILTO="" sends no mail: so does kron without mailto.
+    assert_eq!(
+        show(&env, "quiet", "UTC")["settings"]["mailto"],
+        serde_json::Value::Null
+    );
     assert_eq!(
         show(&env, "quarterly", "UTC")["schedule"],
         "0 9-17/2 * JAN-MAR,oct Mon-Fri"
@@ -270,6 +276,7 @@ fn variables_apply_to_the_lines_after_them() {
         mail["settings"]["env"],
         serde_json::json!({"MAILTO": "paul"})
     );
+    assert_eq!(mail["settings"]["mailto"], "paul");
     assert_eq!(mail["settings"]["stdin"], "Joe,\n\nWhere are your kids?\n");
 }
 
@@ -364,6 +371,7 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
              description = \"run five minutes after midnight, every day\"\n\
              schedule = \"5 0 * * *\"\n\
              command = \"$HOME/bin/daily.job >> $HOME/tmp/out 2>&1\"\n\
+             mailto = \"paul\"\n\
              env = { MAILTO = \"paul\" }\n\n[tasks.monthly]\n"
         ),
         "{}",
