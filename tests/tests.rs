@@ -20,6 +20,8 @@ mod edit;
 mod export;
 /// Tasks fire on time: pause/resume, catch-up, @reboot, max_parallel, jitter, SIGKILL mid-run.
 mod firing;
+/// After a run: on_failure/on_success hooks (environment, once per outcome, no loops) and mail through a fake sendmail.
+mod hooks;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
