@@ -4,10 +4,15 @@
 //! Counters must only grow, and history files are trimmed to their last
 //! 1,000 runs, so the numbers are not recomputed from the history on each
 //! run: they are kept in `$XDG_STATE_HOME/kron/metrics.json` (0600), which
-//! each run updates with its own record. A task not yet in it starts from
-//! its history (the last 1,000 runs), so turning metrics on mid-way gives
-//! sensible counts. Losing the file restarts the counters from the history,
-//! which Prometheus reads as a counter reset, as after a reboot.
+//! each run updates with its own record. Counters count the runs since
+//! the task first appeared there (when `metrics_file` was set, or since
+//! that file was lost: Prometheus reads that as a counter reset, as after a
+//! reboot); the gauges (last outcome, last success, ...) of a new task
+//! start from its history. Counting past runs from the history instead
+//! could count a run twice, when its supervisor appended it before another
+//! supervisor read the history and counts it again itself. The gauges keep
+//! the latest run by its end, so the order supervisors update in does not
+//! matter.
 //!
 //! Supervisors run concurrently, so the read-update-write of both files
 //! happens under an exclusive flock on `$RUNTIME/metrics.lock`; the
@@ -71,6 +76,9 @@ pub struct TaskMetrics {
     pub last_success: Option<Timestamp>,
     /// The duration of the last run that was not skipped.
     pub last_duration_ms: Option<u64>,
+    /// When that run finished.
+    #[serde(default)]
+    pub last_ran: Option<Timestamp>,
 }
 
 impl TaskMetrics {
@@ -80,13 +88,22 @@ impl TaskMetrics {
             .runs
             .entry(record.outcome.as_str().to_string())
             .or_default() += 1;
-        self.last_outcome = Some(record.outcome);
-        self.last_finished = Some(record.finished);
-        if record.outcome == Outcome::Success {
-            self.last_success = Some(record.finished);
+        self.observe(record);
+    }
+
+    /// Updates the gauges with `record` where it is the latest (by end).
+    pub fn observe(&mut self, r: &Record) {
+        let later = |t: Option<Timestamp>| t.is_none_or(|t| r.finished >= t);
+        if later(self.last_finished) {
+            self.last_outcome = Some(r.outcome);
+            self.last_finished = Some(r.finished);
         }
-        if record.outcome != Outcome::Skipped {
-            self.last_duration_ms = Some(record.duration_ms);
+        if r.outcome == Outcome::Success && later(self.last_success) {
+            self.last_success = Some(r.finished);
+        }
+        if r.outcome != Outcome::Skipped && later(self.last_ran) {
+            self.last_duration_ms = Some(r.duration_ms);
+            self.last_ran = Some(r.finished);
         }
     }
 
@@ -102,23 +119,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts `record` in; a task seen for the first time starts from
-    /// `history` (its records, oldest first, which may already hold
-    /// `record`).
+    /// Counts `record` in; the gauges of a task seen for the first time
+    /// start from `history` (its records, which may hold `record`).
     pub fn add(&mut self, record: &Record, history: impl FnOnce() -> Vec<Record>) {
-        if let Some(task) = self.tasks.get_mut(&record.task) {
-            task.add(record);
-            return;
-        }
-        let mut task = TaskMetrics::default();
-        let past = history();
-        for r in &past {
-            task.add(r);
-        }
-        if past.last().is_none_or(|r| r.run_id != record.run_id) {
-            task.add(record);
-        }
-        self.tasks.insert(record.task.clone(), task);
+        let task = self.tasks.entry(record.task.clone()).or_insert_with(|| {
+            let mut task = TaskMetrics::default();
+            for r in &history() {
+                task.observe(r);
+            }
+            task
+        });
+        task.add(record);
     }
 }
 
@@ -316,34 +327,38 @@ mod tests {
     }
 
     #[test]
-    fn a_new_task_starts_from_its_history_without_counting_a_run_twice() {
+    fn a_new_task_counts_from_now_with_gauges_from_its_history() {
         let past = vec![
             record("a", 0, Outcome::Success, 1000),
             record("a", 1, Outcome::Failure, 200),
+            // Appended by a supervisor that has not updated the metrics yet.
+            record("a", 3, Outcome::Success, 300),
         ];
+        let skipped = record("a", 2, Outcome::Skipped, 0);
         let mut m = Metrics::default();
-        m.add(&past[1], || past.clone());
+        m.add(&skipped, || past.clone());
+        let a = &m.tasks["a"];
+        assert_eq!(a.runs.values().sum::<u64>(), 1);
+        assert_eq!(a.count(Outcome::Skipped), 1);
+        assert_eq!(a.last_outcome, Some(Outcome::Success), "a-3 ended last");
+        assert_eq!(a.last_success, Some(past[2].finished));
+        assert_eq!(a.last_duration_ms, Some(300));
+        // That supervisor counts its own run; known tasks never read the history.
+        m.add(&past[2], || unreachable!());
         let a = &m.tasks["a"];
         assert_eq!(
-            (a.count(Outcome::Success), a.count(Outcome::Failure)),
+            (a.count(Outcome::Success), a.count(Outcome::Skipped)),
             (1, 1)
         );
-        // A record the history does not hold (its append failed) counts too.
-        let mut m = Metrics::default();
-        let third = record("a", 2, Outcome::Skipped, 0);
-        m.add(&third, || past.clone());
+        assert_eq!(a.last_outcome, Some(Outcome::Success));
+        m.add(&record("a", 4, Outcome::Skipped, 0), || unreachable!());
         let a = &m.tasks["a"];
-        assert_eq!(a.runs.values().sum::<u64>(), 3);
         assert_eq!(a.last_outcome, Some(Outcome::Skipped));
         assert_eq!(
             a.last_duration_ms,
-            Some(200),
+            Some(300),
             "a skipped run has no duration"
         );
-        assert_eq!(a.last_success, Some(past[0].finished));
-        // Known tasks only count the new record: the history is not read.
-        m.add(&record("a", 3, Outcome::Timeout, 5), || unreachable!());
-        assert_eq!(m.tasks["a"].runs.values().sum::<u64>(), 4);
     }
 
     #[test]
