@@ -487,6 +487,12 @@ pub struct CheckArgs {
     /// The file to check [default: the task file].
     #[arg(value_name = "FILE")]
     pub path: Option<PathBuf>,
+
+    /// Print one JSON object on stdout (for editors): `valid`, `tasks` and
+    /// every error in `diagnostics`, with file, line, column, key, message
+    /// and help. The exit status is the same.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

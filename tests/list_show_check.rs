@@ -193,6 +193,39 @@ fn check_reports_every_error_and_exits_2() {
 }
 
 #[test]
+fn check_json_gives_the_diagnostics_to_editors() {
+    let env = env_with_tasks(TASKS);
+    let out = env.kron(&["check", "--json"]).output();
+    out.success();
+    let ok: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(
+        (ok["valid"].as_bool(), ok["tasks"].as_u64()),
+        (Some(true), Some(2))
+    );
+    assert_eq!(ok["diagnostics"], serde_json::json!([]));
+    let bad = env.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimout = \"1h\"\n",
+    )
+    .unwrap();
+    let out = env
+        .kron(&["check", "--json", bad.to_str().unwrap()])
+        .output();
+    out.code(2);
+    assert_eq!(out.stderr(), "");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(
+        report["diagnostics"],
+        serde_json::json!([{
+            "file": bad, "line": 4, "column": 1, "key_path": "tasks.a.timout",
+            "message": "unknown key `timout`", "help": "did you mean `timeout`?"
+        }])
+    );
+}
+
+#[test]
 fn a_task_file_others_can_write_is_refused() {
     let env = env_with_tasks(TASKS);
     let file = env.path().join("config/kron/tasks.toml");

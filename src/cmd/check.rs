@@ -1,16 +1,50 @@
-//! `kron check [FILE]`: validate without installing.
+//! `kron check [FILE] [--json]`: validate without installing.
 
 use std::io::Write;
 
 use super::{Ctx, out};
 use crate::cli::CheckArgs;
+use crate::diag::Diagnostic;
 use crate::error::Error;
-use crate::taskfile;
+use crate::taskfile::{self, load::LoadError};
+
+#[derive(serde::Serialize)]
+struct Checked<'a> {
+    file: &'a std::path::Path,
+    valid: bool,
+    tasks: usize,
+    diagnostics: &'a [Diagnostic],
+}
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
     let path = args.path.as_ref().unwrap_or(&ctx.paths.task_file);
-    let file = taskfile::load(path)?;
+    let loaded = taskfile::load(path);
     let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let (tasks, diagnostics): (usize, &[Diagnostic]) = match &loaded {
+            Ok(file) => (file.tasks.len(), &[]),
+            Err(LoadError::Invalid { diagnostics, .. }) => (0, diagnostics),
+            // Unreadable or insecure: no diagnostics to give, the usual message.
+            Err(_) => return Err(loaded.err().expect("an error").into()),
+        };
+        let json = Checked {
+            file: path,
+            valid: diagnostics.is_empty(),
+            tasks,
+            diagnostics,
+        };
+        out!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&json).expect("serializes")
+        )?;
+        return if diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Exit(2))
+        };
+    }
+    let file = loaded?;
     out!(
         stdout,
         "{}: ok, {} task(s)",
