@@ -21,17 +21,17 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
     let loaded = taskfile::load(path);
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let (tasks, diagnostics): (usize, &[Diagnostic]) = match &loaded {
-            Ok(file) => (file.tasks.len(), &[]),
+        let (tasks, diagnostics) = match loaded {
+            Ok(file) => (file.tasks.len(), Vec::new()),
             Err(LoadError::Invalid { diagnostics, .. }) => (0, diagnostics),
             // Unreadable or insecure: no diagnostics to give, the usual message.
-            Err(_) => return Err(loaded.err().expect("an error").into()),
+            Err(e) => return Err(e.into()),
         };
         let json = Checked {
             file: path,
             valid: diagnostics.is_empty(),
             tasks,
-            diagnostics,
+            diagnostics: &diagnostics,
         };
         out!(
             stdout,
