@@ -38,7 +38,7 @@ mod run;
 mod runlog_history;
 /// The schedule engine against a brute-force oracle (proptest).
 mod schedule_props;
-/// `kron stats` and the run chart on crafted histories, colour and --utc, the Prometheus textfile against the format.
-mod stats_metrics;
 /// `kron daemon install` and `uninstall`: the systemd unit, verified, and its daemon.
 mod service;
+/// `kron stats` and the run chart on crafted histories, colour and --utc, the Prometheus textfile against the format.
+mod stats_metrics;
