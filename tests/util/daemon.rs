@@ -61,7 +61,12 @@ impl DaemonGuard {
                 panic!("the daemon exited ({status}):\n{}", guard.log());
             }
             let out = env.kron(&["daemon", "status"]).output();
-            if out.output.status.code() == Some(0) && out.stdout().contains(&format!("pid {pid}")) {
+            // The lock is taken a moment before the socket answers.
+            let answering = !out.stdout().contains("not answering");
+            if out.output.status.code() == Some(0)
+                && out.stdout().contains(&format!("pid {pid}"))
+                && answering
+            {
                 return guard;
             }
             assert!(
