@@ -16,15 +16,7 @@ use crate::units::{format_duration, parse_duration};
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let names = match &args.name {
-        Some(name) if !crate::taskfile::valid_name(name) => {
-            return Err(Error::Invalid(format!(
-                "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
-            )));
-        }
-        Some(name) => vec![name.clone()],
-        None => history::tasks(&dir),
-    };
+    let names = super::history_names(&dir, args.name.as_deref())?;
     let mut records = Vec::new();
     for name in &names {
         let (found, warnings) = history::read(&dir, name).map_err(|e| Error::Io {

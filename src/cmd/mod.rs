@@ -107,3 +107,18 @@ macro_rules! out {
     };
 }
 pub(crate) use out;
+
+/// The tasks whose history a verb reads: the one named, else every task
+/// that has a history.
+pub(crate) fn history_names(
+    dir: &std::path::Path,
+    name: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    match name {
+        Some(name) if !taskfile::valid_name(name) => Err(Error::Invalid(format!(
+            "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
+        ))),
+        Some(name) => Ok(vec![name.to_string()]),
+        None => Ok(crate::history::tasks(dir)),
+    }
+}

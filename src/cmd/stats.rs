@@ -18,15 +18,7 @@ const CHART_RUNS: usize = 20;
 
 pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
-    let names = match &args.name {
-        Some(name) if !crate::taskfile::valid_name(name) => {
-            return Err(Error::Invalid(format!(
-                "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
-            )));
-        }
-        Some(name) => vec![name.clone()],
-        None => history::tasks(&dir),
-    };
+    let names = super::history_names(&dir, args.name.as_deref())?;
     let mut all = Vec::new();
     for name in &names {
         let records = read(ctx, name)?;
