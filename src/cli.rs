@@ -311,7 +311,8 @@ pub struct RunArgs {
     pub name: String,
 
     /// Start the run in the background and print its id; follow it with
-    /// `kron logs NAME -f`.
+    /// `kron logs NAME -f`. A running daemon (for the same task file) starts
+    /// it, so that `max_parallel` counts it; else kron starts it directly.
     #[arg(long, conflicts_with = "dry_run")]
     pub detach: bool,
 

@@ -33,8 +33,14 @@ pub enum Request {
     Reload,
     /// Stop scheduling and exit; running commands go on.
     Stop,
-    /// Start a run of `task` now (trigger `manual`), subject to `max_parallel`.
-    RunNow { task: String },
+    /// Start a run of `task` now (trigger `manual`), subject to
+    /// `max_parallel`, with the run id the client chose (`kron run --detach`
+    /// prints it).
+    RunNow {
+        task: String,
+        #[serde(default)]
+        run_id: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -226,7 +232,10 @@ mod tests {
             Request::Status,
             Request::Reload,
             Request::Stop,
-            Request::RunNow { task: "a".into() },
+            Request::RunNow {
+                task: "a".into(),
+                run_id: Some("20261121-103300-87afea86".into()),
+            },
         ] {
             let line = serde_json::to_vec(&RequestFrame {
                 version: VERSION,

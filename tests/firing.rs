@@ -306,3 +306,28 @@ fn a_command_that_cannot_start_is_recorded() {
     let r = &history(&env, "broken")[0];
     assert_eq!(r["outcome"], "failure", "{r}");
 }
+
+#[test]
+fn run_detach_is_handed_to_a_running_daemon() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.once]\nschedule = \"0 0 1 1 *\"\ncommand = \"echo $KRON_RUN_ID\"\n",
+    );
+    let daemon = DaemonGuard::start(&env);
+    let out = env.kron(&["run", "once", "--detach"]).output();
+    out.success();
+    assert!(
+        out.stderr()
+            .contains(&format!("handed once to the daemon (pid {})", daemon.pid)),
+        "{}",
+        out.stderr()
+    );
+    let id = out.stdout().trim().to_string();
+    wait_until("the handed run is recorded", || {
+        !history(&env, "once").is_empty()
+    });
+    let record = &history(&env, "once")[0];
+    assert_eq!(record["run_id"], id.as_str(), "{record}");
+    assert_eq!(record["trigger"], "manual", "{record}");
+    assert_eq!(record["outcome"], "success", "{record}");
+}

@@ -10,6 +10,7 @@ use super::{Ctx, out};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::history::{Outcome, Trigger};
+use crate::ipc;
 use crate::runner::{self, Request, spawn};
 use crate::taskfile::{Overlap, Task, TaskCommand};
 use crate::units::{format_duration, format_size};
@@ -61,15 +62,20 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     }
 }
 
-/// Starts a supervisor in a new session with its streams on /dev/null and
-/// prints the run id it will use.
+/// Hands the run to the daemon when one answers for this task file (so that
+/// `max_parallel` counts it), else starts a supervisor in a new session with
+/// its streams on /dev/null. Either way, prints the run id it will use.
 fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
+    let run_id = runner::new_run_id();
+    if let Some(pid) = hand_to_daemon(ctx, task, &run_id) {
+        eprintln!("kron: handed {} to the daemon (pid {pid})", task.name);
+        return out!(std::io::stdout(), "{run_id}");
+    }
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         action: "finding",
         path: "kron's own executable".into(),
         source,
     })?;
-    let run_id = runner::new_run_id();
     let mut command = Command::new(&exe);
     command
         .arg("__supervise")
@@ -99,6 +105,23 @@ fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         source,
     })?;
     out!(std::io::stdout(), "{run_id}")
+}
+
+/// The daemon's pid if a daemon running this task file accepted the run.
+fn hand_to_daemon(ctx: &Ctx, task: &Task, run_id: &str) -> Option<u32> {
+    let socket = ctx.paths.socket_path();
+    let Ok(ipc::Response::Pong { pid, task_file }) = ipc::request(&socket, &ipc::Request::Ping)
+    else {
+        return None;
+    };
+    if task_file != ctx.paths.task_file {
+        return None;
+    }
+    let request = ipc::Request::RunNow {
+        task: task.name.clone(),
+        run_id: Some(run_id.into()),
+    };
+    matches!(ipc::request(&socket, &request), Ok(ipc::Response::Done)).then_some(pid)
 }
 
 fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {

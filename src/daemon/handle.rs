@@ -14,7 +14,7 @@ pub fn handle(daemon: &mut Daemon, request: Request) -> Response {
         Request::Status => status(daemon),
         Request::Reload => reload(daemon),
         Request::Stop => stop(daemon),
-        Request::RunNow { task } => run_now(daemon, &task),
+        Request::RunNow { task, run_id } => run_now(daemon, &task, run_id),
     }
 }
 
@@ -60,8 +60,8 @@ fn stop(daemon: &mut Daemon) -> Response {
     Response::Done
 }
 
-fn run_now(daemon: &mut Daemon, task: &str) -> Response {
-    if daemon.planner.run_now(task, Timestamp::now()) {
+fn run_now(daemon: &mut Daemon, task: &str, run_id: Option<String>) -> Response {
+    if daemon.planner.run_now(task, run_id, Timestamp::now()) {
         Response::Done
     } else {
         Response::Error {

@@ -503,6 +503,9 @@ impl Daemon {
         if let Some(scheduled) = fire.scheduled {
             args.extend(["--scheduled".into(), scheduled.to_string()]);
         }
+        if let Some(run_id) = &fire.run_id {
+            args.extend(["--run-id".into(), run_id.clone()]);
+        }
         let file = if self.snapshots_ok {
             self.snapshots.path(&fire.task)
         } else {

@@ -84,6 +84,8 @@ pub struct Fire {
     pub scheduled: Option<Timestamp>,
     /// When to start it (after jitter).
     pub at: Timestamp,
+    /// The run id a client chose for a manual run; else the supervisor picks one.
+    pub run_id: Option<String>,
 }
 
 /// Missed instants the planner dealt with, for the daemon's log.
@@ -205,6 +207,7 @@ impl Planner {
                 trigger: Trigger::Reboot,
                 scheduled: None,
                 at: add(now, jitter(e.spec.jitter)),
+                run_id: None,
             })
             .collect();
         let count = fires.len();
@@ -252,6 +255,7 @@ impl Planner {
                     trigger: Trigger::Schedule,
                     scheduled: Some(latest),
                     at: add(latest, jitter(spec.jitter)),
+                    run_id: None,
                 });
             }
             let catch_up =
@@ -260,6 +264,7 @@ impl Planner {
                     trigger: Trigger::CatchUp,
                     scheduled: Some(scheduled),
                     at: add(now, jitter(spec.jitter)),
+                    run_id: None,
                 };
             match spec.catch_up {
                 CatchUp::Skip => {}
@@ -296,7 +301,7 @@ impl Planner {
 
     /// Queues a manual run of `task` to start now; `false` if there is no
     /// such task.
-    pub fn run_now(&mut self, task: &str, now: Timestamp) -> bool {
+    pub fn run_now(&mut self, task: &str, run_id: Option<String>, now: Timestamp) -> bool {
         if !self.entries.contains_key(task) {
             return false;
         }
@@ -306,6 +311,7 @@ impl Planner {
                 trigger: Trigger::Manual,
                 scheduled: None,
                 at: now,
+                run_id,
             },
             now,
         );
@@ -567,7 +573,7 @@ mod tests {
         a.catch_up = CatchUp::All;
         plan.load(vec![a, spec("b", "* * * * *")], None, &mut state, now);
         plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
-        assert!(plan.run_now("b", now));
+        assert!(plan.run_now("b", None, now));
         let hours = |fires: Vec<Fire>| -> Vec<String> {
             fires
                 .iter()
@@ -794,8 +800,8 @@ mod tests {
         let mut plan = Planner::default();
         let now = ts("2026-03-08T10:00:30Z");
         plan.load(vec![spec("a", "@daily")], None, &mut state, now);
-        assert!(plan.run_now("a", now));
-        assert!(!plan.run_now("b", now));
+        assert!(plan.run_now("a", None, now));
+        assert!(!plan.run_now("b", None, now));
         assert_eq!(
             names(&plan.ready(now, 0, &idle)),
             [("a", Trigger::Manual, None)]
