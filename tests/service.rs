@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::Env;
+use crate::util::daemon::StopOnDrop;
 
 fn unit_path(env: &Env) -> PathBuf {
     env.path().join("config/systemd/user/kron.service")
@@ -248,6 +249,8 @@ fn the_unit_runs_the_daemon_the_cli_sees() {
         .spawn()
         .unwrap();
     let pid = daemon.id();
+    // Stops it even when an assertion below fails.
+    let _stop = StopOnDrop(&env);
     let started = Instant::now();
     loop {
         let out = env.kron(&["daemon", "status"]).output();
