@@ -3,10 +3,17 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{CatchUp, Overlap, Source, TaskCommand, parse};
+use super::{CatchUp, Mail, Overlap, Source, TaskCommand, parse};
+
+/// A task that is valid on its own, for tests about other keys.
+const TASK: &str = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n";
 
 fn errors(text: &str) -> Vec<String> {
-    parse(text, Path::new("tasks.toml"))
+    errors_in("tasks.toml", text)
+}
+
+fn errors_in(file: &str, text: &str) -> Vec<String> {
+    parse(text, Path::new(file))
         .expect_err("invalid")
         .iter()
         .map(ToString::to_string)
@@ -173,4 +180,121 @@ fn workdir_expands_home() {
 fn an_empty_file_has_no_tasks() {
     let file = parse("# nothing yet\n", Path::new("t")).unwrap();
     assert!(file.tasks.is_empty());
+}
+
+#[test]
+fn max_parallel_is_a_positive_number_in_defaults_only() {
+    let file = parse(TASK, Path::new("t.toml")).unwrap();
+    assert_eq!(file.max_parallel, None);
+    let text = format!("[defaults]\nmax_parallel = 4\n\n{TASK}");
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    assert_eq!(file.max_parallel.map(|n| n.get()), Some(4));
+
+    for bad in ["0", "-1", "\"4\"", "1.5"] {
+        let got = errors_in(
+            "t.toml",
+            &format!("[defaults]\nmax_parallel = {bad}\n\n{TASK}"),
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("t.toml:2:16: defaults.max_parallel: "),
+            "{got:?}"
+        );
+    }
+    let got = errors_in("t.toml", &format!("{TASK}max_parallel = 2\n"));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0]
+            .starts_with("t.toml:4:1: tasks.a.max_parallel: `max_parallel` belongs in [defaults]"),
+        "{got:?}"
+    );
+    let got = errors_in("t.toml", &format!("[defaults]\nmax_paralel = 2\n\n{TASK}"));
+    assert!(got[0].contains("did you mean `max_parallel`?"), "{got:?}");
+}
+
+#[test]
+fn mailto_and_mail_merge_like_other_keys() {
+    let file = parse(TASK, Path::new("t.toml")).unwrap();
+    let s = &file.tasks[0].settings;
+    assert_eq!((s.mailto.as_deref(), s.mail), (None, Mail::Failure));
+    let text = format!(
+        "[defaults]\nmailto = \" me@example.org, ops@example.org \"\nmail = \"always\"\n\n\
+         {TASK}\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"true\"\nmailto = \"\"\nmail = \"never\"\n"
+    );
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    let a = &file.tasks[0].settings;
+    assert_eq!(a.mailto.as_deref(), Some("me@example.org, ops@example.org"));
+    assert_eq!(a.mail, Mail::Always);
+    let b = &file.tasks[1].settings;
+    assert_eq!((b.mailto.as_deref(), b.mail), (Some(""), Mail::Never));
+}
+
+#[test]
+fn bad_mail_settings_are_reported() {
+    let got = errors_in("t.toml", &format!("{TASK}mail = \"failures\"\n"));
+    assert_eq!(
+        got,
+        [
+            "t.toml:4:8: tasks.a.mail: `failures` is not one of failure, always, never\n  help: did you mean `failure`?"
+        ]
+    );
+    let got = errors_in(
+        "t.toml",
+        &format!("{TASK}mailto = \"me@example.org\\nBcc: x@y\"\n"),
+    );
+    assert_eq!(
+        got,
+        ["t.toml:4:10: tasks.a.mailto: must not contain control characters such as newlines"]
+    );
+    let got = errors_in("t.toml", &format!("{TASK}mailto = \"a@b,,c@d\"\n"));
+    assert!(
+        got[0].contains("`a@b,,c@d` has an empty address"),
+        "{got:?}"
+    );
+    let got = errors_in("t.toml", &format!("{TASK}mailto = 3\n"));
+    assert!(
+        got[0].contains("expected a string, found integer"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn metrics_file_is_a_path_in_defaults_only() {
+    let text = format!("[defaults]\nmetrics_file = \"/var/lib/node/kron.prom\"\n\n{TASK}");
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    assert_eq!(
+        file.tasks[0].settings.metrics_file.as_deref(),
+        Some(Path::new("/var/lib/node/kron.prom"))
+    );
+    assert_eq!(
+        file.tasks[0].source(&file.defaults, "metrics_file"),
+        crate::taskfile::Source::Defaults
+    );
+    let text = format!("[defaults]\nmetrics_file = \"~/kron.prom\"\n\n{TASK}");
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    assert!(
+        file.tasks[0]
+            .settings
+            .metrics_file
+            .as_ref()
+            .unwrap()
+            .is_absolute()
+    );
+
+    let got = errors_in(
+        "t.toml",
+        &format!("[defaults]\nmetrics_file = \"kron.prom\"\n\n{TASK}"),
+    );
+    assert_eq!(
+        got,
+        [
+            "t.toml:2:16: defaults.metrics_file: `kron.prom` must be an absolute path or start with ~/"
+        ]
+    );
+    let got = errors_in("t.toml", &format!("{TASK}metrics_file = \"/tmp/k.prom\"\n"));
+    assert!(
+        got[0]
+            .starts_with("t.toml:4:1: tasks.a.metrics_file: `metrics_file` belongs in [defaults]"),
+        "{got:?}"
+    );
 }
