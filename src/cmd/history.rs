@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::{Ctx, out};
 use crate::cli::HistoryArgs;
 use crate::error::Error;
-use crate::history::{self, Record};
+use crate::history::Record;
 use crate::output;
 use crate::schedule::Zone;
 use crate::units::{format_duration, parse_duration};
@@ -19,14 +19,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let names = super::history_names(&dir, args.name.as_deref())?;
     let mut records = Vec::new();
     for name in &names {
-        let (found, warnings) = history::read(&dir, name).map_err(|e| Error::Io {
-            action: e.action,
-            path: e.path,
-            source: e.source,
-        })?;
-        for warning in warnings {
-            eprintln!("kron: warning: {warning}");
-        }
+        let found = super::read_history(&dir, name)?;
         records.extend(found.into_iter().filter(|r| {
             args.outcome.is_none_or(|o| r.outcome == o) && since.is_none_or(|s| r.started >= s)
         }));

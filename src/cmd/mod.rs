@@ -108,6 +108,23 @@ macro_rules! out {
 }
 pub(crate) use out;
 
+/// A task's history, oldest first; lines that could not be read (a crash
+/// mid-write) are warned about, never fatal.
+pub(crate) fn read_history(
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<Vec<crate::history::Record>, Error> {
+    let (records, warnings) = crate::history::read(dir, name).map_err(|e| Error::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })?;
+    for warning in warnings {
+        eprintln!("kron: warning: {warning}");
+    }
+    Ok(records)
+}
+
 /// The tasks whose history a verb reads: the one named, else every task
 /// that has a history.
 pub(crate) fn history_names(

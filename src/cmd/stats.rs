@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::{Ctx, out};
 use crate::cli::StatsArgs;
 use crate::error::Error;
-use crate::history::{self, Record};
+use crate::history::Record;
 use crate::output;
 use crate::stats::{self, RunRef, TaskStats};
 
@@ -64,16 +64,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
 
 /// The task's history, oldest first; skipped lines are warned about.
 fn read(ctx: &Ctx, name: &str) -> Result<Vec<Record>, Error> {
-    let (records, warnings) =
-        history::read(&ctx.paths.history_dir(), name).map_err(|e| Error::Io {
-            action: e.action,
-            path: e.path,
-            source: e.source,
-        })?;
-    for warning in warnings {
-        eprintln!("kron: warning: {warning}");
-    }
-    Ok(records)
+    super::read_history(&ctx.paths.history_dir(), name)
 }
 
 fn rate(s: &TaskStats) -> String {

@@ -588,14 +588,27 @@ impl Reader<'_> {
         Some(expanded)
     }
 
-    fn env(&mut self, item: &Item, path: &str, layer: &mut Layer) {
-        let Some(table) = item.as_table_like() else {
+    /// `item` as a table, or a diagnostic showing `example`.
+    fn table<'i>(
+        &mut self,
+        item: &'i Item,
+        path: &str,
+        example: &str,
+    ) -> Option<&'i dyn TableLike> {
+        let table = item.as_table_like();
+        if table.is_none() {
             self.error(
                 item.span(),
                 path,
-                "expected a table such as env = { LANG = \"C\" }",
+                format!("expected a table such as {example}"),
                 None,
             );
+        }
+        table
+    }
+
+    fn env(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let Some(table) = self.table(item, path, "env = { LANG = \"C\" }") else {
             return;
         };
         for (key, value) in table.iter() {
@@ -615,13 +628,8 @@ impl Reader<'_> {
     }
 
     fn retry(&mut self, item: &Item, path: &str, layer: &mut Layer) {
-        let Some(table) = item.as_table_like() else {
-            self.error(
-                item.span(),
-                path,
-                "expected a table such as retry = { attempts = 3, backoff = \"30s\" }",
-                None,
-            );
+        let Some(table) = self.table(item, path, "retry = { attempts = 3, backoff = \"30s\" }")
+        else {
             return;
         };
         for (key, item) in table.iter() {
@@ -652,13 +660,7 @@ impl Reader<'_> {
     }
 
     fn log(&mut self, item: &Item, path: &str, layer: &mut Layer) {
-        let Some(table) = item.as_table_like() else {
-            self.error(
-                item.span(),
-                path,
-                "expected a table such as log = { max_size = \"1MiB\", keep = 5 }",
-                None,
-            );
+        let Some(table) = self.table(item, path, "log = { max_size = \"1MiB\", keep = 5 }") else {
             return;
         };
         for (key, item) in table.iter() {
