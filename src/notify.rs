@@ -39,10 +39,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::history::{Outcome, Record};
@@ -308,7 +307,6 @@ fn run_hook(
     let limits = Limits {
         timeout: Some(HOOK_TIMEOUT),
         kill_grace: task.settings.kill_grace,
-        signal_request: req.paths.runtime_dir.join(".no-signal-request"),
     };
     let end = attempt::watch(
         child,
@@ -396,30 +394,20 @@ fn send_mail(
         .map_err(|e| format!("writing {}: {e}", message_path.display()))?;
     let failed = |what: String| format!("{}: mail for run {} to {to} {what}", task.name, r.run_id);
     let (reader, writer) = std::io::pipe().map_err(|e| failed(format!("not sent: {e}")))?;
-    let stderr = writer
-        .try_clone()
-        .map_err(|e| failed(format!("not sent: {e}")))?;
-    let mut command = Command::new(&program);
-    command
-        .args(["-t", "-oi"])
-        .stdin(message)
-        .stdout(writer)
-        .stderr(stderr);
-    // SAFETY: setsid(2) is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid()?;
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
-    drop(command);
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let child = spawn::start(
+        &program,
+        &program.to_string_lossy(),
+        &["-t".into(), "-oi".into()],
+        &env,
+        None,
+        [message.as_fd(), writer.as_fd(), writer.as_fd()],
+    )
+    .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
+    drop(writer);
     let limits = Limits {
         timeout: Some(SENDMAIL_TIMEOUT),
         kill_grace: Duration::from_secs(5),
-        signal_request: req.paths.runtime_dir.join(".no-signal-request"),
     };
     let end = attempt::watch(
         child,

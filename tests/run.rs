@@ -271,8 +271,9 @@ fn supervise_is_the_daemons_entry_point() {
     out.success();
     assert_eq!(
         out.stdout(),
-        "",
-        "a supervisor writes output only to the log"
+        "t\n",
+        "a supervisor names the task of each run that ended on its standard output; \
+         the command's output goes only to the log"
     );
     let record = &history(&env, "t")[0];
     assert_eq!(record["trigger"], "catch-up");

@@ -42,3 +42,5 @@ mod schedule_props;
 mod service;
 /// `kron stats` and the run chart on crafted histories, colour and --utc, the Prometheus textfile against the format.
 mod stats_metrics;
+/// One supervisor for several runs: side by side, stopped one by one, a waiting run handed off.
+mod supervise;

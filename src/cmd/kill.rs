@@ -1,22 +1,22 @@
 //! `kron kill NAME [--signal SIG]`: stop the running runs of a task.
 //!
-//! kron asks each run's supervisor, which owns the process group: without
-//! `--signal`, the supervisor gets SIGTERM and sends SIGTERM to the group,
-//! SIGKILL after `kill_grace`; with `--signal SIG`, kron writes SIG to the
-//! run's request file and wakes the supervisor with SIGUSR1, and the
-//! supervisor sends SIG to the group. Either way retries stop and the run
-//! is recorded as `interrupted`. kron then waits for the runs to end.
+//! kron asks each run's supervisor, which owns the process group, through
+//! the run's request file and a SIGUSR1 (a supervisor may run several
+//! runs): without `--signal`, the supervisor sends SIGTERM to the group,
+//! SIGKILL after `kill_grace`; with `--signal SIG`, it sends SIG. Either way
+//! retries stop and the run is recorded as `interrupted`. kron then waits
+//! for the runs to end.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::{Ctx, out};
 use crate::cli::KillArgs;
 use crate::error::Error;
 use crate::runner;
+use crate::runner::signals::Request;
 
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
     let signal = args.signal.as_deref().map(parse_signal).transpose()?;
@@ -35,11 +35,8 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
         .unwrap_or(crate::taskfile::DEFAULT_KILL_GRACE);
     let mut stdout = std::io::stdout();
     for run in &runs {
-        let sent = match signal {
-            None => kill(Pid::from_raw(run.supervisor_pid), Signal::SIGTERM)
-                .map_err(std::io::Error::from),
-            Some(signal) => runner::running::request_signal(&ctx.paths.running_dir(), run, signal),
-        };
+        let request = signal.map_or(Request::Stop, Request::Signal);
+        let sent = runner::running::request(&ctx.paths.running_dir(), run, request);
         match sent {
             Ok(()) => out!(
                 stdout,

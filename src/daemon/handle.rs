@@ -40,7 +40,7 @@ fn status(daemon: &Daemon) -> Response {
             task,
             at: at.to_string(),
         }),
-        running: daemon.children.len(),
+        running: daemon.running(),
         waiting: daemon.planner.waiting(),
         max_parallel: daemon.planner.max_parallel().map(|n| n.get()),
     })

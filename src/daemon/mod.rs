@@ -1,6 +1,6 @@
 //! The daemon: decides *when* each task runs and starts a supervisor
-//! (`kron __supervise`) for it; it never runs a command itself
-//! (docs/architecture.md). Depends on `taskfile`, `ipc`, `state` and the
+//! (`kron __supervise`) for the runs due at once; it never runs a command
+//! itself (docs/architecture.md). Depends on `taskfile`, `ipc`, `state` and the
 //! supervisor's command line.
 //!
 //! One process per user, single-threaded, sleeping in `poll(2)` on four
@@ -11,7 +11,9 @@
 //! - an inotify watch on the task file's directory (`watch`);
 //! - a `signalfd` for SIGHUP (reload), SIGTERM and SIGINT (exit), SIGCHLD
 //!   (reap supervisors);
-//! - the control socket and its connections (`ipc`, `handle`).
+//! - the control socket and its connections (`ipc`, `handle`);
+//! - each supervisor's standard output, where it names the task of each
+//!   run that ended (so `max_parallel` counts runs, not processes).
 //!
 //! With nothing due it makes no system call at all: no polling interval,
 //! no housekeeping timer. Planning is pure code in `plan`. The invariants:
@@ -29,10 +31,9 @@ pub mod plan;
 mod snapshot;
 pub mod watch;
 
-use std::collections::HashMap;
 use std::ffi::CString;
-use std::io::Read;
-use std::os::fd::AsFd;
+use std::io::{PipeReader, Read};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -95,9 +96,19 @@ fn sys(action: &'static str) -> impl FnOnce(Errno) -> DaemonError {
 /// How long a client connection may take to send its request.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A supervisor this daemon started.
-struct Child {
-    task: String,
+/// How many runs one supervisor takes at most, a thread each. More runs
+/// due in the same wake-up get more supervisors: a burst of a thousand
+/// runs starts in a few processes rather than a thousand, and the runs of
+/// one supervisor are few enough that one crashing takes few with it.
+const RUNS_PER_SUPERVISOR: usize = 64;
+
+/// A supervisor this daemon started, and its runs not yet reported ended.
+struct Supervisor {
+    pid: i32,
+    /// Its standard output: the task of each run that ended, a line each.
+    status: PipeReader,
+    buf: Vec<u8>,
+    tasks: Vec<String>,
 }
 
 /// A client connection, reading its one-line request.
@@ -116,7 +127,7 @@ pub struct Daemon {
     state_dirty: bool,
     loaded: Option<Timestamp>,
     load_error: Option<String>,
-    children: HashMap<i32, Child>,
+    supervisors: Vec<Supervisor>,
     stopping: bool,
     rng: Rng,
     /// What supervisors read (see `snapshot`).
@@ -165,7 +176,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         state_dirty: false,
         loaded: None,
         load_error: None,
-        children: HashMap::new(),
+        supervisors: Vec::new(),
         stopping: false,
         rng: Rng::new(),
         snapshots: snapshot::Snapshots::new(paths.loaded_dir()),
@@ -181,6 +192,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     );
     daemon.load_state();
     daemon.reload("start");
+    crate::runner::running::sweep(&paths.running_dir());
 
     let mut connections: Vec<Connection> = Vec::new();
     // No tolerance on start: every instant already past was missed.
@@ -215,6 +227,12 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 .iter()
                 .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
         );
+        fds.extend(
+            daemon
+                .supervisors
+                .iter()
+                .map(|s| PollFd::new(s.status.as_fd(), PollFlags::POLLIN)),
+        );
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(sys("waiting in poll")(e)),
@@ -224,6 +242,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
+        let supervisors_at = 4 + connections.len();
 
         let mut reload = None;
         if ready[0] {
@@ -278,6 +297,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             }
         }
         connections = open;
+        daemon.read_status(&ready[supervisors_at..]);
         if let Some(why) = reload
             && !daemon.stopping
         {
@@ -287,8 +307,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     daemon.save_state();
     let _ = std::fs::remove_file(&socket);
     info!(
-        "stopped; {} supervisor(s) still running go on by themselves",
-        daemon.children.len()
+        "stopped; {} run(s) still running go on by themselves",
+        daemon.running()
     );
     Ok(())
 }
@@ -482,61 +502,117 @@ impl Daemon {
                 m.runs
             );
         }
-        let children = &self.children;
-        let busy = |task: &str| children.values().any(|c| c.task == task);
-        for fire in self.planner.ready(now, children.len(), &busy) {
-            self.spawn(&fire);
+        let supervisors = &self.supervisors;
+        let busy = |task: &str| {
+            supervisors
+                .iter()
+                .any(|s| s.tasks.iter().any(|t| t == task))
+        };
+        let fires = self.planner.ready(now, self.running(), &busy);
+        for batch in fires.chunks(RUNS_PER_SUPERVISOR) {
+            self.spawn(batch);
         }
         self.save_state();
     }
 
-    /// Starts `kron __supervise` for `fire` in a new session, standard
-    /// streams on /dev/null.
-    fn spawn(&mut self, fire: &Fire) {
-        let mut args = vec![
-            "__supervise".to_string(),
-            "--task".into(),
-            fire.task.clone(),
-            "--trigger".into(),
-            fire.trigger.as_str().into(),
-        ];
-        if let Some(scheduled) = fire.scheduled {
-            args.extend(["--scheduled".into(), scheduled.to_string()]);
-        }
-        if let Some(run_id) = &fire.run_id {
-            args.extend(["--run-id".into(), run_id.clone()]);
-        }
-        let file = if self.snapshots_ok {
-            self.snapshots.path(&fire.task)
-        } else {
-            self.paths.task_file.clone()
-        };
-        args.extend(["--file".into(), file.to_string_lossy().into_owned()]);
-        let scheduled = fire
-            .scheduled
-            .map_or_else(String::new, |t| format!(" for {t}"));
-        match self.spawner.spawn(&args) {
-            Ok(pid) => {
-                info!(
-                    "started {} ({}{scheduled}): supervisor pid {pid}",
-                    fire.task,
-                    fire.trigger.as_str()
-                );
-                self.children.insert(
-                    pid,
-                    Child {
-                        task: fire.task.clone(),
-                    },
-                );
-            }
-            Err(e) => error!(
-                "could not start the supervisor for {} ({}{scheduled}): {e}",
+    /// Runs started and not reported ended.
+    pub(crate) fn running(&self) -> usize {
+        self.supervisors.iter().map(|s| s.tasks.len()).sum()
+    }
+
+    /// Starts `kron __supervise` for `fires`, a thread each, in a new
+    /// session, standard input and error on /dev/null, standard output on
+    /// a pipe to this daemon.
+    fn spawn(&mut self, fires: &[Fire]) {
+        let mut args = vec!["__supervise".to_string()];
+        for fire in fires {
+            args.push("--run".into());
+            args.push(format!(
+                "{},{},{},{}",
                 fire.task,
-                fire.trigger.as_str()
-            ),
+                fire.trigger.as_str(),
+                fire.scheduled.map_or_else(|| "-".into(), |t| t.to_string()),
+                fire.run_id.as_deref().unwrap_or("-")
+            ));
         }
-        if let Some(at) = fire.scheduled {
-            self.state_dirty |= self.state.handled(&fire.task, at);
+        if self.snapshots_ok {
+            args.extend([
+                "--snapshots".into(),
+                self.paths.loaded_dir().to_string_lossy().into_owned(),
+            ]);
+        } else {
+            let file = self.paths.task_file.to_string_lossy().into_owned();
+            args.extend(["--file".into(), file]);
+        }
+        let describe = |fire: &Fire| {
+            let scheduled = fire
+                .scheduled
+                .map_or_else(String::new, |t| format!(" for {t}"));
+            format!("{} ({}{scheduled})", fire.task, fire.trigger.as_str())
+        };
+        let runs = fires.iter().map(describe).collect::<Vec<_>>().join(", ");
+        match self.spawner.spawn(&args) {
+            Ok((pid, status)) => {
+                info!("started {runs}: supervisor pid {pid}");
+                self.supervisors.push(Supervisor {
+                    pid,
+                    status,
+                    buf: Vec::new(),
+                    tasks: fires.iter().map(|f| f.task.clone()).collect(),
+                });
+            }
+            Err(e) => error!("could not start the supervisor for {runs}: {e}"),
+        }
+        for fire in fires {
+            if let Some(at) = fire.scheduled {
+                self.state_dirty |= self.state.handled(&fire.task, at);
+            }
+        }
+    }
+
+    /// Takes the runs the supervisors whose output is `ready` report
+    /// ended. A closed pipe means the supervisor (and any it handed a run
+    /// to) is gone; runs it did not report were cut short with it, and
+    /// their registry files are swept.
+    fn read_status(&mut self, ready: &[bool]) {
+        let mut gone = Vec::new();
+        for (i, supervisor) in self.supervisors.iter_mut().enumerate() {
+            if !ready.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            let open = loop {
+                match (&supervisor.status).read(&mut chunk) {
+                    Ok(0) => break false,
+                    Ok(n) => supervisor.buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break false,
+                }
+            };
+            while let Some(end) = supervisor.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = supervisor.buf.drain(..=end).collect();
+                let task = String::from_utf8_lossy(&line[..end]);
+                if let Some(at) = supervisor.tasks.iter().position(|t| *t == task) {
+                    supervisor.tasks.swap_remove(at);
+                    debug!("{task}: run ended (supervisor {})", supervisor.pid);
+                }
+            }
+            if !open {
+                gone.push(i);
+            }
+        }
+        for i in gone.into_iter().rev() {
+            let supervisor = self.supervisors.swap_remove(i);
+            if !supervisor.tasks.is_empty() {
+                warning!(
+                    "supervisor {} ended without reporting the end of {} run(s) ({})",
+                    supervisor.pid,
+                    supervisor.tasks.len(),
+                    supervisor.tasks.join(", ")
+                );
+                crate::runner::running::sweep(&self.paths.running_dir());
+            }
         }
     }
 
@@ -545,14 +621,10 @@ impl Daemon {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => {
-                    if let Some(child) = self.children.remove(&pid.as_raw()) {
-                        debug!("supervisor {pid} of {} exited with {code}", child.task);
-                    }
+                    debug!("supervisor {pid} exited with {code}");
                 }
                 Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    if let Some(child) = self.children.remove(&pid.as_raw()) {
-                        warning!("supervisor {pid} of {} was killed by {signal}", child.task);
-                    }
+                    warning!("supervisor {pid} was killed by {signal}");
                 }
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
                 Ok(_) | Err(Errno::EINTR) => {}
@@ -567,14 +639,13 @@ impl Daemon {
 
 /// Starts supervisors with posix_spawn(3): in a new session
 /// (`POSIX_SPAWN_SETSID`), with an empty signal mask (the daemon blocks the
-/// signals its signalfd reads) and default dispositions, standard streams
-/// on /dev/null. Unlike fork(2), glibc's posix_spawn does not copy the
+/// signals its signalfd reads) and default dispositions, standard input
+/// and error on /dev/null, standard output on a pipe. Unlike fork(2), glibc's posix_spawn does not copy the
 /// daemon's page tables, so a burst of a thousand runs starts quickly.
 struct Spawner {
     exe: CString,
     env: Vec<CString>,
     attr: PosixSpawnAttr,
-    actions: PosixSpawnFileActions,
 }
 
 impl Spawner {
@@ -599,40 +670,33 @@ impl Spawner {
             .map_err(sys("posix_spawnattr_setsigmask"))?;
         attr.set_sigdefault(&SigSet::all())
             .map_err(sys("posix_spawnattr_setsigdefault"))?;
-        let mut actions = PosixSpawnFileActions::init().map_err(sys("posix_spawn_file_actions"))?;
-        for fd in 0..3 {
-            let mode = if fd == 0 {
-                OFlag::O_RDONLY
-            } else {
-                OFlag::O_WRONLY
-            };
-            actions
-                .add_open(fd, c"/dev/null", mode, Mode::empty())
-                .map_err(sys("posix_spawn_file_actions_addopen"))?;
-        }
         Ok(Spawner {
             exe: CString::new(exe.into_os_string().into_vec())
                 .map_err(|_| DaemonError::Control("kron's path has a NUL byte".into()))?,
             env,
             attr,
-            actions,
         })
     }
 
-    /// Starts `kron ARGS...` and returns its pid.
-    fn spawn(&self, args: &[String]) -> nix::Result<i32> {
+    /// Starts `kron ARGS...`; returns its pid and the read end of its
+    /// standard output.
+    fn spawn(&self, args: &[String]) -> nix::Result<(i32, PipeReader)> {
         let mut argv = vec![self.exe.clone()];
         for arg in args {
             argv.push(CString::new(arg.as_bytes()).map_err(|_| Errno::EINVAL)?);
         }
-        posix_spawn(
-            self.exe.as_c_str(),
-            &self.actions,
-            &self.attr,
-            &argv,
-            &self.env,
-        )
-        .map(Pid::as_raw)
+        let (read, write) =
+            std::io::pipe().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+        nix::fcntl::fcntl(
+            read.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+        )?;
+        let mut actions = PosixSpawnFileActions::init()?;
+        actions.add_open(0, c"/dev/null", OFlag::O_RDONLY, Mode::empty())?;
+        actions.add_dup2(write.as_raw_fd(), 1)?;
+        actions.add_open(2, c"/dev/null", OFlag::O_WRONLY, Mode::empty())?;
+        let pid = posix_spawn(self.exe.as_c_str(), &actions, &self.attr, &argv, &self.env)?;
+        Ok((pid.as_raw(), read))
     }
 }
 

@@ -21,8 +21,7 @@
 
 use std::io::{PipeReader, Read, Write};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -30,9 +29,12 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::signals::{Signals, Stop};
+use super::spawn::Child;
 
 /// How long output may stay open after the main process exited.
 const DRAIN: Duration = Duration::from_secs(1);
+/// How often a child's exit is checked where the kernel has no pidfds.
+const NO_PIDFD_CHECK: Duration = Duration::from_millis(50);
 
 /// Where the output goes.
 pub trait Sink {
@@ -51,8 +53,6 @@ pub struct Ended {
 pub struct Limits {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
-    /// Where `kron kill --signal` leaves the signal to send the group.
-    pub signal_request: PathBuf,
 }
 
 /// Runs the loop until the child is reaped and its output is done.
@@ -77,9 +77,7 @@ pub fn watch(
     loop {
         let now = Instant::now();
         let stop = signals.drain();
-        if signals.take_request()
-            && let Some(signal) = requested_signal(&limits.signal_request)
-        {
+        if let Some(signal) = signals.take_signal() {
             signal_group(group, signal);
         }
         if !stop_seen && let Some(Stop::Terminate(_)) = stop {
@@ -138,6 +136,7 @@ pub fn watch(
                 .filter(|_| kill_at.is_none())
                 .map(|at| at + limits.kill_grace),
             kill_at.map(|k| k + DRAIN),
+            (status.is_none() && child.exit_fd().is_none()).then(|| now + NO_PIDFD_CHECK),
         ]
         .into_iter()
         .flatten()
@@ -151,13 +150,17 @@ pub fn watch(
         };
         let (out_ready, _) = {
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+            if let Some(exit) = child.exit_fd().filter(|_| status.is_none()) {
+                fds.push(PollFd::new(exit, PollFlags::POLLIN));
+            }
+            let output_at = fds.len();
             if !eof {
                 fds.push(PollFd::new(output.as_fd(), PollFlags::POLLIN));
             }
             // EINTR: a signal's byte is waiting on the pipe.
             let _ = poll(&mut fds, timeout);
             let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-            (fds.get(1).is_some_and(ready), ready(&fds[0]))
+            (fds.get(output_at).is_some_and(ready), ready(&fds[0]))
         };
         if out_ready {
             match output.read(&mut buf) {
@@ -168,12 +171,6 @@ pub fn watch(
             }
         }
     }
-}
-
-/// The signal number `kron kill --signal` wrote to `path`.
-pub fn requested_signal(path: &Path) -> Option<Signal> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Signal::try_from(text.trim().parse::<i32>().ok()?).ok()
 }
 
 /// Sends `signal` to the process group; a group that is gone is fine.

@@ -14,10 +14,17 @@
 //!
 //! The lock is held from the first attempt to the record, retries included,
 //! so a run that waits to retry still counts as running. The run registers
-//! itself in `$RUNTIME/running/` meanwhile ([`running`]). A stop signal
-//! (SIGTERM, SIGINT, SIGHUP: `kron kill`, Ctrl-C) stops the command's group
-//! and ends the run as `interrupted`, without retries. Problems writing the
-//! log or the history never stop a run; they are reported as warnings.
+//! itself in `$RUNTIME/running/` meanwhile ([`running`]). A stop (SIGTERM,
+//! SIGINT, SIGHUP to the supervisor, Ctrl-C, or a stop request from `kron
+//! kill` or a replacing run: [`signals`]) stops the command's group and ends
+//! the run as `interrupted`, without retries. Problems writing the log or
+//! the history never stop a run; they are reported as warnings.
+//!
+//! A supervisor runs one request ([`supervise`]) or several at once, each
+//! in a thread of its own ([`supervise_all`]: the daemon's runs due in the
+//! same wake-up). Threads never wait for a lock: a run that would wait
+//! (`overlap = "queue"`) is handed back to the caller, which gives it a
+//! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
 pub mod retry;
@@ -43,7 +50,7 @@ use crate::taskfile::{Overlap, Task};
 use crate::units::format_duration;
 use attempt::{Ended, Limits, Sink, Tee};
 pub use running::{RunningRun, running};
-use signals::{Signals, Stop};
+use signals::{Hub, Signals, Stop};
 
 /// What to run and how it was triggered.
 pub struct Request<'a> {
@@ -98,16 +105,80 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
 /// released, notifies (metrics, mail, hooks: `notify`), once per run.
 pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
     let mut signals = Signals::install().map_err(RunnerError::Signals)?;
-    let mut report = run(req, &mut signals)?;
-    crate::notify::after_run(req, &mut report, &mut signals);
-    Ok(report)
+    match supervise_with(req, &mut signals, true)? {
+        Some(report) => Ok(report),
+        None => unreachable!("a run that may wait for its lock is never handed back"),
+    }
 }
 
-fn run(req: &Request, signals: &mut Signals) -> Result<Report, RunnerError> {
+/// How one of [`supervise_all`]'s runs ended.
+#[derive(Debug)]
+pub enum Supervised {
+    Done(Report),
+    /// It would have to wait for its lock, or no thread could be started
+    /// for it: nothing was recorded, and it should be run by itself.
+    HandedBack,
+    Failed(RunnerError),
+}
+
+/// Runs `reqs` at once, a thread each, and calls `ended` as each ends
+/// (from its thread). Returns when all have ended.
+pub fn supervise_all(
+    reqs: &[Request],
+    ended: &(dyn Fn(&Request, Supervised) + Sync),
+) -> Result<(), RunnerError> {
+    let hub = Hub::install().map_err(RunnerError::Signals)?;
+    std::thread::scope(|scope| {
+        for req in reqs {
+            let hub = &hub;
+            let thread = std::thread::Builder::new()
+                .name(req.task.name.clone())
+                .spawn_scoped(scope, move || {
+                    let result = hub
+                        .channel()
+                        .map_err(RunnerError::Signals)
+                        .and_then(|mut signals| supervise_with(req, &mut signals, false));
+                    ended(
+                        req,
+                        match result {
+                            Ok(Some(report)) => Supervised::Done(report),
+                            Ok(None) => Supervised::HandedBack,
+                            Err(e) => Supervised::Failed(e),
+                        },
+                    );
+                });
+            if thread.is_err() {
+                ended(req, Supervised::HandedBack);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// One run with `signals`; `None` when it would wait for its lock and
+/// `may_wait` is false.
+fn supervise_with(
+    req: &Request,
+    signals: &mut Signals,
+    may_wait: bool,
+) -> Result<Option<Report>, RunnerError> {
+    let Some(mut report) = run(req, signals, may_wait)? else {
+        return Ok(None);
+    };
+    crate::notify::after_run(req, &mut report, signals);
+    Ok(Some(report))
+}
+
+fn run(
+    req: &Request,
+    signals: &mut Signals,
+    may_wait: bool,
+) -> Result<Option<Report>, RunnerError> {
     let mut warnings = Vec::new();
-    let held = match take_lock(req, signals)? {
+    let held = match take_lock(req, signals, may_wait)? {
+        Locked::WouldWait => return Ok(None),
         Locked::Held(held) => held,
-        Locked::Skipped(reason) => return Ok(skipped(req, reason, warnings)),
+        Locked::Skipped(reason) => return Ok(Some(skipped(req, reason, warnings))),
         Locked::Interrupted(signal) => {
             let now = Timestamp::now();
             let record = record(req, now, 0, None, Outcome::Interrupted);
@@ -115,18 +186,18 @@ fn run(req: &Request, signals: &mut Signals) -> Result<Report, RunnerError> {
                 &mut warnings,
                 history::append(&req.paths.history_dir(), &record),
             );
-            return Ok(Report {
+            return Ok(Some(Report {
                 record,
                 exit_code: 128 + signal as u8,
                 reason: Some("interrupted while waiting for the lock".into()),
                 warnings,
-            });
+            }));
         }
     };
     let mut report = run_attempts(req, signals, held.is_some());
     drop(held);
     report.warnings.splice(0..0, warnings);
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Stops the runs holding the lock (through their supervisors, which stop
@@ -135,17 +206,16 @@ fn run(req: &Request, signals: &mut Signals) -> Result<Report, RunnerError> {
 /// until the lock is free; the wait is short, as the holder is stopping.
 fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, LockError> {
     let lock = &req.task.settings.lock;
+    let registry = req.paths.running_dir();
     let mut stopped = std::collections::HashSet::new();
     loop {
         for run in running(req.paths) {
             if run.lock.as_deref() == Some(lock)
                 && run.run_id != req.run_id
-                && stopped.insert(run.run_id)
+                && !stopped.contains(&run.run_id)
             {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(run.supervisor_pid),
-                    Signal::SIGTERM,
-                );
+                let _ = running::request(&registry, &run, signals::Request::Stop);
+                stopped.insert(run.run_id);
             }
         }
         if let Some(held) = lock::try_acquire(path)? {
@@ -164,10 +234,11 @@ enum Locked {
     Held(Option<Held>),
     Skipped(String),
     Interrupted(Signal),
+    WouldWait,
 }
 
 /// Takes the task's lock as its `overlap` says.
-fn take_lock(req: &Request, signals: &mut Signals) -> Result<Locked, LockError> {
+fn take_lock(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Locked, LockError> {
     let settings = &req.task.settings;
     let path = lock_path(req.paths, req.task);
     if settings.overlap == Overlap::Allow {
@@ -196,6 +267,9 @@ fn take_lock(req: &Request, signals: &mut Signals) -> Result<Locked, LockError> 
         }
         Overlap::Replace => return replace(req, &path, signals),
     };
+    if !may_wait {
+        return Ok(Locked::WouldWait);
+    }
     match lock::acquire(&path, || signals.drain().is_some()) {
         Ok(held) => Ok(Locked::Held(Some(held))),
         Err(LockError::Interrupted { .. }) => {
@@ -328,7 +402,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let task = req.task;
     let settings = &task.settings;
     let registry = req.paths.running_dir();
-    running::remove_stale(&registry, &task.name);
+    signals.watch_requests(running::request_path(&registry, &req.run_id));
     let started = Timestamp::now();
     let mut entry = RunningRun {
         run_id: req.run_id.clone(),
@@ -356,13 +430,12 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let limits = Limits {
         timeout: settings.timeout,
         kill_grace: settings.kill_grace,
-        signal_request: running::signal_request(&registry, &req.run_id),
     };
     let mut attempt = 1;
     let end = loop {
+        // Registered once the command runs (below), with its group.
         entry.attempt = attempt;
         entry.pgid = None;
-        warn(&mut out.warnings, running::register(&registry, &entry));
         out.line(&format!(
             "{HEADER}{} attempt {attempt}/{total} trigger {} scheduled {} started {}",
             req.run_id,

@@ -1,8 +1,8 @@
 //! The registry of runs in progress: `$RUNTIME/running/RUN_ID.json`, written
 //! by each supervisor (atomically, updated at each attempt) and removed when
 //! the run ends. A file whose supervisor is gone (it was killed with
-//! SIGKILL) is stale: readers ignore it, and the next supervisor of the same
-//! task deletes it.
+//! SIGKILL) is stale: readers ignore it, and the daemon deletes it
+//! ([`sweep`]).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dirs::Paths;
 use crate::history::Trigger;
+use crate::runner::signals::{Request, send_request};
 
 /// One run in progress.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,37 +79,27 @@ pub fn register(dir: &Path, run: &RunningRun) -> std::io::Result<()> {
 
 pub fn unregister(dir: &Path, run_id: &str) {
     let _ = std::fs::remove_file(dir.join(format!("{run_id}.json")));
-    let _ = std::fs::remove_file(signal_request(dir, run_id));
+    let _ = std::fs::remove_file(request_path(dir, run_id));
 }
 
-/// `RUN_ID.signal`: the signal number `kron kill --signal` asks the
-/// supervisor (woken by SIGUSR1) to send the command's process group.
-pub fn signal_request(dir: &Path, run_id: &str) -> std::path::PathBuf {
-    dir.join(format!("{run_id}.signal"))
+/// `RUN_ID.request`: what `kron kill` or a replacing run asks of the run
+/// (see `signals`).
+pub fn request_path(dir: &Path, run_id: &str) -> std::path::PathBuf {
+    dir.join(format!("{run_id}.request"))
 }
 
-/// Asks the supervisor of `run` to send `signal` to its command's process
-/// group and to retry no more.
-pub fn request_signal(
-    dir: &Path,
-    run: &RunningRun,
-    signal: nix::sys::signal::Signal,
-) -> std::io::Result<()> {
-    let path = signal_request(dir, &run.run_id);
-    let tmp = path.with_extension("signal.tmp");
-    std::fs::write(&tmp, format!("{}\n", signal as i32))?;
-    std::fs::rename(&tmp, &path)?;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.supervisor_pid),
-        nix::sys::signal::Signal::SIGUSR1,
-    )?;
-    Ok(())
+/// Asks the supervisor of `run` to stop it, or to send its command's
+/// group a signal; either way it retries no more.
+pub fn request(dir: &Path, run: &RunningRun, request: Request) -> std::io::Result<()> {
+    send_request(&request_path(dir, &run.run_id), run.supervisor_pid, request)
 }
 
-/// Deletes the files of `task` whose supervisor is gone.
-pub fn remove_stale(dir: &Path, task: &str) {
+/// Deletes the files of runs whose supervisor is gone. The daemon calls it
+/// when it starts and when a supervisor ends without reporting all its
+/// runs; readers skip such files meanwhile.
+pub fn sweep(dir: &Path) {
     for run in read_all(dir) {
-        if run.task == task && !alive(run.supervisor_pid) {
+        if !alive(run.supervisor_pid) {
             unregister(dir, &run.run_id);
         }
     }

@@ -1,16 +1,27 @@
-//! The supervisor's signals, turned into bytes on a pipe (the self-pipe
-//! trick) so that one `poll` waits for output, a child's exit, a stop
-//! request and a deadline at once, without threads.
+//! What a run is asked to do while it goes on: the supervisor's signals,
+//! turned into bytes on a pipe (the self-pipe trick) so that one `poll`
+//! waits for output, a child's exit, a stop request and a deadline at once.
+//!
+//! A supervisor of one run reads the process's pipe itself
+//! ([`Signals::install`]). A supervisor of several runs, one thread each,
+//! has a [`Hub`]: a thread that copies every byte to each run's own pipe.
+//! A signal to the process (SIGTERM, SIGINT, SIGHUP) stops all its runs; a
+//! request for one run (`kron kill`, `overlap = "replace"`) is a file,
+//! `$RUNTIME/running/RUN_ID.request`, and a SIGUSR1 that makes each run
+//! look for its own file.
 //!
 //! Handlers are installed without `SA_RESTART`: a blocking `flock` or
 //! `poll` returns `EINTR` and the caller looks at the pipe.
 
-use std::io::{PipeReader, PipeWriter, Read};
+use std::io::{PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -27,61 +38,130 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
     Errno::set_raw(saved);
 }
 
-/// What the supervisor was asked to do by a signal.
+/// What a run was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// SIGTERM, SIGINT or SIGHUP: stop the command's group, no retries.
+    /// SIGTERM, SIGINT or SIGHUP to the supervisor, or a `stop` request:
+    /// stop the command's group (SIGTERM, SIGKILL after `kill_grace`), no
+    /// retries.
     Terminate(Signal),
-    /// SIGUSR1 (`kron kill --signal`): send the group the signal named in
-    /// the run's request file; retries stop.
+    /// A signal request (`kron kill --signal`): send the group that signal;
+    /// retries stop.
     NoRetry,
 }
 
+/// A request for one run, in its request file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Stop it as SIGTERM to its supervisor would.
+    Stop,
+    /// Send its group this signal and retry no more.
+    Signal(Signal),
+}
+
+impl Request {
+    fn encode(self) -> String {
+        match self {
+            Request::Stop => "stop\n".into(),
+            Request::Signal(signal) => format!("{}\n", signal as i32),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Request> {
+        match text.trim() {
+            "stop" => Some(Request::Stop),
+            number => Signal::try_from(number.parse::<i32>().ok()?)
+                .ok()
+                .map(Request::Signal),
+        }
+    }
+}
+
+/// Writes `request` to `path` (atomically) for the run whose supervisor is
+/// `supervisor`, and wakes it with SIGUSR1.
+pub fn send_request(
+    path: &std::path::Path,
+    supervisor: i32,
+    request: Request,
+) -> std::io::Result<()> {
+    let tmp = path.with_extension("request.tmp");
+    std::fs::write(&tmp, request.encode())?;
+    std::fs::rename(&tmp, path)?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(supervisor), Signal::SIGUSR1)?;
+    Ok(())
+}
+
+/// One run's view of the signals and requests that reached it.
 pub struct Signals {
     read: PipeReader,
-    _write: PipeWriter,
+    /// Keeps the process's pipe open (a supervisor of one run).
+    _write: Option<PipeWriter>,
     stop: Option<Stop>,
-    /// SIGUSR1s not yet acted on.
-    requests: u32,
+    /// The signal a request asked to send the group, not sent yet.
+    signal: Option<Signal>,
+    /// This run's request file, once it is registered.
+    requests: Option<PathBuf>,
 }
 
 pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
 
+/// Creates the process's pipe and installs the handlers for the stop
+/// signals and SIGUSR1; returns the pipe's two ends.
+fn install_handlers() -> std::io::Result<(PipeReader, PipeWriter)> {
+    let (read, write) = pipe()?;
+    WRITE_FD.store(write.as_raw_fd(), Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    let mut mine = SigSet::empty();
+    for signal in STOP_SIGNALS.into_iter().chain([Signal::SIGUSR1]) {
+        // SAFETY: the handler only calls async-signal-safe functions.
+        unsafe { sigaction(signal, &action) }?;
+        mine.add(signal);
+    }
+    // A parent that blocks signals (for a signalfd, say) passes its mask
+    // on through exec: unblock ours.
+    mine.thread_unblock()?;
+    Ok((read, write))
+}
+
+/// A non-blocking pipe.
+fn pipe() -> std::io::Result<(PipeReader, PipeWriter)> {
+    let (read, write) = std::io::pipe()?;
+    for fd in [read.as_fd(), write.as_fd()] {
+        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    }
+    Ok((read, write))
+}
+
 impl Signals {
-    /// Installs the handlers for SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGCHLD.
+    /// Installs the handlers; the caller supervises one run.
     pub fn install() -> std::io::Result<Signals> {
-        let (read, write) = std::io::pipe()?;
-        for fd in [read.as_fd(), write.as_fd()] {
-            fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
-        }
-        WRITE_FD.store(write.as_raw_fd(), Ordering::Relaxed);
-        let action = SigAction::new(
-            SigHandler::Handler(on_signal),
-            SaFlags::SA_NOCLDSTOP,
-            SigSet::empty(),
-        );
-        let mut mine = SigSet::empty();
-        for signal in STOP_SIGNALS
-            .into_iter()
-            .chain([Signal::SIGUSR1, Signal::SIGCHLD])
-        {
-            // SAFETY: the handler only calls async-signal-safe functions.
-            unsafe { sigaction(signal, &action) }?;
-            mine.add(signal);
-        }
-        // A parent that blocks signals (for a signalfd, say) passes its
-        // mask on through exec: unblock ours.
-        mine.thread_unblock()?;
-        Ok(Signals {
+        let (read, write) = install_handlers()?;
+        Ok(Signals::new(read, Some(write)))
+    }
+
+    fn new(read: PipeReader, write: Option<PipeWriter>) -> Signals {
+        Signals {
             read,
             _write: write,
             stop: None,
-            requests: 0,
-        })
+            signal: None,
+            requests: None,
+        }
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
+    }
+
+    /// From now on, SIGUSR1 makes this run read `path`; a request already
+    /// there is read at once.
+    pub fn watch_requests(&mut self, path: PathBuf) {
+        self.requests = Some(path);
+        self.read_request();
     }
 
     /// Reads the signals that arrived; returns the stop request so far.
@@ -93,27 +173,93 @@ impl Signals {
                     continue;
                 };
                 if STOP_SIGNALS.contains(&signal) {
-                    // A terminate request wins over a no-retry one.
-                    if !matches!(self.stop, Some(Stop::Terminate(_))) {
-                        self.stop = Some(Stop::Terminate(signal));
-                    }
+                    self.terminate(signal);
                 } else if signal == Signal::SIGUSR1 {
-                    self.requests += 1;
-                    if self.stop.is_none() {
-                        self.stop = Some(Stop::NoRetry);
-                    }
+                    self.read_request();
                 }
             }
         }
         self.stop
     }
 
+    /// A terminate request wins over a no-retry one.
+    fn terminate(&mut self, signal: Signal) {
+        if !matches!(self.stop, Some(Stop::Terminate(_))) {
+            self.stop = Some(Stop::Terminate(signal));
+        }
+    }
+
+    /// Takes this run's request, if it has one (a SIGUSR1 may be meant for
+    /// another run of the same supervisor).
+    fn read_request(&mut self) {
+        let Some(path) = &self.requests else { return };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let _ = std::fs::remove_file(path);
+        match Request::decode(&text) {
+            Some(Request::Stop) => self.terminate(Signal::SIGTERM),
+            Some(Request::Signal(signal)) => {
+                self.signal = Some(signal);
+                if self.stop.is_none() {
+                    self.stop = Some(Stop::NoRetry);
+                }
+            }
+            None => {}
+        }
+    }
+
     pub fn stop(&self) -> Option<Stop> {
         self.stop
     }
 
-    /// Whether SIGUSR1 arrived since the last call (call [`Signals::drain`] first).
-    pub fn take_request(&mut self) -> bool {
-        std::mem::take(&mut self.requests) > 0
+    /// The signal a request asked to send the group, once (call
+    /// [`Signals::drain`] first).
+    pub fn take_signal(&mut self) -> Option<Signal> {
+        self.signal.take()
+    }
+}
+
+/// The signals of a supervisor of several runs, each run in a thread with
+/// its own [`Signals`].
+pub struct Hub {
+    channels: Arc<Mutex<Vec<PipeWriter>>>,
+}
+
+impl Hub {
+    /// Installs the handlers and starts the thread that copies each signal
+    /// to every run.
+    pub fn install() -> std::io::Result<Hub> {
+        let (read, write) = install_handlers()?;
+        let channels: Arc<Mutex<Vec<PipeWriter>>> = Arc::default();
+        let copies = Arc::clone(&channels);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let _write = write;
+                let mut buf = [0u8; 64];
+                loop {
+                    let mut fds = [PollFd::new(read.as_fd(), PollFlags::POLLIN)];
+                    let _ = poll(&mut fds, PollTimeout::NONE);
+                    while let Ok(n @ 1..) = (&read).read(&mut buf) {
+                        let channels = copies.lock().unwrap_or_else(|e| e.into_inner());
+                        for mut channel in channels.iter() {
+                            // A run that ended closed its end: ignore it.
+                            let _ = channel.write(&buf[..n]);
+                        }
+                    }
+                }
+            })?;
+        Ok(Hub { channels })
+    }
+
+    /// A run's own signals.
+    pub fn channel(&self) -> std::io::Result<Signals> {
+        let (read, write) = pipe()?;
+        self.channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(write);
+        Ok(Signals::new(read, None))
     }
 }

@@ -8,12 +8,15 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{PipeWriter, Seek, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::ExitStatus;
 
 use jiff::Timestamp;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use crate::taskfile::{Task, TaskCommand};
 
@@ -128,34 +131,208 @@ pub fn spawn(plan: &Plan, output: PipeWriter, scratch: &Path) -> Result<Child, S
         });
     }
     let stdin = match &plan.stdin {
-        Some(text) => Stdio::from(stdin_file(scratch, text)?),
-        None => Stdio::null(),
+        Some(text) => stdin_file(scratch, text)?,
+        None => File::open("/dev/null").map_err(|source| SpawnError::Io {
+            action: "opening",
+            path: "/dev/null".into(),
+            source,
+        })?,
     };
-    let stderr = output.try_clone().map_err(|source| SpawnError::Io {
-        action: "duplicating the output pipe for",
-        path: plan.workdir.clone(),
-        source,
-    })?;
-    let mut command = Command::new(&plan.program);
-    command
-        .args(&plan.args)
-        .env_clear()
-        .envs(&plan.env)
-        .current_dir(&plan.workdir)
-        .stdin(stdin)
-        .stdout(output)
-        .stderr(stderr);
-    // SAFETY: setsid(2) is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid()?;
-            Ok(())
-        });
-    }
-    command.spawn().map_err(|source| SpawnError::Start {
+    let start_error = |source| SpawnError::Start {
         program: plan.program.clone(),
         source,
+    };
+    let path = plan.env.get("PATH").map_or("", String::as_str);
+    let program = resolve(&plan.program, path, &plan.workdir).map_err(start_error)?;
+    start(
+        &program,
+        &plan.program,
+        &plan.args,
+        &plan.env,
+        Some(&plan.workdir),
+        [stdin.as_fd(), output.as_fd(), output.as_fd()],
+    )
+    .map_err(start_error)
+}
+
+/// Where `program` is, searched on `path` (the command's own `PATH`, as
+/// execvp(3) would, relative entries in `workdir`) unless it has a `/`.
+fn resolve(program: &str, path: &str, workdir: &Path) -> std::io::Result<PathBuf> {
+    use nix::unistd::{AccessFlags, access};
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let mut denied = false;
+    for dir in path.split(':') {
+        let candidate = workdir.join(dir).join(program);
+        match access(&candidate, AccessFlags::X_OK) {
+            Ok(()) if candidate.is_file() => return Ok(candidate),
+            Ok(()) => {}
+            Err(nix::errno::Errno::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(if denied {
+        std::io::ErrorKind::PermissionDenied.into()
+    } else {
+        std::io::ErrorKind::NotFound.into()
     })
+}
+
+/// A started command: its pid (also its session and process group id) and,
+/// on Linux 5.3 and later, a pidfd that becomes readable when it exits, so
+/// that a supervisor waits for its own child without SIGCHLD (which a
+/// process supervising several runs could not route).
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+    exit: Option<OwnedFd>,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    pub fn id(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// Readable once the child exited; `None` where the kernel has no
+    /// pidfds, and the caller checks [`Child::try_wait`] now and then.
+    pub fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.exit.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Reaps the child if it exited.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        if self.status.is_some() {
+            return Ok(self.status);
+        }
+        let status = loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => break ExitStatus::from_raw((code & 0xff) << 8),
+                Ok(WaitStatus::Signaled(_, signal, core)) => {
+                    break ExitStatus::from_raw(signal as i32 | if core { 0x80 } else { 0 });
+                }
+                Ok(_) => return Ok(None),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.status = Some(status);
+        Ok(self.status)
+    }
+}
+
+/// Starts `program` (a path) with `argv0` and `args`, exactly the
+/// environment `env`, in `workdir`, with `stdio` as its descriptors 0, 1
+/// and 2, in a new session, with default signal dispositions and an empty
+/// mask.
+///
+/// posix_spawn(3), not fork(2): glibc starts the child with `CLONE_VFORK`
+/// on the caller's memory, so the cost does not grow with the supervisor's
+/// size or its threads, and it is safe in a process with threads. It is
+/// called through `libc` because nix has no `addchdir_np` (glibc 2.29).
+pub fn start(
+    program: &Path,
+    argv0: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    workdir: Option<&Path>,
+    stdio: [BorrowedFd; 3],
+) -> std::io::Result<Child> {
+    use nix::libc;
+    use std::ffi::{CString, c_char};
+    use std::os::unix::ffi::OsStrExt;
+
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let c = |bytes: &[u8]| CString::new(bytes).map_err(invalid);
+    let path = c(program.as_os_str().as_bytes())?;
+    let argv: Vec<CString> = std::iter::once(argv0)
+        .chain(args.iter().map(String::as_str))
+        .map(|a| c(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| c(format!("{k}={v}").as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let pointers = |strings: &[CString]| {
+        strings
+            .iter()
+            .map(|s| s.as_ptr().cast_mut())
+            .chain([std::ptr::null_mut()])
+            .collect::<Vec<*mut c_char>>()
+    };
+    let (argv_p, envp_p) = (pointers(&argv), pointers(&envp));
+    let dir = workdir.map(|d| c(d.as_os_str().as_bytes())).transpose()?;
+    let check = |rc: libc::c_int| match rc {
+        0 => Ok(()),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    };
+
+    // SAFETY: each object is initialised before use and destroyed once
+    // (by the guards); every pointer passed lives until posix_spawn returns.
+    unsafe {
+        let mut actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+        check(libc::posix_spawn_file_actions_init(actions.as_mut_ptr()))?;
+        let actions = Guard(actions.assume_init_mut(), |a| {
+            libc::posix_spawn_file_actions_destroy(a);
+        });
+        for (target, fd) in stdio.iter().enumerate() {
+            check(libc::posix_spawn_file_actions_adddup2(
+                actions.0,
+                fd.as_raw_fd(),
+                target as libc::c_int,
+            ))?;
+        }
+        if let Some(dir) = &dir {
+            check(libc::posix_spawn_file_actions_addchdir_np(
+                actions.0,
+                dir.as_ptr(),
+            ))?;
+        }
+        let mut attr = std::mem::MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+        check(libc::posix_spawnattr_init(attr.as_mut_ptr()))?;
+        let attr = Guard(attr.assume_init_mut(), |a| {
+            libc::posix_spawnattr_destroy(a);
+        });
+        let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(all.as_mut_ptr());
+        let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(none.as_mut_ptr());
+        check(libc::posix_spawnattr_setsigdefault(attr.0, all.as_ptr()))?;
+        check(libc::posix_spawnattr_setsigmask(attr.0, none.as_ptr()))?;
+        check(libc::posix_spawnattr_setflags(
+            attr.0,
+            (libc::c_int::from(libc::POSIX_SPAWN_SETSID)
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
+        ))?;
+        let mut pid: libc::pid_t = 0;
+        check(libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            actions.0,
+            attr.0,
+            argv_p.as_ptr(),
+            envp_p.as_ptr(),
+        ))?;
+        let raw = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        let exit = (raw >= 0).then(|| OwnedFd::from_raw_fd(raw as RawFd));
+        Ok(Child {
+            pid: Pid::from_raw(pid),
+            exit,
+            status: None,
+        })
+    }
+}
+
+/// Runs its function on the pointer when dropped.
+struct Guard<T>(*mut T, unsafe fn(*mut T));
+
+impl<T> Drop for Guard<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer was initialised by the matching init call.
+        unsafe { (self.1)(self.0) }
+    }
 }
 
 /// The `stdin` text in an unlinked private file: no pipe to keep fed, so a

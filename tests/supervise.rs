@@ -1,0 +1,163 @@
+//! `kron __supervise --run ...`: one supervisor for the runs the daemon
+//! finds due at once, a thread each. The runs go on side by side, each is
+//! stopped on its own, a run that must wait for its lock moves to a
+//! supervisor of its own, and standard output names each run that ended.
+
+use std::path::PathBuf;
+
+use crate::run::{DEADLINE, history, task, wait_for, wait_until};
+use crate::util::{Env, wait_with_deadline};
+
+fn work(env: &Env) -> PathBuf {
+    let dir = env.path().join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The ended runs the supervisor reported, sorted.
+fn reported(stdout: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = stdout.lines().collect();
+    names.sort_unstable();
+    names
+}
+
+fn registered(env: &Env) -> usize {
+    std::fs::read_dir(env.path().join("runtime/kron/running"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_runs_of_one_supervisor_go_on_side_by_side() {
+    let env = Env::new();
+    let dir = work(&env);
+    // Each waits for the other to have started: both succeed only if they
+    // run at the same time.
+    let meet =
+        |me: &str, other: &str| format!("echo $PPID > {me}; {}; [ -e {other} ]", wait_for(other));
+    env.write_task_file(&format!(
+        "{}{}",
+        task("a", &meet("a", "b"), &dir, ""),
+        task("b", &meet("b", "a"), &dir, "")
+    ));
+    let child = env
+        .kron(&[
+            "__supervise",
+            "--run",
+            "a,schedule,2026-03-08T03:00:00Z,-",
+            "--run",
+            "b,manual,-,run-b",
+        ])
+        .spawn();
+    let pid = child.id();
+    let out = wait_with_deadline(child, DEADLINE);
+    out.success();
+    assert_eq!(reported(&out.stdout()), ["a", "b"]);
+    for name in ["a", "b"] {
+        let parent = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(parent.trim(), pid.to_string(), "{name}'s parent");
+    }
+    let a = &history(&env, "a")[0];
+    assert_eq!(a["outcome"], "success");
+    assert_eq!(a["trigger"], "schedule");
+    assert_eq!(a["scheduled"], "2026-03-08T03:00:00Z");
+    let b = &history(&env, "b")[0];
+    assert_eq!(b["outcome"], "success");
+    assert_eq!(b["trigger"], "manual");
+    assert_eq!(b["run_id"], "run-b");
+    assert_eq!(registered(&env), 0, "the registry is left empty");
+}
+
+#[test]
+fn kill_stops_one_run_of_a_supervisor_and_not_the_others() {
+    let env = Env::new();
+    let dir = work(&env);
+    let waits = wait_for("gate");
+    env.write_task_file(&format!(
+        "{}{}",
+        task("a", &waits, &dir, ""),
+        task("b", &format!("{waits}; echo b done"), &dir, "")
+    ));
+    let child = env
+        .kron(&[
+            "__supervise",
+            "--run",
+            "a,schedule,-,-",
+            "--run",
+            "b,schedule,-,-",
+        ])
+        .spawn();
+    wait_until("both runs are registered", || registered(&env) == 2);
+    env.kron(&["kill", "a"]).output().success();
+    assert_eq!(history(&env, "a")[0]["outcome"], "interrupted");
+    assert!(history(&env, "b").is_empty(), "b goes on");
+    assert_eq!(registered(&env), 1);
+    std::fs::write(dir.join("gate"), "").unwrap();
+    let out = wait_with_deadline(child, DEADLINE);
+    out.success();
+    assert_eq!(reported(&out.stdout()), ["a", "b"]);
+    assert_eq!(history(&env, "b")[0]["outcome"], "success");
+}
+
+#[test]
+fn a_run_that_must_wait_for_its_lock_waits_in_a_supervisor_of_its_own() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&format!(
+        "{}{}{}",
+        task("holder", &wait_for("gate"), &dir, "lock = \"q\""),
+        task("q", "echo queued ran", &dir, "overlap = \"queue\""),
+        task("x", "echo x ran", &dir, "")
+    ));
+    let holder = env.kron(&["run", "holder"]).spawn();
+    let lock = env.path().join("runtime/kron/locks/q.lock");
+    wait_until("holder holds lock q", || {
+        std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_err())
+    });
+    let batch = env
+        .kron(&[
+            "__supervise",
+            "--run",
+            "q,schedule,-,run-q",
+            "--run",
+            "x,schedule,-,-",
+        ])
+        .spawn();
+    // x is not held up by q, whose run waits in the queue meanwhile.
+    wait_until("x ran", || !history(&env, "x").is_empty());
+    let queue = env.path().join("runtime/kron/locks/q.queue");
+    wait_until("q waits in the queue", || {
+        std::fs::File::open(&queue).is_ok_and(|f| f.try_lock().is_err())
+    });
+    assert!(history(&env, "q").is_empty());
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(holder, DEADLINE).success();
+    // Standard output closes once the handed-off run has ended too.
+    let out = wait_with_deadline(batch, DEADLINE);
+    out.success();
+    assert_eq!(reported(&out.stdout()), ["q", "x"]);
+    let q = &history(&env, "q")[0];
+    assert_eq!(q["outcome"], "success");
+    assert_eq!(q["run_id"], "run-q");
+    let holder = &history(&env, "holder")[0];
+    assert!(q["started"].as_str() >= holder["finished"].as_str());
+}
+
+#[test]
+fn a_bad_run_spec_is_refused() {
+    let env = Env::new();
+    let out = env
+        .kron(&["__supervise", "--run", "a,sometimes,-,-"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("--run `a,sometimes,-,-`"),
+        "{}",
+        out.stderr()
+    );
+}
