@@ -216,7 +216,9 @@ pub enum Command {
     Daemon(DaemonCommand),
 
     /// Show the daemon, the task file as the daemon loaded it (and why a
-    /// change was not loaded), and the runs in progress.
+    /// change was not loaded), and the runs in progress: each with its
+    /// command's pid (`-` between attempts), or `waiting` while it waits
+    /// for its lock.
     Status(StatusArgs),
 
     /// Keep tasks from running until `kron resume` (sets `paused = true`).

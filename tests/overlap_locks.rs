@@ -137,6 +137,53 @@ fn a_waiting_run_can_be_interrupted() {
 }
 
 #[test]
+fn a_waiting_run_shows_in_status_and_kill_cancels_it() {
+    let env = Env::new();
+    let dir = work(&env);
+    env.write_task_file(&task(
+        "t",
+        &first_waits("gate"),
+        &dir,
+        "overlap = \"queue\"",
+    ));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(&env, "t"))
+    });
+    let queued = env.kron(&["run", "t"]).spawn();
+    let queue = env.path().join("runtime/kron/locks/t.queue");
+    wait_until("the second run waits in the queue", || held(&queue));
+    let status = || {
+        let out = env.kron(&["status", "--json"]).output();
+        out.success();
+        let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        report["running"].as_array().unwrap().clone()
+    };
+    wait_until("status shows the waiting run", || {
+        status().iter().any(|r| r["waiting"] == true)
+    });
+    let text = env.kron(&["status"]).output();
+    assert!(text.stdout().contains("waiting"), "{}", text.stdout());
+    // `kron kill` stops both: the running one and the waiting one.
+    env.kron(&["kill", "t"]).output().success();
+    wait_with_deadline(queued, DEADLINE).code(128 + 15);
+    wait_with_deadline(first, DEADLINE).code(128 + 15);
+    assert!(status().is_empty());
+    let mut outcomes: Vec<_> = history(&env, "t")
+        .iter()
+        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
+        .collect();
+    outcomes.sort_by_key(|o| o.1.as_u64());
+    assert_eq!(
+        outcomes,
+        [
+            ("interrupted".into(), 0.into()),
+            ("interrupted".into(), 1.into())
+        ]
+    );
+}
+
+#[test]
 fn replace_stops_the_running_one() {
     let env = Env::new();
     let dir = work(&env);

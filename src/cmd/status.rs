@@ -129,9 +129,13 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
             vec![
                 r.run_id.clone(),
                 r.task.clone(),
-                r.supervisor_pid.to_string(),
+                r.pgid.map_or_else(|| "-".into(), |p| p.to_string()),
                 r.trigger.as_str().to_string(),
-                r.attempt.to_string(),
+                if r.waiting {
+                    "waiting".into()
+                } else {
+                    r.attempt.to_string()
+                },
                 output::compact_duration(elapsed),
             ]
         })

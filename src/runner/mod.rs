@@ -270,7 +270,18 @@ fn take_lock(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Loc
     if !may_wait {
         return Ok(Locked::WouldWait);
     }
-    match lock::acquire(&path, || signals.drain().is_some()) {
+    // Registered while it waits, so that `kron status` shows it and `kron
+    // kill` can cancel it.
+    let registry = req.paths.running_dir();
+    signals.watch_requests(running::request_path(&registry, &req.run_id));
+    let mut waiting = registry_entry(req, false);
+    waiting.waiting = true;
+    let _ = running::register(&registry, &waiting);
+    let result = lock::acquire(&path, || signals.drain().is_some());
+    if result.is_err() {
+        running::unregister(&registry, &req.run_id);
+    }
+    match result {
         Ok(held) => Ok(Locked::Held(Some(held))),
         Err(LockError::Interrupted { .. }) => {
             let signal = match signals.stop() {
@@ -280,6 +291,22 @@ fn take_lock(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Loc
             Ok(Locked::Interrupted(signal))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The run's registry entry as it starts (`locked`: it holds its lock).
+fn registry_entry(req: &Request, locked: bool) -> RunningRun {
+    RunningRun {
+        run_id: req.run_id.clone(),
+        task: req.task.name.clone(),
+        lock: locked.then(|| req.task.settings.lock.clone()),
+        trigger: req.trigger,
+        scheduled: req.scheduled,
+        supervisor_pid: std::process::id() as i32,
+        pgid: None,
+        started: Timestamp::now(),
+        attempt: 1,
+        waiting: false,
     }
 }
 
@@ -403,18 +430,8 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let settings = &task.settings;
     let registry = req.paths.running_dir();
     signals.watch_requests(running::request_path(&registry, &req.run_id));
-    let started = Timestamp::now();
-    let mut entry = RunningRun {
-        run_id: req.run_id.clone(),
-        task: task.name.clone(),
-        lock: locked.then(|| settings.lock.clone()),
-        trigger: req.trigger,
-        scheduled: req.scheduled,
-        supervisor_pid: std::process::id() as i32,
-        pgid: None,
-        started,
-        attempt: 1,
-    };
+    let mut entry = registry_entry(req, locked);
+    let started = entry.started;
     let mut out = Output {
         log: None,
         tee: Tee {

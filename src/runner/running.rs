@@ -31,6 +31,9 @@ pub struct RunningRun {
     pub pgid: Option<i32>,
     pub started: Timestamp,
     pub attempt: u32,
+    /// Waiting for its lock (`overlap = "queue"`), since `started`.
+    #[serde(default)]
+    pub waiting: bool,
 }
 
 /// The live runs, oldest first. Stale and unreadable files are skipped.
