@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 use crate::run::{DEADLINE, history, task, wait_for, wait_until};
 use crate::util::{Env, wait_with_deadline};
@@ -30,6 +30,21 @@ fn first_waits(gate: &str) -> String {
         "if [ -e first ]; then echo later; else touch first; echo first; {}; fi",
         wait_for(gate)
     )
+}
+
+/// Task `t` (overlap `queue`) run twice with `kron run`: the first run
+/// waits for `gate`, the second for the lock. Returns both and the queue
+/// lock's path.
+fn first_and_queued(env: &Env, dir: &Path) -> (Child, Child, PathBuf) {
+    env.write_task_file(&task("t", &first_waits("gate"), dir, "overlap = \"queue\""));
+    let first = env.kron(&["run", "t"]).spawn();
+    wait_until("the first run holds the lock", || {
+        held(&lock_file(env, "t"))
+    });
+    let queued = env.kron(&["run", "t"]).spawn();
+    let queue = env.path().join("runtime/kron/locks/t.queue");
+    wait_until("the second run waits in the queue", || held(&queue));
+    (first, queued, queue)
 }
 
 #[test]
@@ -61,19 +76,7 @@ fn skip_records_the_skipped_run() {
 fn queue_keeps_one_waiting_run() {
     let env = Env::new();
     let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        &first_waits("gate"),
-        &dir,
-        "overlap = \"queue\"",
-    ));
-    let first = env.kron(&["run", "t"]).spawn();
-    wait_until("the first run holds the lock", || {
-        held(&lock_file(&env, "t"))
-    });
-    let queued = env.kron(&["run", "t"]).spawn();
-    let queue = env.path().join("runtime/kron/locks/t.queue");
-    wait_until("the second run waits in the queue", || held(&queue));
+    let (first, queued, _) = first_and_queued(&env, &dir);
     // At most one waiting run: a third is skipped.
     let third = env.kron(&["run", "t"]).output();
     third.code(1);
@@ -100,19 +103,7 @@ fn queue_keeps_one_waiting_run() {
 fn a_waiting_run_can_be_interrupted() {
     let env = Env::new();
     let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        &first_waits("gate"),
-        &dir,
-        "overlap = \"queue\"",
-    ));
-    let first = env.kron(&["run", "t"]).spawn();
-    wait_until("the first run holds the lock", || {
-        held(&lock_file(&env, "t"))
-    });
-    let queued = env.kron(&["run", "t"]).spawn();
-    let queue = env.path().join("runtime/kron/locks/t.queue");
-    wait_until("the second run waits in the queue", || held(&queue));
+    let (first, queued, queue) = first_and_queued(&env, &dir);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(queued.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -140,19 +131,7 @@ fn a_waiting_run_can_be_interrupted() {
 fn a_waiting_run_shows_in_status_and_kill_cancels_it() {
     let env = Env::new();
     let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        &first_waits("gate"),
-        &dir,
-        "overlap = \"queue\"",
-    ));
-    let first = env.kron(&["run", "t"]).spawn();
-    wait_until("the first run holds the lock", || {
-        held(&lock_file(&env, "t"))
-    });
-    let queued = env.kron(&["run", "t"]).spawn();
-    let queue = env.path().join("runtime/kron/locks/t.queue");
-    wait_until("the second run waits in the queue", || held(&queue));
+    let (first, queued, _) = first_and_queued(&env, &dir);
     let status = || {
         let out = env.kron(&["status", "--json"]).output();
         out.success();
