@@ -246,6 +246,60 @@ fn max_parallel_makes_runs_wait() {
 }
 
 #[test]
+fn runs_due_together_share_a_supervisor_and_max_parallel_counts_runs() {
+    let env = Env::new();
+    let dir = env.path();
+    let starts = dir.join("starts");
+    let names = ["a", "b", "c", "d", "e"];
+    for name in names {
+        std::fs::write(dir.join(format!("gate-{name}")), "").unwrap();
+    }
+    // The daemon runs first, so that the instant, 3 s after the task file
+    // is written, is not missed while it starts.
+    let _daemon = DaemonGuard::start(&env);
+    // All five due at the same second, once a minute; three may run.
+    let second = (Timestamp::now().as_second() + 3) % 60;
+    let mut text = String::from("[defaults]\nmax_parallel = 3\n");
+    for name in names {
+        text.push_str(&format!(
+            "\n[tasks.{name}]\nschedule = \"{second} * * * * *\"\n\
+             command = \"echo $KRON_TASK $PPID >> {}; while [ -e {}/gate-$KRON_TASK ]; do sleep 0.05; done\"\n",
+            starts.display(),
+            dir.display()
+        ));
+    }
+    env.write_task_file(&text);
+    let started = || -> Vec<(String, String)> {
+        lines(&starts)
+            .iter()
+            .map(|l| {
+                let (task, ppid) = l.split_once(' ').unwrap();
+                (task.to_string(), ppid.to_string())
+            })
+            .collect()
+    };
+    wait_until("three runs start", || started().len() == 3);
+    let first = started();
+    assert!(
+        first.iter().all(|(_, ppid)| *ppid == first[0].1),
+        "one supervisor for the runs due together: {first:?}"
+    );
+    let status = env.kron(&["status"]).output().stdout();
+    assert!(status.contains("3 in progress, 2 waiting"), "{status}");
+    // One run ends while its supervisor goes on with the other two: its
+    // slot is free, and a waiting run starts.
+    std::fs::remove_file(dir.join(format!("gate-{}", first[0].0))).unwrap();
+    wait_until("a fourth run starts", || started().len() == 4);
+    assert_eq!(started()[..3], first[..], "{:?}", started());
+    for name in names {
+        let _ = std::fs::remove_file(dir.join(format!("gate-{name}")));
+    }
+    wait_until("all five ran", || {
+        names.iter().all(|n| !history(&env, n).is_empty())
+    });
+}
+
+#[test]
 fn jitter_delays_runs_within_its_bound() {
     let env = Env::new();
     env.write_task_file(
