@@ -4,8 +4,9 @@
 //! the run's request file and a SIGUSR1 (a supervisor may run several
 //! runs): without `--signal`, the supervisor sends SIGTERM to the group,
 //! SIGKILL after `kill_grace`; with `--signal SIG`, it sends SIG. Either way
-//! retries stop and the run is recorded as `interrupted`. kron then waits
-//! for the runs to end.
+//! retries stop and the run is recorded as `interrupted`. A run waiting for
+//! its lock is cancelled (also `interrupted`, with no attempt). kron then
+//! waits for the runs to end.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -20,10 +21,13 @@ use crate::runner::signals::Request;
 
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
     let signal = args.signal.as_deref().map(parse_signal).transpose()?;
-    let runs: Vec<_> = runner::running(&ctx.paths)
+    let mut runs: Vec<_> = runner::running(&ctx.paths)
         .into_iter()
         .filter(|r| r.task == args.name)
         .collect();
+    // Waiting runs first: stopping a running one frees the lock, and a
+    // waiting run not yet cancelled would start its command.
+    runs.sort_by_key(|r| !r.waiting);
     if runs.is_empty() {
         return Err(Error::Failed(format!("`{}` is not running", args.name)));
     }
