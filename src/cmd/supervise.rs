@@ -106,7 +106,13 @@ fn run_all(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
     };
     let mut reqs = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
-        let found = match &files[i.min(files.len() - 1)] {
+        // A snapshot per run, or the one task file for all.
+        let file = if args.snapshots.is_some() {
+            &files[i]
+        } else {
+            &files[0]
+        };
+        let found = match file {
             Ok(file) => find(file, &spec.task),
             Err(e) => Err(Error::Failed(e.to_string())),
         };

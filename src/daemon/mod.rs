@@ -685,18 +685,16 @@ impl Spawner {
         for arg in args {
             argv.push(CString::new(arg.as_bytes()).map_err(|_| Errno::EINVAL)?);
         }
-        let (read, write) =
-            std::io::pipe().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
-        nix::fcntl::fcntl(
-            read.as_fd(),
-            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
-        )?;
+        // Only the daemon's end is non-blocking: a supervisor's report must
+        // wait for room rather than be lost.
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
         let mut actions = PosixSpawnFileActions::init()?;
         actions.add_open(0, c"/dev/null", OFlag::O_RDONLY, Mode::empty())?;
         actions.add_dup2(write.as_raw_fd(), 1)?;
         actions.add_open(2, c"/dev/null", OFlag::O_WRONLY, Mode::empty())?;
         let pid = posix_spawn(self.exe.as_c_str(), &actions, &self.attr, &argv, &self.env)?;
-        Ok((pid.as_raw(), read))
+        Ok((pid.as_raw(), PipeReader::from(read)))
     }
 }
 

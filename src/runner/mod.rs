@@ -105,10 +105,8 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
 /// released, notifies (metrics, mail, hooks: `notify`), once per run.
 pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
     let mut signals = Signals::install().map_err(RunnerError::Signals)?;
-    match supervise_with(req, &mut signals, true)? {
-        Some(report) => Ok(report),
-        None => unreachable!("a run that may wait for its lock is never handed back"),
-    }
+    let report = supervise_with(req, &mut signals, true)?;
+    Ok(report.expect("a run that may wait for its lock is never handed back"))
 }
 
 /// How one of [`supervise_all`]'s runs ended.
