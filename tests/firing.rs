@@ -300,6 +300,38 @@ fn runs_due_together_share_a_supervisor_and_max_parallel_counts_runs() {
 }
 
 #[test]
+fn max_parallel_holds_across_a_daemon_restart() {
+    let env = Env::new();
+    let gate = env.path().join("gate");
+    let starts = env.path().join("starts");
+    std::fs::write(&gate, "").unwrap();
+    env.write_task_file(&format!(
+        "[defaults]\nmax_parallel = 1\n\n[tasks.a]\nschedule = \"* * * * * *\"\n\
+         command = \"echo $KRON_RUN_ID >> {}; while [ -e {} ]; do sleep 0.05; done\"\n",
+        starts.display(),
+        gate.display()
+    ));
+    let daemon = DaemonGuard::start(&env);
+    wait_until("a run starts", || !lines(&starts).is_empty());
+    drop(daemon);
+    let restarted = DaemonGuard::start(&env);
+    // The run of the daemon before counts: the next instants wait for it
+    // rather than start (and be skipped, as `a` is still running).
+    wait_until("the next run waits", || {
+        let status = env.kron(&["status"]).output().stdout();
+        status.contains("1 in progress, ") && status.contains(" waiting")
+    });
+    assert!(history(&env, "a").is_empty(), "{:?}", history(&env, "a"));
+    assert!(
+        restarted.log().contains("counting 1 run(s) of supervisor"),
+        "{}",
+        restarted.log()
+    );
+    std::fs::remove_file(&gate).unwrap();
+    wait_until("a second run starts", || lines(&starts).len() >= 2);
+}
+
+#[test]
 fn jitter_delays_runs_within_its_bound() {
     let env = Env::new();
     env.write_task_file(

@@ -33,7 +33,7 @@ pub mod watch;
 
 use std::ffi::CString;
 use std::io::{PipeReader, Read};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -102,13 +102,30 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// one supervisor are few enough that one crashing takes few with it.
 const RUNS_PER_SUPERVISOR: usize = 64;
 
-/// A supervisor this daemon started, and its runs not yet reported ended.
+/// A supervisor and its runs not yet known to have ended.
 struct Supervisor {
     pid: i32,
-    /// Its standard output: the task of each run that ended, a line each.
-    status: PipeReader,
+    ends: Ends,
     buf: Vec<u8>,
     tasks: Vec<String>,
+}
+
+/// How the daemon learns that a supervisor's runs ended.
+enum Ends {
+    /// Its standard output: the task of each run that ended, a line each.
+    Reported(PipeReader),
+    /// A supervisor started by an earlier daemon: its pidfd, readable once
+    /// it has exited. Its runs count until then.
+    Adopted(OwnedFd),
+}
+
+impl Ends {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Ends::Reported(pipe) => pipe.as_fd(),
+            Ends::Adopted(pidfd) => pidfd.as_fd(),
+        }
+    }
 }
 
 /// A client connection, reading its one-line request.
@@ -193,6 +210,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     daemon.load_state();
     daemon.reload("start");
     crate::runner::running::sweep(&paths.running_dir());
+    daemon.adopt();
 
     let mut connections: Vec<Connection> = Vec::new();
     // No tolerance on start: every instant already past was missed.
@@ -231,7 +249,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             daemon
                 .supervisors
                 .iter()
-                .map(|s| PollFd::new(s.status.as_fd(), PollFlags::POLLIN)),
+                .map(|s| PollFd::new(s.ends.fd(), PollFlags::POLLIN)),
         );
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
@@ -556,7 +574,7 @@ impl Daemon {
                 info!("started {runs}: supervisor pid {pid}");
                 self.supervisors.push(Supervisor {
                     pid,
-                    status,
+                    ends: Ends::Reported(status),
                     buf: Vec::new(),
                     tasks: fires.iter().map(|f| f.task.clone()).collect(),
                 });
@@ -566,6 +584,41 @@ impl Daemon {
         for fire in fires {
             if let Some(at) = fire.scheduled {
                 self.state_dirty |= self.state.handled(&fire.task, at);
+            }
+        }
+    }
+
+    /// Counts the runs that supervisors started by an earlier daemon still
+    /// run, so that `max_parallel` holds across a restart. This daemon has
+    /// not their report pipes: a supervisor's runs count until it exits,
+    /// which its pidfd tells. `kron run` in a terminal is not counted, as it
+    /// is not while a daemon runs.
+    fn adopt(&mut self) {
+        let mut by_supervisor: std::collections::BTreeMap<i32, Vec<String>> = Default::default();
+        for run in crate::runner::running(&self.paths) {
+            if !run.foreground {
+                by_supervisor
+                    .entry(run.supervisor_pid)
+                    .or_default()
+                    .push(run.task);
+            }
+        }
+        for (pid, tasks) in by_supervisor {
+            match crate::runner::spawn::pidfd(pid) {
+                Ok(pidfd) => {
+                    info!(
+                        "counting {} run(s) of supervisor {pid}, started before this daemon: {}",
+                        tasks.len(),
+                        tasks.join(", ")
+                    );
+                    self.supervisors.push(Supervisor {
+                        pid,
+                        ends: Ends::Adopted(pidfd),
+                        buf: Vec::new(),
+                        tasks,
+                    });
+                }
+                Err(e) => debug!("not counting the runs of supervisor {pid}: {e}"),
             }
         }
     }
@@ -580,9 +633,19 @@ impl Daemon {
             if !ready.get(i).copied().unwrap_or(false) {
                 continue;
             }
+            let Ends::Reported(status) = &supervisor.ends else {
+                info!(
+                    "supervisor {} (started before this daemon) ended: {} run(s) no longer counted",
+                    supervisor.pid,
+                    supervisor.tasks.len()
+                );
+                supervisor.tasks.clear();
+                gone.push(i);
+                continue;
+            };
             let mut chunk = [0u8; 4096];
             let open = loop {
-                match (&supervisor.status).read(&mut chunk) {
+                match (&*status).read(&mut chunk) {
                     Ok(0) => break false,
                     Ok(n) => supervisor.buf.extend_from_slice(&chunk[..n]),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,

@@ -305,6 +305,7 @@ fn registry_entry(req: &Request, locked: bool) -> RunningRun {
         started: Timestamp::now(),
         attempt: 1,
         waiting: false,
+        foreground: req.foreground,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct RunningRun {
     /// Waiting for its lock (`overlap = "queue"`), since `started`.
     #[serde(default)]
     pub waiting: bool,
+    /// Run by `kron run` in a terminal, not by a daemon's supervisor.
+    #[serde(default)]
+    pub foreground: bool,
 }
 
 /// The live runs, oldest first. Stale and unreadable files are skipped.

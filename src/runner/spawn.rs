@@ -315,14 +315,25 @@ pub fn start(
             argv_p.as_ptr(),
             envp_p.as_ptr(),
         ))?;
-        let raw = libc::syscall(libc::SYS_pidfd_open, pid, 0);
-        let exit = (raw >= 0).then(|| OwnedFd::from_raw_fd(raw as RawFd));
         Ok(Child {
             pid: Pid::from_raw(pid),
-            exit,
+            exit: pidfd(pid).ok(),
             status: None,
         })
     }
+}
+
+/// A pidfd for process `pid` (Linux 5.3): readable once it has exited,
+/// whether or not it is a child of the caller.
+pub fn pidfd(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; nothing else is touched.
+    let raw = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
 }
 
 /// Runs its function on the pointer when dropped.
