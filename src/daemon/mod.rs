@@ -3,8 +3,8 @@
 //! itself (docs/architecture.md). Depends on `taskfile`, `ipc`, `state` and the
 //! supervisor's command line.
 //!
-//! One process per user, single-threaded, sleeping in `poll(2)` on four
-//! kinds of file descriptor and nothing else:
+//! One process per user, single-threaded, sleeping in `poll(2)` on these
+//! file descriptors and nothing else:
 //!
 //! - a `timerfd` on the wall clock, armed for the earliest due instant and
 //!   cancelled by clock jumps (`clock`);
@@ -13,7 +13,8 @@
 //!   (reap supervisors);
 //! - the control socket and its connections (`ipc`, `handle`);
 //! - each supervisor's standard output, where it names the task of each
-//!   run that ended (so `max_parallel` counts runs, not processes).
+//!   run that ended (so `max_parallel` counts runs, not processes), or a
+//!   pidfd for a supervisor an earlier daemon started.
 //!
 //! With nothing due it makes no system call at all: no polling interval,
 //! no housekeeping timer. Planning is pure code in `plan`. The invariants:
