@@ -14,7 +14,7 @@
 //!
 //! The lock is held from the first attempt to the record, retries included,
 //! so a run that waits to retry still counts as running. The run registers
-//! itself in `$RUNTIME/running/` meanwhile ([`running`]). A stop (SIGTERM,
+//! itself in `$RUNTIME/running/` meanwhile ([`mod@running`]). A stop (SIGTERM,
 //! SIGINT, SIGHUP to the supervisor, Ctrl-C, or a stop request from `kron
 //! kill` or a replacing run: [`signals`]) stops the command's group and ends
 //! the run as `interrupted`, without retries. Problems writing the log or
