@@ -26,7 +26,8 @@
 //!   after `kill_grace`), and a stop signal to the supervisor stops it. Its
 //!   failure is logged there and returned as a warning; it is never
 //!   retried. Hooks never trigger hooks: a hook is not a run, and a run
-//!   started from a hook (`kron run` inside it sees `KRON_HOOK`) runs none.
+//!   started from a hook (`kron run` inside it sees `KRON_HOOK`, and `kron
+//!   run --detach` there is not handed to the daemon) runs none.
 //! - **Mail** is one message to `sendmail -t -oi` (found on `PATH`, else
 //!   `/usr/sbin/sendmail` or `/usr/lib/sendmail`) with `To`, a `Subject`
 //!   naming the task, the outcome and the host, and the output as the body.

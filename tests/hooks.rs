@@ -241,6 +241,45 @@ fn a_failing_hook_is_reported_never_retried_and_never_loops() {
     );
 }
 
+#[test]
+fn a_hook_cannot_loop_through_the_daemon() {
+    let env = Env::new();
+    let dir = work(&env);
+    let kron = env!("CARGO_BIN_EXE_kron");
+    // The hook hands the task to the daemon again: that run must not run
+    // the hook again, or failures would loop through the daemon forever.
+    let hook = format!("echo called >> calls; '{kron}' run --detach t");
+    let xdg = |sub: &str| env.path().join(sub).display().to_string();
+    env.write_task_file(&task(
+        "t",
+        "exit 1",
+        &dir,
+        &format!(
+            "on_failure = {hook:?}\n\
+             env = {{ XDG_CONFIG_HOME = {:?}, XDG_STATE_HOME = {:?}, XDG_RUNTIME_DIR = {:?}, \
+             KRON_NO_AUTOSTART = \"1\" }}",
+            xdg("config"),
+            xdg("state"),
+            xdg("runtime")
+        ),
+    ));
+    let _daemon = crate::util::daemon::DaemonGuard::start(&env);
+    env.kron(&["run", "t"]).output().code(1);
+    crate::run::wait_until("the run the hook started is recorded", || {
+        history(&env, "t").len() == 2
+    });
+    let inner = history(&env, "t")[1]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::run::wait_until("its hook is refused", || {
+        String::from_utf8_lossy(&log(&env, "t")).contains(&format!(
+            "kron: warning: t: on_failure not run: run {inner} was started from a hook"
+        ))
+    });
+    assert_eq!(lines(&dir.join("calls")), 1);
+}
+
 /// A `sendmail` that keeps its arguments and the message, in `DIR/mail.N`.
 fn fake_sendmail(env: &Env) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;

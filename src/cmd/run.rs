@@ -65,9 +65,13 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
 /// Hands the run to the daemon when one answers for this task file (so that
 /// `max_parallel` counts it), else starts a supervisor in a new session with
 /// its streams on /dev/null. Either way, prints the run id it will use.
+/// From a hook (`KRON_HOOK` is set) the run is never handed to the daemon:
+/// its own supervisor inherits `KRON_HOOK` and so runs no hook, and hooks
+/// cannot loop through the daemon.
 fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
     let run_id = runner::new_run_id();
-    if let Some(pid) = hand_to_daemon(ctx, task, &run_id) {
+    let from_hook = std::env::var_os("KRON_HOOK").is_some();
+    if !from_hook && let Some(pid) = hand_to_daemon(ctx, task, &run_id) {
         eprintln!("kron: handed {} to the daemon (pid {pid})", task.name);
         return out!(std::io::stdout(), "{run_id}");
     }
