@@ -192,20 +192,16 @@ fn skipped_and_interrupted_runs_run_no_hook() {
     assert!(!dir.join("hook-ran").exists());
 }
 
-#[test]
-fn a_failing_hook_is_reported_never_retried_and_never_loops() {
-    let env = Env::new();
-    let dir = work(&env);
-    let kron = env!("CARGO_BIN_EXE_kron");
-    // The hook runs the task again: that run must not run the hook again.
-    let hook = format!("echo called >> calls; '{kron}' run t; exit 7");
+/// Task `t`, which fails, with `hook` as its `on_failure` and `extra`
+/// lines; the hook's `kron` uses the test's directories.
+fn write_failing_task_with_hook(env: &Env, dir: &Path, hook: &str, extra: &str) {
     let xdg = |sub: &str| env.path().join(sub).display().to_string();
     env.write_task_file(&task(
         "t",
         "exit 1",
-        &dir,
+        dir,
         &format!(
-            "retry = {{ attempts = 1, backoff = \"10ms\" }}\non_failure = {hook:?}\n\
+            "{extra}\non_failure = {hook:?}\n\
              env = {{ XDG_CONFIG_HOME = {:?}, XDG_STATE_HOME = {:?}, XDG_RUNTIME_DIR = {:?}, \
              KRON_NO_AUTOSTART = \"1\" }}",
             xdg("config"),
@@ -213,6 +209,21 @@ fn a_failing_hook_is_reported_never_retried_and_never_loops() {
             xdg("runtime")
         ),
     ));
+}
+
+#[test]
+fn a_failing_hook_is_reported_never_retried_and_never_loops() {
+    let env = Env::new();
+    let dir = work(&env);
+    let kron = env!("CARGO_BIN_EXE_kron");
+    // The hook runs the task again: that run must not run the hook again.
+    let hook = format!("echo called >> calls; '{kron}' run t; exit 7");
+    write_failing_task_with_hook(
+        &env,
+        &dir,
+        &hook,
+        "retry = { attempts = 1, backoff = \"10ms\" }",
+    );
     let out = env.kron(&["run", "t"]).output();
     out.code(1);
     assert_eq!(lines(&dir.join("calls")), 1);
@@ -249,20 +260,7 @@ fn a_hook_cannot_loop_through_the_daemon() {
     // The hook hands the task to the daemon again: that run must not run
     // the hook again, or failures would loop through the daemon forever.
     let hook = format!("echo called >> calls; '{kron}' run --detach t");
-    let xdg = |sub: &str| env.path().join(sub).display().to_string();
-    env.write_task_file(&task(
-        "t",
-        "exit 1",
-        &dir,
-        &format!(
-            "on_failure = {hook:?}\n\
-             env = {{ XDG_CONFIG_HOME = {:?}, XDG_STATE_HOME = {:?}, XDG_RUNTIME_DIR = {:?}, \
-             KRON_NO_AUTOSTART = \"1\" }}",
-            xdg("config"),
-            xdg("state"),
-            xdg("runtime")
-        ),
-    ));
+    write_failing_task_with_hook(&env, &dir, &hook, "");
     let _daemon = crate::util::daemon::DaemonGuard::start(&env);
     env.kron(&["run", "t"]).output().code(1);
     crate::run::wait_until("the run the hook started is recorded", || {
