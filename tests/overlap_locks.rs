@@ -47,6 +47,14 @@ fn first_and_queued(env: &Env, dir: &Path) -> (Child, Child, PathBuf) {
     (first, queued, queue)
 }
 
+/// Task `t`'s history as (outcome, attempts), oldest first.
+fn outcomes_and_attempts(env: &Env) -> Vec<(serde_json::Value, serde_json::Value)> {
+    history(env, "t")
+        .iter()
+        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
+        .collect()
+}
+
 #[test]
 fn skip_records_the_skipped_run() {
     let env = Env::new();
@@ -62,10 +70,7 @@ fn skip_records_the_skipped_run() {
     assert_eq!(second.stdout(), "");
     std::fs::write(dir.join("gate"), "").unwrap();
     wait_with_deadline(first, DEADLINE).success();
-    let outcomes: Vec<_> = history(&env, "t")
-        .iter()
-        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
-        .collect();
+    let outcomes = outcomes_and_attempts(&env);
     assert_eq!(
         outcomes,
         [("skipped".into(), 0.into()), ("success".into(), 1.into())]
@@ -113,11 +118,7 @@ fn a_waiting_run_can_be_interrupted() {
     assert!(!held(&queue));
     std::fs::write(dir.join("gate"), "").unwrap();
     wait_with_deadline(first, DEADLINE).success();
-    let records = history(&env, "t");
-    let outcomes: Vec<_> = records
-        .iter()
-        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
-        .collect();
+    let outcomes = outcomes_and_attempts(&env);
     assert_eq!(
         outcomes,
         [
@@ -171,11 +172,7 @@ fn replace_stops_the_running_one() {
     second.success();
     assert_eq!(second.stdout(), "later\n");
     wait_with_deadline(first, DEADLINE).code(128 + 15);
-    let records = history(&env, "t");
-    let outcomes: Vec<_> = records
-        .iter()
-        .map(|r| (r["outcome"].clone(), r["attempts"].clone()))
-        .collect();
+    let outcomes = outcomes_and_attempts(&env);
     assert_eq!(
         outcomes,
         [
