@@ -10,8 +10,10 @@
 //! README recommends loading the script from the binary at shell start-up.
 //!
 //! Task names are read with `toml_edit` alone: no schedule is parsed or
-//! evaluated, and a broken or missing task file completes nothing. Depends
-//! on `dirs`.
+//! evaluated, and a broken or missing task file completes nothing. This
+//! module only produces candidates and scripts; answering a completion
+//! request, which needs the whole command line (`cli`), is
+//! [`crate::complete_request`]. Depends on `dirs`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -91,32 +93,6 @@ if [[ ${funcstack[1]-} == _kron ]]; then
     _clap_dynamic_completer_kron "$@"
 fi
 "#;
-
-/// Answers a completion request when `KRON_COMPLETE` is set: prints the
-/// candidates (or a registration script) and returns `Some(exit status)`.
-/// Returns `None` for an ordinary run.
-pub fn answer(args: &[OsString]) -> Option<u8> {
-    std::env::var_os(VAR)?;
-    let cwd = std::env::current_dir().ok();
-    match clap_complete::CompleteEnv::with_factory(command)
-        .var(VAR)
-        .bin("kron")
-        .completer("kron")
-        .try_complete(args.iter().cloned(), cwd.as_deref())
-    {
-        Ok(true) => Some(0),
-        Ok(false) => None,
-        Err(e) => {
-            let _ = e.print();
-            Some(2)
-        }
-    }
-}
-
-fn command() -> clap::Command {
-    use clap::CommandFactory;
-    crate::cli::Cli::command()
-}
 
 /// Completes an argument with the task names (`#[arg(add = ...)]`).
 pub fn task_candidates() -> clap_complete::ArgValueCandidates {

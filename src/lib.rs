@@ -21,7 +21,6 @@ pub mod history;
 pub mod ipc;
 pub mod lock;
 pub mod metrics;
-pub mod notify;
 mod output;
 pub mod runlog;
 pub mod runner;
@@ -41,7 +40,7 @@ use clap::Parser;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
     // `KRON_COMPLETE=SHELL kron -- WORDS`: a completion script asking.
-    if let Some(code) = complete::answer(&args) {
+    if let Some(code) = complete_request(&args) {
         return ExitCode::from(code);
     }
     let cli = match cli::Cli::try_parse_from(args) {
@@ -54,5 +53,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match cmd::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => error::report(&e),
+    }
+}
+
+/// Answers a completion request when `KRON_COMPLETE` is set: prints the
+/// candidates (or a registration script) and returns `Some(exit status)`.
+/// Returns `None` for an ordinary run. Here rather than in `complete`,
+/// which `cli` uses for its candidates: the request needs the whole `cli`.
+fn complete_request(args: &[OsString]) -> Option<u8> {
+    std::env::var_os(complete::VAR)?;
+    let cwd = std::env::current_dir().ok();
+    let command = || <cli::Cli as clap::CommandFactory>::command();
+    match clap_complete::CompleteEnv::with_factory(command)
+        .var(complete::VAR)
+        .bin("kron")
+        .completer("kron")
+        .try_complete(args.iter().cloned(), cwd.as_deref())
+    {
+        Ok(true) => Some(0),
+        Ok(false) => None,
+        Err(e) => {
+            let _ = e.print();
+            Some(2)
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! One run end to end, owned by a supervisor process: the hidden
 //! `kron __supervise` that the daemon starts, or `kron run` in the
 //! foreground. Depends on `taskfile`, `lock`, `runlog`, `history`, and
-//! `notify` for what follows a run.
+//! `metrics` (through [`notify`], what follows a run).
 //!
 //! A run goes through these states, each in one function below:
 //!
@@ -27,6 +27,7 @@
 //! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
+pub mod notify;
 pub mod retry;
 pub mod running;
 pub mod signals;
@@ -163,7 +164,7 @@ fn supervise_with(
     let Some(mut report) = run(req, signals, may_wait)? else {
         return Ok(None);
     };
-    crate::notify::after_run(req, &mut report, signals);
+    notify::after_run(req, &mut report, signals);
     Ok(Some(report))
 }
 

@@ -35,8 +35,8 @@
 //!   directory remembers it, until sendmail is found again).
 //!
 //! Nothing here fails a run: every problem becomes a warning, in the run
-//! log and in the returned report. Depends on `runner`, `runlog`,
-//! `metrics`.
+//! log and in the returned report. Part of `runner` (it is what a
+//! supervisor does after a run); depends on `runlog` and `metrics`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
@@ -45,11 +45,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::attempt::{self, Ended, Limits, Sink};
+use super::signals::Signals;
+use super::{Report, Request, spawn};
 use crate::history::{Outcome, Record};
 use crate::runlog::{FOOTER, HEADER, RunLog};
-use crate::runner::attempt::{self, Ended, Limits, Sink};
-use crate::runner::signals::Signals;
-use crate::runner::{Report, Request, spawn};
 use crate::taskfile::{Mail, Task};
 use crate::units::format_duration;
 
@@ -251,7 +251,7 @@ fn describe(end: &Ended) -> String {
     use std::os::unix::process::ExitStatusExt;
     let status = match (end.status.code(), end.status.signal()) {
         (Some(code), _) => format!("exit {code}"),
-        (_, Some(signal)) => crate::runner::signal_name(signal),
+        (_, Some(signal)) => super::signal_name(signal),
         _ => "ended".into(),
     };
     let after = format_duration(end.duration);
