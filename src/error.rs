@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::diag::Diagnostic;
 use crate::dirs::Insecure;
 use crate::schedule::{ParseError, UnknownZone};
+use crate::taskfile::edit::EditError;
 use crate::taskfile::install::InstallError;
 use crate::taskfile::load::LoadError;
 
@@ -51,6 +52,17 @@ pub enum Error {
     Daemon(#[from] crate::daemon::DaemonError),
     #[error(transparent)]
     Ipc(#[from] crate::ipc::IpcError),
+}
+
+/// A change of the task file that cannot be made: the file is invalid as it
+/// is, or the change is refused (a name that exists, one that does not).
+impl From<EditError> for Error {
+    fn from(e: EditError) -> Error {
+        match e {
+            EditError::Invalid(e) => Error::Load(e),
+            refused => Error::Install(InstallError::Refused(refused.to_string())),
+        }
+    }
 }
 
 impl From<Insecure> for Error {

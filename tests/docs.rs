@@ -146,6 +146,7 @@ fn the_task_file_page_example_is_valid() {
         panic!(
             "{}",
             errors
+                .into_diagnostics()
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()

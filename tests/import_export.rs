@@ -371,8 +371,8 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
              description = \"run five minutes after midnight, every day\"\n\
              schedule = \"5 0 * * *\"\n\
              command = \"$HOME/bin/daily.job >> $HOME/tmp/out 2>&1\"\n\
-             mailto = \"paul\"\n\
-             env = { MAILTO = \"paul\" }\n\n[tasks.monthly]\n"
+             env = { MAILTO = \"paul\" }\n\
+             mailto = \"paul\"\n\n[tasks.monthly]\n"
         ),
         "{}",
         out.stdout()
@@ -381,6 +381,47 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
         .output_with_stdin(&text)
         .success();
     assert_eq!(env.read_task_file().unwrap(), out.stdout());
+}
+
+#[test]
+fn add_and_import_write_the_same_job_the_same_way() {
+    let crontab = "CRON_TZ=Europe/Berlin\nPATH=/usr/bin:/bin\nHOME=/srv\n\
+                   # nightly backup\n30 2 * * 1 tar czf /tmp/b.tgz \"$HOME/data\"\n";
+    let imported = Env::new();
+    imported
+        .kron(&["import", "-"])
+        .output_with_stdin(crontab)
+        .success();
+    let added = Env::new();
+    added
+        .kron(&[
+            "add",
+            "tar",
+            "--description",
+            "nightly backup",
+            "--schedule",
+            "30 2 * * 1",
+            "--tz",
+            "Europe/Berlin",
+            "--workdir",
+            "/srv",
+            "--env",
+            "PATH=/usr/bin:/bin",
+            "--env",
+            "HOME=/srv",
+            "--",
+            "tar czf /tmp/b.tgz \"$HOME/data\"",
+        ])
+        .output()
+        .success();
+    let text = imported.read_task_file().expect("import wrote the file");
+    assert_eq!(Some(text.clone()), added.read_task_file());
+    assert!(
+        text.starts_with(
+            "[tasks.tar]\ndescription = \"nightly backup\"\nschedule = \"30 2 * * 1\"\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -13,7 +13,6 @@ use crate::error::Error;
 use crate::output;
 use crate::taskfile::edit::{self, Added, EditError, NewTask};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::load::LoadError;
 use crate::taskfile::{self, TaskCommand, valid_name};
 
 pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
@@ -25,14 +24,21 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
     }
     let task = new_task(args)?;
     let path = &ctx.paths.task_file;
-    let (text, added) = {
-        let _lock = install::lock(path)?;
-        let old = install::read(path)?.unwrap_or_default();
-        let (text, added) = edit::add(&old, path, &args.name, &task, args.replace)
-            .map_err(|e| edit_error(e, path))?;
-        install::install(path, &text).map_err(|e| flag_error(e, &args.name))?;
-        (text, added)
-    };
+    let (text, added) = install::update(path, |old| {
+        let (text, added) = edit::add(
+            old.unwrap_or_default(),
+            path,
+            &args.name,
+            &task,
+            args.replace,
+        )
+        .map_err(|e| edit_error(e, path))?;
+        Ok::<_, Error>((text.clone(), (text, added)))
+    })
+    .map_err(|e| match e {
+        Error::Install(e) => flag_error(e, &args.name),
+        e => e,
+    })?;
     super::daemon::ensure_running(ctx);
     let verb = match added {
         Added::New => "added",
@@ -79,6 +85,7 @@ fn new_task(args: &AddArgs) -> Result<NewTask, Error> {
         env,
         timeout: args.timeout.clone(),
         retry_attempts: args.retry,
+        ..NewTask::default()
     })
 }
 
@@ -146,9 +153,7 @@ fn flag_error(error: InstallError, name: &str) -> Error {
 
 fn edit_error(error: EditError, path: &Path) -> Error {
     match error {
-        EditError::Invalid { path, diagnostics } => {
-            Error::Load(LoadError::Invalid { path, diagnostics })
-        }
+        EditError::Invalid(e) => Error::Load(e),
         EditError::Exists(name) => Error::Install(InstallError::Refused(format!(
             "a task named `{name}` already exists in {}; use --replace to overwrite it",
             path.display()

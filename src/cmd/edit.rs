@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
                     Err(e) => Err(e),
                 };
             }
-            Err(diagnostics) => diagnostics,
+            Err(e) => e.into_diagnostics(),
         };
         if interactive {
             for diagnostic in &diagnostics {
@@ -126,15 +126,12 @@ fn editor() -> String {
 /// when installing fails, keeps `text` and says where.
 fn install_edit(ctx: &Ctx, original: Option<&str>, text: &str) -> Result<(), Error> {
     let path = &ctx.paths.task_file;
-    let result = (|| {
-        let _lock = install::lock(path)?;
-        let current = install::read(path)?;
-        if current.as_deref() != original {
-            return Ok(false);
+    let result = install::update(path, |current| {
+        if current != original {
+            return Ok((current.unwrap_or_default().to_string(), false));
         }
-        install::install(path, text)?;
-        Ok::<bool, Error>(true)
-    })();
+        Ok::<_, Error>((text.to_string(), true))
+    });
     match result {
         Ok(true) => Ok(()),
         Ok(false) => {

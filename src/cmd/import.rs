@@ -3,9 +3,10 @@
 //! All or nothing: when any line cannot be converted, every such line is
 //! reported with its number and nothing is imported (so that running the
 //! import again after fixing the crontab does not add tasks twice). The
-//! tasks are appended to the task file's text under its lock, so the rest
-//! of the file stays byte for byte, and installed only if the result is
-//! valid.
+//! tasks are appended to the task file's text under its lock
+//! (`taskfile::edit::append_all`, as `kron add` would one by one), so the
+//! rest of the file stays byte for byte, and installed only if the result
+//! is valid.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -13,11 +14,11 @@ use std::path::PathBuf;
 
 use super::{Ctx, out};
 use crate::cli::ImportArgs;
-use crate::crontab::{self, NewTask, Problem};
+use crate::crontab::{self, Imported, Problem};
 use crate::error::Error;
 use crate::schedule::Zone;
+use crate::taskfile::edit::{self, EditError, NewTask};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::load::LoadError;
 use crate::taskfile::{self, Layer};
 
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
@@ -39,19 +40,14 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     let current = install::read(&path)?;
     let (defaults, mut taken) = match &current {
         Some(text) => {
-            let file = taskfile::parse(text, &path).map_err(|diagnostics| {
-                Error::Load(LoadError::Invalid {
-                    path: path.clone(),
-                    diagnostics,
-                })
-            })?;
+            let file = taskfile::parse(text, &path)?;
             let names: HashSet<String> = file.tasks.iter().map(|t| t.name.clone()).collect();
             (file.defaults, names)
         }
         None => (Layer::default(), HashSet::new()),
     };
     let system_zone = Zone::system();
-    let mut tasks: Vec<NewTask> = Vec::new();
+    let mut tasks: Vec<Imported> = Vec::new();
     for job in &parsed.jobs {
         let name = crontab::unique_name(job, &mut taken);
         match job.to_task(name, &defaults, &system_zone) {
@@ -78,9 +74,13 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     }
     drop(stderr);
 
-    let toml = crontab::to_toml(&tasks);
+    let named: Vec<(String, NewTask)> = tasks
+        .iter()
+        .map(|t| (t.name.clone(), t.task.clone()))
+        .collect();
     let mut stdout = std::io::stdout().lock();
     if args.dry_run && !tasks.is_empty() {
+        let toml = edit::append_all("", &path, &named).map_err(|e| edit_error(e, &path))?;
         write!(stdout, "{toml}").map_err(Error::Output)?;
     }
     if !problems.is_empty() {
@@ -106,22 +106,9 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         return Ok(());
     }
 
-    let new_text = match current.as_deref() {
-        None | Some("") => toml,
-        Some(existing) => {
-            let newline = if existing.ends_with('\n') { "" } else { "\n" };
-            format!("{existing}{newline}\n{toml}")
-        }
-    };
-    install::install(&path, &new_text).map_err(|e| match e {
-        // Only a file that cannot take another table (say, `tasks = { ... }`
-        // inline) gets here: the tasks themselves are valid.
-        InstallError::Invalid { diagnostics, .. } => Error::Load(LoadError::Invalid {
-            path: path.clone(),
-            diagnostics,
-        }),
-        e => e.into(),
-    })?;
+    let new_text = edit::append_all(current.as_deref().unwrap_or_default(), &path, &named)
+        .map_err(|e| edit_error(e, &path))?;
+    install::install(&path, &new_text)?;
     super::daemon::ensure_running(ctx);
     out!(
         stdout,
@@ -136,7 +123,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
             stdout,
             "  {line:<10} {:<width$}  {}",
             task.name,
-            task.schedule
+            task.task.schedule
         )?;
     }
     Ok(())
@@ -177,4 +164,14 @@ fn current_user() -> Result<String, Error> {
         .ok_or_else(|| {
             Error::Failed("--system: cannot tell who you are (no passwd entry, no $USER)".into())
         })
+}
+
+fn edit_error(error: EditError, path: &std::path::Path) -> Error {
+    match error {
+        EditError::Invalid(e) => Error::Load(e),
+        other => Error::Install(InstallError::Refused(format!(
+            "{other} in {}; nothing was imported",
+            path.display()
+        ))),
+    }
 }

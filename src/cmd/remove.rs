@@ -8,7 +8,6 @@ use crate::cli::RemoveArgs;
 use crate::error::Error;
 use crate::taskfile::edit::{self, EditError};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::load::LoadError;
 
 pub fn run(ctx: &Ctx, args: &RemoveArgs) -> Result<(), Error> {
     let mut names: Vec<String> = Vec::new();
@@ -18,20 +17,16 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> Result<(), Error> {
         }
     }
     let path = &ctx.paths.task_file;
-    {
-        let _lock = install::lock(path)?;
-        let old = install::read(path)?.unwrap_or_default();
-        let text = edit::remove(&old, path, &names).map_err(|e| match e {
-            EditError::Invalid { path, diagnostics } => {
-                Error::Load(LoadError::Invalid { path, diagnostics })
-            }
+    install::update(path, |old| {
+        let text = edit::remove(old.unwrap_or_default(), path, &names).map_err(|e| match e {
+            EditError::Invalid(e) => Error::Load(e),
             other => Error::Install(InstallError::Refused(format!(
                 "{other} in {}; nothing was removed",
                 path.display()
             ))),
         })?;
-        install::install(path, &text)?;
-    }
+        Ok::<_, Error>((text, ()))
+    })?;
     super::daemon::ensure_running(ctx);
     let mut stdout = std::io::stdout().lock();
     for name in &names {

@@ -26,8 +26,7 @@ mod read;
 mod write;
 
 pub use read::{
-    Job, NewTask, Parsed, Problem, assignment, parse, program_name, split_percent, to_toml,
-    unique_name,
+    Imported, Job, Parsed, Problem, assignment, parse, program_name, split_percent, unique_name,
 };
 pub use write::{Exported, export};
 

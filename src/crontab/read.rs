@@ -1,16 +1,14 @@
 //! Reading a crontab: its lines into jobs with the variables in force at
 //! each, a task name for each job from the program it runs, and jobs as
-//! task-file TOML.
+//! tasks (`taskfile::edit` writes them).
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::path::Path;
-
-use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
 use super::{MACROS, is_space};
 use crate::schedule::{Schedule, Zone};
-use crate::taskfile::{Layer, valid_name};
+use crate::taskfile::edit::NewTask;
+use crate::taskfile::{Layer, TaskCommand, valid_name};
 
 /// A line that is not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -673,21 +671,12 @@ pub fn unique_name(job: &Job, taken: &mut HashSet<String>) -> String {
 // ---------------------------------------------------------------------------
 // Jobs as task-file TOML
 
-/// A job as the keys of its task table; `None` keys are not written.
+/// A job converted to a task: its name, its crontab line, and the task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewTask {
+pub struct Imported {
     pub name: String,
     pub line: usize,
-    pub description: Option<String>,
-    pub schedule: String,
-    pub command: String,
-    pub timezone: Option<String>,
-    pub shell: Option<String>,
-    pub workdir: Option<String>,
-    /// `MAILTO`, which also stays in `env` (cron passes it on).
-    pub mailto: Option<String>,
-    pub env: Vec<(String, String)>,
-    pub stdin: Option<String>,
+    pub task: NewTask,
 }
 
 impl Job {
@@ -701,7 +690,7 @@ impl Job {
         name: String,
         defaults: &Layer,
         system_zone: &Zone,
-    ) -> Result<NewTask, String> {
+    ) -> Result<Imported, String> {
         let timezone = match (&self.timezone, &defaults.timezone) {
             (Some(zone), _) => Some(zone.clone()),
             (None, None) => None,
@@ -744,18 +733,23 @@ impl Job {
             (None, Some(_)) => Some(String::new()),
             (None, None) => None,
         };
-        Ok(NewTask {
-            name,
-            line: self.line,
+        // `MAILTO` also stays in `env`: cron passes it on to the job.
+        let task = NewTask {
             description: self.description.clone(),
             schedule: self.schedule.clone(),
-            command: self.command.clone(),
             timezone,
+            command: Some(TaskCommand::Shell(self.command.clone())),
             shell,
             workdir,
-            mailto,
             env: self.env.clone(),
             stdin,
+            mailto,
+            ..NewTask::default()
+        };
+        Ok(Imported {
+            name,
+            line: self.line,
+            task,
         })
     }
 
@@ -769,93 +763,9 @@ impl Job {
     }
 }
 
-/// `[tasks.NAME]` tables, one per task, separated by blank lines: the
-/// description first, then schedule and command, then only the keys set.
-pub fn to_toml(tasks: &[NewTask]) -> String {
-    let tables: Vec<String> = tasks.iter().map(task_toml).collect();
-    tables.join("\n")
-}
-
-fn task_toml(task: &NewTask) -> String {
-    let mut table = Table::new();
-    let mut put = |key: &str, text: &str| {
-        table.insert(key, Item::Value(string_value(text)));
-    };
-    if let Some(description) = &task.description {
-        put("description", description);
-    }
-    put("schedule", &task.schedule);
-    put("command", &task.command);
-    for (key, value) in [
-        ("timezone", &task.timezone),
-        ("shell", &task.shell),
-        ("workdir", &task.workdir),
-        ("mailto", &task.mailto),
-    ] {
-        if let Some(value) = value {
-            put(key, value);
-        }
-    }
-    if !task.env.is_empty() {
-        let mut env = InlineTable::new();
-        for (key, value) in &task.env {
-            env.insert(key, string_value(value));
-        }
-        env.fmt();
-        table.insert("env", Item::Value(Value::InlineTable(env)));
-    }
-    if let Some(stdin) = &task.stdin {
-        table.insert("stdin", Item::Value(string_value(stdin)));
-    }
-    let mut tasks = Table::new();
-    tasks.set_implicit(true);
-    tasks.insert(&task.name, Item::Table(table));
-    let mut doc = DocumentMut::new();
-    doc.insert("tasks", Item::Table(tasks));
-    doc.to_string()
-}
-
-/// A TOML string, written the tidy way: `"..."` when nothing needs
-/// escaping, `'...'` for text with `"` or `\` (commands often have both),
-/// else `"..."` with escapes; text with newlines as toml_edit writes it.
-fn string_value(text: &str) -> Value {
-    if text.contains('\n') {
-        return Value::from(text);
-    }
-    let control = text.chars().any(|c| c.is_control() && c != '\t');
-    let repr = if !control && !text.contains(['"', '\\']) {
-        format!("\"{text}\"")
-    } else if !control && !text.contains('\'') {
-        format!("'{text}'")
-    } else {
-        let mut repr = String::from("\"");
-        for c in text.chars() {
-            match c {
-                '"' => repr.push_str("\\\""),
-                '\\' => repr.push_str("\\\\"),
-                '\t' => repr.push_str("\\t"),
-                c if c.is_control() => {
-                    let _ = write!(repr, "\\u{:04X}", c as u32);
-                }
-                c => repr.push(c),
-            }
-        }
-        repr.push('"');
-        repr
-    };
-    match repr.parse::<Value>() {
-        Ok(mut value) if value.as_str() == Some(text) => {
-            value.decor_mut().clear();
-            value
-        }
-        _ => Value::from(text),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::taskfile::TaskCommand;
 
     fn job(text: &str) -> Job {
         let parsed = parse(text, None);
@@ -1065,45 +975,6 @@ FOO=\"x\" y
     }
 
     #[test]
-    fn toml_is_tidy_and_reads_back() {
-        let task = NewTask {
-            name: "backup".into(),
-            line: 3,
-            description: Some("say \"hi\"".into()),
-            schedule: "30 2 * * *".into(),
-            command: "echo 'a' \"b\" \\".into(),
-            timezone: Some("Europe/Berlin".into()),
-            shell: Some("/bin/bash".into()),
-            workdir: Some("/srv".into()),
-            mailto: Some("".into()),
-            env: vec![
-                ("PATH".into(), "/usr/bin:/bin".into()),
-                ("MAILTO".into(), "".into()),
-            ],
-            stdin: Some("line 1\nline 2 with \"\"\" and '''\n".into()),
-        };
-        let text = to_toml(&[
-            task.clone(),
-            NewTask {
-                name: "b-2".into(),
-                ..task.clone()
-            },
-        ]);
-        let file = crate::taskfile::parse(&text, Path::new("t.toml")).unwrap_or_else(|d| {
-            panic!("{text}\n{d:?}");
-        });
-        assert!(text.starts_with("[tasks.backup]\ndescription = 'say \"hi\"'\nschedule = \"30 2 * * *\"\ncommand = \"echo 'a' \\\"b\\\" \\\\\"\n"), "{text}");
-        assert!(text.contains("\n\n[tasks.b-2]\n"), "{text}");
-        let t = &file.tasks[0];
-        assert_eq!(t.command, TaskCommand::Shell(task.command.clone()));
-        assert_eq!(t.settings.stdin, task.stdin);
-        assert_eq!(t.settings.env["MAILTO"], "");
-        assert_eq!(t.settings.mailto.as_deref(), Some(""));
-        assert_eq!(t.settings.shell, "/bin/bash");
-        assert_eq!(t.description, task.description);
-    }
-
-    #[test]
     fn defaults_that_would_change_cron_behaviour_are_overridden() {
         let j = job("0 0 * * * x\n");
         let defaults = Layer {
@@ -1115,14 +986,16 @@ FOO=\"x\" y
         };
         let t = j
             .to_task("x".into(), &defaults, &Zone::get("UTC").unwrap())
-            .unwrap();
+            .unwrap()
+            .task;
         assert_eq!(t.timezone.as_deref(), Some("UTC"));
         assert_eq!(t.shell.as_deref(), Some("/bin/sh"));
         assert_eq!(t.workdir.as_deref(), Some("~"));
         assert_eq!(t.stdin.as_deref(), Some(""));
         let t = j
             .to_task("x".into(), &Layer::default(), &Zone::get("UTC").unwrap())
-            .unwrap();
+            .unwrap()
+            .task;
         assert_eq!(
             (t.timezone, t.shell, t.workdir, t.stdin),
             (None, None, None, None)
@@ -1140,17 +1013,19 @@ FOO=\"x\" y
             panic!("{parsed:?}")
         };
         let none = Layer::default();
-        let t = a.to_task("a".into(), &none, &utc).unwrap();
+        let t = a.to_task("a".into(), &none, &utc).unwrap().task;
         assert_eq!(t.mailto.as_deref(), Some("me@example.org"));
         assert_eq!(t.env, [("MAILTO".into(), "me@example.org".into())]);
-        assert!(to_toml(&[t]).contains("mailto = \"me@example.org\"\n"));
         // MAILTO="" (no mail) needs writing only when [defaults] would mail.
-        assert_eq!(b.to_task("b".into(), &none, &utc).unwrap().mailto, None);
+        assert_eq!(
+            b.to_task("b".into(), &none, &utc).unwrap().task.mailto,
+            None
+        );
         let mailing = Layer {
             mailto: Some("ops@example.org".into()),
             ..Layer::default()
         };
-        let t = b.to_task("b".into(), &mailing, &utc).unwrap();
+        let t = b.to_task("b".into(), &mailing, &utc).unwrap().task;
         assert_eq!(t.mailto.as_deref(), Some(""));
     }
 }

@@ -612,6 +612,7 @@ mail = "never"
             .map(|j| {
                 j.to_task("x".into(), &Layer::default(), &utc)
                     .unwrap()
+                    .task
                     .mailto
             })
             .collect();

@@ -789,10 +789,7 @@ fn read_task_file(path: &Path) -> Result<(taskfile::TaskFile, String), LoadError
             });
         }
     };
-    let file = taskfile::parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
-        path: path.into(),
-        diagnostics,
-    })?;
+    let file = taskfile::parse(&text, path)?;
     Ok((file, text))
 }
 

@@ -1,12 +1,17 @@
 //! Changing task-file text the way a careful person would: add, replace and
-//! remove task tables with `toml_edit`, so the user's comments, order and
-//! formatting elsewhere survive byte for byte.
+//! remove task tables, and pause or resume tasks, with `toml_edit`, so the
+//! user's comments, order and formatting elsewhere survive byte for byte.
+//! This is the only code that writes task-file text: `kron add`, `import`,
+//! `remove`, `pause` and `resume` all go through it (and through
+//! [`super::install::update`]), so a task is written the same way whoever
+//! writes it.
 //!
 //! The rules, which the README repeats for users:
 //!
 //! - **Add** appends a `[tasks.NAME]` table at the end of the file, after a
-//!   blank line. The old text is a prefix of the new one (except that a
-//!   missing final newline is added).
+//!   blank line, its keys in one order ([`NewTask`]). The old text is a
+//!   prefix of the new one (except that a missing final newline is added).
+//!   [`append_all`] adds several (`kron import`).
 //! - **Replace** rewrites the task's table where it stands. The comments
 //!   above its header and on the header line stay; those inside its body go
 //!   with the old body.
@@ -16,39 +21,45 @@
 //!   lines that separated it from what follows. A comment separated from
 //!   the task by a blank line belongs to something else and stays.
 //!
+//! - **Pause** sets `paused = true` in the task's table (replacing a
+//!   `paused = false`); **resume** removes the key, or writes `paused =
+//!   false` when `[defaults]` says `paused = true`.
+//!
 //! Tasks written as inline tables or dotted keys are changed in their own
 //! form. Nothing here validates values: callers install the result with
 //! [`super::install::install`], which refuses an invalid file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
-use super::TaskCommand;
+use super::load::LoadError;
+use super::{TaskCommand, TaskFile};
 use crate::diag::Diagnostic;
 
-/// A task as `kron add` describes it. Values are kept as text; the loader
-/// judges them when the result is installed.
-#[derive(Clone, Debug, Default)]
+/// A task as `kron add` or `kron import` describes it, in the order its
+/// keys are written; `None` keys are not written. Values are kept as text;
+/// the loader judges them when the result is installed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewTask {
     pub description: Option<String>,
     pub schedule: String,
     pub timezone: Option<String>,
     pub command: Option<TaskCommand>,
+    pub shell: Option<String>,
     pub workdir: Option<String>,
     pub env: Vec<(String, String)>,
+    pub stdin: Option<String>,
     pub timeout: Option<String>,
     pub retry_attempts: Option<u32>,
+    pub mailto: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
     /// The text is not a task file this module can change.
-    #[error("{} has {} error(s); nothing was changed", path.display(), diagnostics.len())]
-    Invalid {
-        path: PathBuf,
-        diagnostics: Vec<Diagnostic>,
-    },
+    #[error(transparent)]
+    Invalid(#[from] LoadError),
     #[error("a task named `{0}` already exists")]
     Exists(String),
     #[error("no task named {}", quoted(.0))]
@@ -116,6 +127,21 @@ pub fn add(
     Ok((doc.to_string(), added))
 }
 
+/// Appends the new tasks `tasks` (name, task) to `text`, in order, as
+/// [`add`] would one by one. A name that exists is an error and nothing is
+/// added.
+pub fn append_all(
+    text: &str,
+    path: &Path,
+    tasks: &[(String, NewTask)],
+) -> Result<String, EditError> {
+    let mut text = text.to_string();
+    for (name, task) in tasks {
+        text = add(&text, path, name, task, false)?.0;
+    }
+    Ok(text)
+}
+
 /// Removes the tasks `names` from `text`. Unknown names are an error and
 /// nothing is removed.
 pub fn remove(text: &str, path: &Path, names: &[String]) -> Result<String, EditError> {
@@ -144,38 +170,39 @@ fn document(text: &str, path: &Path) -> Result<DocumentMut, EditError> {
 
 /// The loader's explanation of why `text` cannot be changed.
 fn invalid(text: &str, path: &Path) -> EditError {
-    let diagnostics = super::parse(text, path).err().unwrap_or_else(|| {
-        vec![Diagnostic {
-            file: path.into(),
-            line: 1,
-            column: 1,
-            key_path: "tasks".into(),
-            message: "expected tables such as [tasks.backup]".into(),
-            help: None,
-        }]
-    });
-    EditError::Invalid {
-        path: path.into(),
-        diagnostics,
-    }
+    let error = super::parse(text, path)
+        .err()
+        .unwrap_or_else(|| LoadError::Invalid {
+            path: path.into(),
+            diagnostics: vec![Diagnostic {
+                file: path.into(),
+                line: 1,
+                column: 1,
+                key_path: "tasks".into(),
+                message: "expected tables such as [tasks.backup]".into(),
+                help: None,
+            }],
+        });
+    EditError::Invalid(error)
 }
 
 fn tasks(doc: &DocumentMut) -> Option<&dyn TableLike> {
     doc.get("tasks").and_then(Item::as_table_like)
 }
 
-/// The new task's table, keys in a fixed, readable order.
+/// The new task's table, keys in the order of [`NewTask`]'s fields.
 fn task_table(task: &NewTask) -> Table {
     let mut table = Table::new();
     let mut put = |key: &str, value: Value| {
         table.insert(key, Item::Value(value));
     };
-    if let Some(description) = &task.description {
-        put("description", string(description));
+    let strings = |value: &Option<String>| value.as_deref().map(string);
+    if let Some(description) = strings(&task.description) {
+        put("description", description);
     }
     put("schedule", string(&task.schedule));
-    if let Some(zone) = &task.timezone {
-        put("timezone", string(zone));
+    if let Some(zone) = strings(&task.timezone) {
+        put("timezone", zone);
     }
     match &task.command {
         Some(TaskCommand::Shell(text)) => put("command", string(text)),
@@ -185,23 +212,33 @@ fn task_table(task: &NewTask) -> Table {
         }
         None => {}
     }
-    if let Some(dir) = &task.workdir {
-        put("workdir", string(dir));
+    if let Some(shell) = strings(&task.shell) {
+        put("shell", shell);
+    }
+    if let Some(dir) = strings(&task.workdir) {
+        put("workdir", dir);
     }
     if !task.env.is_empty() {
         let mut env = InlineTable::new();
         for (key, value) in &task.env {
             env.insert(key, string(value));
         }
+        env.fmt();
         put("env", Value::InlineTable(env));
     }
-    if let Some(timeout) = &task.timeout {
-        put("timeout", string(timeout));
+    if let Some(stdin) = strings(&task.stdin) {
+        put("stdin", stdin);
+    }
+    if let Some(timeout) = strings(&task.timeout) {
+        put("timeout", timeout);
     }
     if let Some(attempts) = task.retry_attempts {
         let mut retry = InlineTable::new();
         retry.insert("attempts", i64::from(attempts).into());
         put("retry", Value::InlineTable(retry));
+    }
+    if let Some(mailto) = strings(&task.mailto) {
+        put("mailto", mailto);
     }
     table
 }
@@ -430,6 +467,90 @@ fn trim_blank_lines_at_end(text: &str) -> String {
 fn quoted(names: &[String]) -> String {
     let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     names.join(", ")
+}
+
+/// `text` with `paused` set (or cleared) for `names`, and for each name
+/// whether it changed. `file` is `text` parsed; every name must be one of
+/// its tasks.
+pub fn set_paused(
+    text: &str,
+    file: &TaskFile,
+    names: &[String],
+    pause: bool,
+) -> Result<(String, Vec<(String, bool)>), EditError> {
+    let mut doc = document(text, &file.path)?;
+    let defaults_pause = file.defaults.paused == Some(true);
+    let mut report = Vec::new();
+    for name in names {
+        let Some(task) = file.task(name) else {
+            return Err(EditError::Unknown(vec![name.clone()]));
+        };
+        if task.settings.paused == pause {
+            report.push((name.clone(), false));
+            continue;
+        }
+        let item = doc
+            .get_mut("tasks")
+            .and_then(Item::as_table_like_mut)
+            .and_then(|tasks| tasks.get_mut(name))
+            .ok_or_else(|| invalid(text, &file.path))?;
+        if let Some(inline) = item.as_inline_table_mut() {
+            set_inline(inline, pause, defaults_pause);
+        } else if let Some(table) = item.as_table_like_mut() {
+            if pause || defaults_pause {
+                set_bool(table, "paused", pause);
+            } else {
+                table.remove("paused");
+            }
+        }
+        report.push((name.clone(), true));
+    }
+    Ok((doc.to_string(), report))
+}
+
+/// Sets `key = value`, keeping the decor (comments, spacing) of a value
+/// that is already there.
+fn set_bool(table: &mut dyn TableLike, key: &str, value: bool) {
+    if let Some(old) = table.get_mut(key).and_then(Item::as_value_mut) {
+        let decor = old.decor().clone();
+        *old = Value::from(value);
+        *old.decor_mut() = decor;
+    } else {
+        table.insert(key, Item::Value(Value::from(value)));
+    }
+}
+
+/// [`set_bool`] or removal for `{ ... }` tasks, keeping the space before
+/// the closing brace where it was.
+fn set_inline(table: &mut InlineTable, pause: bool, defaults_pause: bool) {
+    let closing = table
+        .iter()
+        .last()
+        .and_then(|(_, v)| {
+            v.decor()
+                .suffix()
+                .and_then(|s| s.as_str())
+                .map(String::from)
+        })
+        .unwrap_or_default();
+    let set_closing = |table: &mut InlineTable, text: &str| {
+        if let Some((_, last)) = table.iter_mut().last() {
+            last.decor_mut().set_suffix(text.to_string());
+        }
+    };
+    let exists = table.contains_key("paused");
+    if pause || defaults_pause {
+        if exists {
+            set_bool(table, "paused", pause);
+        } else {
+            set_closing(table, "");
+            table.insert("paused", Value::from(pause));
+            set_closing(table, &closing);
+        }
+    } else if exists {
+        table.remove("paused");
+        set_closing(table, &closing);
+    }
 }
 
 #[cfg(test)]
@@ -675,7 +796,7 @@ command = \"c\"
         for text in ["[tasks.a\n", "tasks = 3\n"] {
             let err = add(text, Path::new(PATH), "b", &new_task("@daily", "b"), false);
             match err {
-                Err(EditError::Invalid { diagnostics, .. }) => assert!(!diagnostics.is_empty()),
+                Err(EditError::Invalid(e)) => assert!(!e.into_diagnostics().is_empty()),
                 other => panic!("{other:?}"),
             }
         }
@@ -697,5 +818,81 @@ command = \"c\"
             assert_eq!(value.as_str(), Some(text));
         }
         assert_eq!(string("a \"q\"").to_string(), "'a \"q\"'");
+    }
+
+    // kron pause and resume
+    fn apply(text: &str, names: &[&str], pause: bool) -> String {
+        let file = super::super::parse(text, Path::new("t.toml")).unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let (out, _) = set_paused(text, &file, &names, pause).unwrap();
+        let reparsed = super::super::parse(&out, Path::new("t.toml")).unwrap();
+        for name in &names {
+            assert_eq!(reparsed.task(name).unwrap().settings.paused, pause, "{out}");
+        }
+        out
+    }
+
+    const PAUSE_FILE: &str = "\
+# my tasks
+[tasks.backup]   # nightly
+schedule = \"30 2 * * *\"
+command = [ \"restic\",  \"backup\" ]   # keep this
+
+# about ping
+[tasks.ping]
+schedule = \"*/5 * * * *\"
+command = 'ping -c1 example.org'
+";
+
+    #[test]
+    fn pause_then_resume_gives_the_file_back() {
+        let paused = apply(PAUSE_FILE, &["backup"], true);
+        assert_eq!(
+            paused,
+            PAUSE_FILE.replace("   # keep this\n", "   # keep this\npaused = true\n")
+        );
+        assert_eq!(apply(&paused, &["backup"], false), PAUSE_FILE);
+        let both = apply(PAUSE_FILE, &["ping", "backup"], true);
+        assert_eq!(apply(&both, &["ping", "backup"], false), PAUSE_FILE);
+    }
+
+    #[test]
+    fn an_explicit_false_is_replaced_in_place_and_defaults_are_respected() {
+        let text = "[tasks.a]\nschedule = \"@daily\"\npaused = false  # for now\ncommand = \"a\"\n";
+        assert_eq!(
+            apply(text, &["a"], true),
+            text.replace("paused = false", "paused = true")
+        );
+        let text =
+            "[defaults]\npaused = true\n\n[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n";
+        let resumed = apply(text, &["a"], false);
+        assert_eq!(resumed, format!("{text}paused = false\n"));
+        assert_eq!(
+            apply(&resumed, &["a"], true),
+            format!("{text}paused = true\n")
+        );
+    }
+
+    #[test]
+    fn pause_keeps_inline_and_dotted_tasks_in_their_form() {
+        let text = "[tasks]\na = { schedule = \"@daily\", command = \"a\" }\n";
+        let paused = apply(text, &["a"], true);
+        assert_eq!(
+            paused,
+            "[tasks]\na = { schedule = \"@daily\", command = \"a\", paused = true }\n"
+        );
+        assert_eq!(apply(&paused, &["a"], false), text);
+        let text = "tasks.a.schedule = \"@daily\"\ntasks.a.command = \"a\"\n";
+        let paused = apply(text, &["a"], true);
+        assert_eq!(paused, format!("{text}tasks.a.paused = true\n"));
+        assert_eq!(apply(&paused, &["a"], false), text);
+    }
+
+    #[test]
+    fn already_in_the_state_asked_is_reported_unchanged() {
+        let file = super::super::parse(PAUSE_FILE, Path::new("t.toml")).unwrap();
+        let (out, report) = set_paused(PAUSE_FILE, &file, &["ping".into()], false).unwrap();
+        assert_eq!(out, PAUSE_FILE);
+        assert_eq!(report, [("ping".to_string(), false)]);
     }
 }

@@ -78,13 +78,31 @@ pub fn read(task_file: &Path) -> Result<Option<String>, InstallError> {
     }
 }
 
+/// The one transaction of the verbs that change the task file: under its
+/// lock, read it (`None` when it does not exist yet), let `change` compute
+/// the new text and what to tell, and install that text when it differs
+/// (a missing file is the empty text). Nothing is written when `change`
+/// fails or the new text is invalid.
+pub fn update<T, E: From<InstallError>>(
+    task_file: &Path,
+    change: impl FnOnce(Option<&str>) -> Result<(String, T), E>,
+) -> Result<T, E> {
+    let _lock = lock(task_file)?;
+    let old = read(task_file)?;
+    let (new, told) = change(old.as_deref())?;
+    if old.as_deref().unwrap_or_default() != new {
+        install(task_file, &new)?;
+    }
+    Ok(told)
+}
+
 /// Validates `text` and, if it is a valid task file, installs it atomically
 /// at `task_file` with mode 0600. The caller holds the [`FileLock`].
 pub fn install(task_file: &Path, text: &str) -> Result<(), InstallError> {
-    if let Err(diagnostics) = super::parse(text, task_file) {
+    if let Err(error) = super::parse(text, task_file) {
         return Err(InstallError::Invalid {
             path: task_file.into(),
-            diagnostics,
+            diagnostics: error.into_diagnostics(),
         });
     }
     write_atomically(task_file, text.as_bytes())

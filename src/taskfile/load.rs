@@ -39,14 +39,30 @@ pub fn load(path: &Path) -> Result<TaskFile, LoadError> {
         source,
     })?;
     crate::dirs::check_task_file(path)?;
-    parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
+    parse(&text, path)
+}
+
+impl LoadError {
+    /// What is wrong in an invalid file, line by line; nothing for a file
+    /// that could not be read or is insecure.
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        match self {
+            LoadError::Invalid { diagnostics, .. } => diagnostics,
+            LoadError::Read { .. } | LoadError::Insecure(_) => Vec::new(),
+        }
+    }
+}
+
+/// Parses task-file text: a [`LoadError::Invalid`] with every diagnostic
+/// when it is not a valid task file. `path` is only used in diagnostics.
+pub fn parse(text: &str, path: &Path) -> Result<TaskFile, LoadError> {
+    parse_diagnostics(text, path).map_err(|diagnostics| LoadError::Invalid {
         path: path.into(),
         diagnostics,
     })
 }
 
-/// Parses task-file text. `path` is only used in diagnostics.
-pub fn parse(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
+fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
     let mut r = Reader {
         lines: LineIndex::new(text),
         path,

@@ -15,6 +15,7 @@ fn errors(text: &str) -> Vec<String> {
 fn errors_in(file: &str, text: &str) -> Vec<String> {
     parse(text, Path::new(file))
         .expect_err("invalid")
+        .into_diagnostics()
         .iter()
         .map(ToString::to_string)
         .collect()
