@@ -3,7 +3,10 @@
 //! foreground. Depends on `taskfile`, `lock`, `runlog`, `history`, and
 //! `metrics` (through [`notify`], what follows a run).
 //!
-//! A run goes through these states, each in one function below:
+//! A run goes through these states, each in one function here or in the
+//! module that owns its decision: taking the lock by the task's overlap
+//! policy in `overlap`, the outcome and exit status of the last attempt in
+//! `outcome`:
 //!
 //! ```text
 //! lock (by overlap) --held--> attempt --success / last attempt / stop--> record
@@ -28,6 +31,8 @@
 
 pub mod attempt;
 pub mod notify;
+mod outcome;
+mod overlap;
 pub mod retry;
 pub mod running;
 pub mod signals;
@@ -35,7 +40,7 @@ pub mod spawn;
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -45,11 +50,13 @@ use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
 use crate::history::{self, Outcome, Record, Trigger};
-use crate::lock::{self, Held, LockError};
+use crate::lock::LockError;
 use crate::runlog::{FOOTER, HEADER, RunLog};
-use crate::taskfile::{Overlap, Task};
+use crate::taskfile::Task;
 use crate::units::format_duration;
-use attempt::{Ended, Limits, Sink, Tee};
+use attempt::{Limits, Sink, Tee};
+use outcome::{AttemptEnd, Verdict};
+use overlap::{Locked, take_lock};
 pub use running::{RunningRun, running};
 use signals::{Hub, Signals, Stop};
 
@@ -199,100 +206,6 @@ fn run(
     Ok(Some(report))
 }
 
-/// Stops the runs holding the lock (through their supervisors, which stop
-/// their groups and record `interrupted`), then takes it. A holder may have
-/// taken the lock but not registered yet, so the registry is read again
-/// until the lock is free; the wait is short, as the holder is stopping.
-fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, LockError> {
-    let lock = &req.task.settings.lock;
-    let registry = req.paths.running_dir();
-    let mut stopped = std::collections::HashSet::new();
-    loop {
-        for run in running(req.paths) {
-            if run.lock.as_deref() == Some(lock)
-                && run.run_id != req.run_id
-                && !stopped.contains(&run.run_id)
-            {
-                let _ = running::request(&registry, &run, signals::Request::Stop);
-                stopped.insert(run.run_id);
-            }
-        }
-        if let Some(held) = lock::try_acquire(path)? {
-            return Ok(Locked::Held(Some(held)));
-        }
-        if let Some(stop) = backoff(signals, Duration::from_millis(50)) {
-            return Ok(Locked::Interrupted(match stop {
-                Stop::Terminate(s) => s,
-                Stop::NoRetry => Signal::SIGUSR1,
-            }));
-        }
-    }
-}
-
-enum Locked {
-    Held(Option<Held>),
-    Skipped(String),
-    Interrupted(Signal),
-    WouldWait,
-}
-
-/// Takes the task's lock as its `overlap` says.
-fn take_lock(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Locked, LockError> {
-    let settings = &req.task.settings;
-    let path = lock_path(req.paths, req.task);
-    if settings.overlap == Overlap::Allow {
-        return Ok(Locked::Held(None));
-    }
-    if let Some(held) = lock::try_acquire(&path)? {
-        return Ok(Locked::Held(Some(held)));
-    }
-    let busy = format!("lock {} is held", path.display());
-    // Queue: hold `LOCK.queue` while waiting, so that one run at most waits.
-    let _waiting = match settings.overlap {
-        Overlap::Skip | Overlap::Allow => return Ok(Locked::Skipped(busy)),
-        Overlap::Queue => {
-            let queue = req
-                .paths
-                .locks_dir()
-                .join(format!("{}.queue", settings.lock));
-            match lock::try_acquire(&queue)? {
-                Some(q) => Some(q),
-                None => {
-                    return Ok(Locked::Skipped(format!(
-                        "{busy} and a run already waits for it"
-                    )));
-                }
-            }
-        }
-        Overlap::Replace => return replace(req, &path, signals),
-    };
-    if !may_wait {
-        return Ok(Locked::WouldWait);
-    }
-    // Registered while it waits, so that `kron status` shows it and `kron
-    // kill` can cancel it.
-    let registry = req.paths.running_dir();
-    signals.watch_requests(running::request_path(&registry, &req.run_id));
-    let mut waiting = registry_entry(req, false);
-    waiting.waiting = true;
-    let _ = running::register(&registry, &waiting);
-    let result = lock::acquire(&path, || signals.drain().is_some());
-    if result.is_err() {
-        running::unregister(&registry, &req.run_id);
-    }
-    match result {
-        Ok(held) => Ok(Locked::Held(Some(held))),
-        Err(LockError::Interrupted { .. }) => {
-            let signal = match signals.stop() {
-                Some(Stop::Terminate(s)) => s,
-                _ => Signal::SIGUSR1,
-            };
-            Ok(Locked::Interrupted(signal))
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// The run's registry entry as it starts (`locked`: it holds its lock).
 fn registry_entry(req: &Request, locked: bool) -> RunningRun {
     RunningRun {
@@ -391,40 +304,6 @@ impl Sink for Output {
     }
 }
 
-/// How one attempt ended, for the footer, the record and the exit status.
-enum AttemptEnd {
-    Ended(Ended),
-    NotStarted(spawn::SpawnError),
-    /// A stop request came before the command was started.
-    Stopped(Signal),
-}
-
-impl AttemptEnd {
-    fn succeeded(&self) -> bool {
-        matches!(self, AttemptEnd::Ended(e) if e.status.success() && !e.timed_out)
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            AttemptEnd::NotStarted(e) => format!("failed to start: {e}"),
-            AttemptEnd::Stopped(signal) => format!("stopped by {signal} before it started"),
-            AttemptEnd::Ended(e) => {
-                let status = match (e.status.code(), e.status.signal()) {
-                    (Some(code), _) => format!("exit {code}"),
-                    (_, Some(signal)) => signal_name(signal),
-                    _ => "ended".into(),
-                };
-                let after = format_duration(e.duration);
-                if e.timed_out {
-                    format!("timeout after {after} ({status})")
-                } else {
-                    format!("{status} after {after}")
-                }
-            }
-        }
-    }
-}
-
 fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let task = req.task;
     let settings = &task.settings;
@@ -494,8 +373,12 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         }
         attempt += 1;
     };
-    let stop = signals.stop();
-    let (outcome, status, exit_code, reason) = classify(&end, stop);
+    let Verdict {
+        outcome,
+        status,
+        exit_code,
+        reason,
+    } = outcome::classify(&end, signals.stop());
     let made = match end {
         AttemptEnd::Stopped(_) => attempt - 1,
         _ => attempt,
@@ -569,42 +452,5 @@ fn backoff(signals: &mut Signals, wait: Duration) -> Option<Stop> {
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
         );
-    }
-}
-
-fn classify(
-    end: &AttemptEnd,
-    stop: Option<Stop>,
-) -> (Outcome, Option<ExitStatus>, u8, Option<String>) {
-    match end {
-        AttemptEnd::Stopped(signal) => (
-            Outcome::Interrupted,
-            None,
-            128 + *signal as u8,
-            Some(format!("stopped by {signal} before it started")),
-        ),
-        AttemptEnd::NotStarted(e) => {
-            let outcome = if stop.is_some() {
-                Outcome::Interrupted
-            } else {
-                Outcome::Failure
-            };
-            (outcome, None, e.exit_code(), Some(e.to_string()))
-        }
-        AttemptEnd::Ended(e) => {
-            let status_code = match (e.status.code(), e.status.signal()) {
-                (Some(code), _) => code as u8,
-                (_, Some(signal)) => 128u8.wrapping_add(signal as u8),
-                _ => 1,
-            };
-            let (outcome, code) = match stop {
-                Some(Stop::Terminate(signal)) => (Outcome::Interrupted, 128 + signal as u8),
-                Some(Stop::NoRetry) if !e.status.success() => (Outcome::Interrupted, status_code),
-                _ if e.timed_out => (Outcome::Timeout, 124),
-                _ if e.status.success() => (Outcome::Success, 0),
-                _ => (Outcome::Failure, status_code),
-            };
-            (outcome, Some(e.status), code, None)
-        }
     }
 }
