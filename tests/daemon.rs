@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::util::Env;
-use crate::util::daemon::{DaemonGuard, StopOnDrop, append, history, lines, wait_until};
+use crate::util::daemon::{DaemonGuard, StopOnDrop};
+use crate::util::{Env, append, history, lines, wait_until};
 
 fn tick(name: &str, out: &std::path::Path) -> String {
     format!(

@@ -4,12 +4,10 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use kron::taskfile::template::TEMPLATE;
 
-use crate::util::{Env, Outcome, wait_with_deadline};
+use crate::util::{Env, Outcome};
 
 const TASKS: &str = "\
 # my tasks, by hand
@@ -260,36 +258,11 @@ fn an_insecure_task_file_is_refused_before_editing() {
 /// `kron edit` on a pseudo-terminal (util-linux `script`), answering the
 /// "Edit again?" question with `answer`.
 fn edit_on_a_terminal(env: &Env, script: &str, answer: &str) -> Option<Outcome> {
-    let script_exists = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !script_exists {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return None;
-    }
-    let kron = env!("CARGO_BIN_EXE_kron");
-    let mut command = env
-        .command(
-            "script",
-            &["-q", "-e", "-c", &format!("'{kron}' edit"), "/dev/null"],
-        )
+    let run = env
+        .on_a_terminal("edit")?
         .env("EDITOR", editor(script, ""))
-        .env("EDITOR_COUNT", env.path().join("count"))
-        .into_command();
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("script runs");
-    // The answer waits in the terminal until kron asks; stdin stays open
-    // until kron is done, so that `script` does not end the session early.
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(answer.as_bytes()).unwrap();
-    let outcome = wait_with_deadline(child, Duration::from_secs(60));
-    drop(stdin);
-    Some(outcome)
+        .env("EDITOR_COUNT", env.path().join("count"));
+    Some(run.output_on_a_terminal(answer))
 }
 
 #[test]

@@ -2,13 +2,12 @@
 //! downtime, once per boot, under max_parallel, after the daemon is killed
 //! mid-run, and when the command cannot start.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use nix::sys::signal::Signal;
+use serde_json::Value;
 
-use crate::util::Env;
-use crate::util::daemon::{DaemonGuard, append, history, lines, wait_until};
+use crate::util::daemon::{DaemonGuard, wait_idle};
+use crate::util::{Env, append, history, lines, wait_until};
 
 fn ts(value: &serde_json::Value) -> Timestamp {
     value.as_str().unwrap().parse().unwrap()
@@ -66,7 +65,10 @@ fn pause_and_resume_persist_across_restarts() {
     // Across a restart too.
     drop(daemon);
     let daemon = DaemonGuard::start(&env);
-    std::thread::sleep(Duration::from_millis(2500));
+    // The daemon plans no start for a paused task.
+    let status = wait_idle(&env);
+    assert_eq!(status["paused"], 1, "{status}");
+    assert_eq!(status["next"], Value::Null, "a start is planned: {status}");
     assert!(lines(&out).len() <= n + 1, "a paused task fired");
     let status = env.kron(&["status"]).output().stdout();
     assert!(status.contains("1 task(s), 1 paused"), "{status}");
@@ -169,7 +171,12 @@ fn missed_runs_are_caught_up_by_policy() {
     // The memory moved on: a restart catches up nothing more.
     drop(daemon);
     let _daemon = DaemonGuard::start(&env);
-    std::thread::sleep(Duration::from_millis(1500));
+    let status = wait_idle(&env);
+    assert_eq!(
+        ts(&status["next"]["at"]).as_second(),
+        hour + 3600,
+        "the next start is the next hour's: {status}"
+    );
     assert_eq!(history(&env, "all").len(), 5);
 }
 
@@ -197,9 +204,16 @@ fn a_task_never_seen_starts_from_now() {
     let env = Env::new();
     env.write_task_file("[tasks.hourly]\nschedule = \"0 0 * * * *\"\ncommand = \"true\"\n");
     state(&env, &boot_id(), &[]);
-    let daemon = DaemonGuard::start(&env);
-    wait_until("the load", || daemon.log().contains("loaded"));
-    std::thread::sleep(Duration::from_millis(1000));
+    let _daemon = DaemonGuard::start(&env);
+    // Its first start is the first hour after the load.
+    let status = wait_idle(&env);
+    let loaded = ts(&status["loaded"]).as_second();
+    assert_eq!(status["next"]["task"], "hourly", "{status}");
+    assert_eq!(
+        ts(&status["next"]["at"]).as_second(),
+        (loaded / 3600 + 1) * 3600,
+        "{status}"
+    );
     assert!(history(&env, "hourly").is_empty());
 }
 
@@ -213,7 +227,9 @@ fn reboot_tasks_run_once_per_boot() {
     assert_eq!(history(&env, "boot")[0]["trigger"], "reboot");
     drop(daemon);
     let _daemon = DaemonGuard::start(&env);
-    std::thread::sleep(Duration::from_millis(1000));
+    // Nothing is left to start: an @reboot task has no timed instants.
+    let status = wait_idle(&env);
+    assert_eq!(status["next"], Value::Null, "{status}");
     assert_eq!(history(&env, "boot").len(), 1);
 }
 

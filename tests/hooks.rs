@@ -7,14 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::run::{history, log, task};
-use crate::util::Env;
+use crate::util::daemon::DaemonGuard;
+use nix::sys::signal::Signal;
 
-fn work(env: &Env) -> PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{
+    DEADLINE, Env, history, lines, log, signal, task, wait_until, wait_with_deadline,
+};
 
 /// `KEY=value` lines (as `env` prints them) as a map.
 fn env_file(path: &Path) -> BTreeMap<String, String> {
@@ -26,10 +24,6 @@ fn env_file(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
-}
-
 /// A hook that records its environment, the output it was given, the
 /// mode of that file, and that it ran.
 const RECORDING_HOOK: &str = "env > hook.env; cat \"$KRON_LOG\" > hook.log; \
@@ -38,7 +32,7 @@ const RECORDING_HOOK: &str = "env > hook.env; cat \"$KRON_LOG\" > hook.log; \
 #[test]
 fn on_failure_runs_once_after_the_last_attempt_with_the_runs_environment() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "echo attempt output; exit 3",
@@ -51,7 +45,7 @@ fn on_failure_runs_once_after_the_last_attempt_with_the_runs_environment() {
     let out = env.kron(&["run", "t"]).output();
     out.code(3);
     assert_eq!(
-        lines(&dir.join("hook.calls")),
+        lines(&dir.join("hook.calls")).len(),
         1,
         "once per run, not per attempt"
     );
@@ -115,7 +109,7 @@ fn on_failure_runs_once_after_the_last_attempt_with_the_runs_environment() {
 #[test]
 fn on_success_follows_a_run_a_retry_saved_and_a_timeout_is_a_failure() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "{}\n{}",
         task(
@@ -156,13 +150,9 @@ fn on_success_follows_a_run_a_retry_saved_and_a_timeout_is_a_failure() {
 #[test]
 fn skipped_and_interrupted_runs_run_no_hook() {
     let env = Env::new();
-    let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        "exit 1",
-        &dir,
-        "on_failure = \"touch hook-ran\"\non_success = \"touch hook-ran\"",
-    ));
+    let dir = env.work();
+    let hooks = "on_failure = \"touch hook-ran\"\non_success = \"touch hook-ran\"";
+    env.write_task_file(&task("t", "exit 1", &dir, hooks));
     // Hold the task's lock, as a run in progress would: the run is skipped.
     let locks = env.path().join("runtime/kron/locks");
     std::fs::create_dir_all(&locks).unwrap();
@@ -174,20 +164,9 @@ fn skipped_and_interrupted_runs_run_no_hook() {
     drop(lock);
 
     // Interrupted while it runs (SIGTERM to the supervisor).
-    env.write_task_file(&task(
-        "t",
-        "touch started; sleep 10",
-        &dir,
-        "on_failure = \"touch hook-ran\"\non_success = \"touch hook-ran\"",
-    ));
-    let child = env.kron(&["run", "t"]).spawn();
-    crate::run::wait_until("the command started", || dir.join("started").exists());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    crate::util::wait_with_deadline(child, crate::run::DEADLINE).code(128 + 15);
+    let child = env.start_run_that_waits(hooks);
+    signal(child.id(), Signal::SIGTERM);
+    wait_with_deadline(child, DEADLINE).code(128 + 15);
     assert_eq!(history(&env, "t")[1]["outcome"], "interrupted");
     assert!(!dir.join("hook-ran").exists());
 }
@@ -214,7 +193,7 @@ fn write_failing_task_with_hook(env: &Env, dir: &Path, hook: &str, extra: &str) 
 #[test]
 fn a_failing_hook_is_reported_never_retried_and_never_loops() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let kron = env!("CARGO_BIN_EXE_kron");
     // The hook runs the task again: that run must not run the hook again.
     let hook = format!("echo called >> calls; '{kron}' run t; exit 7");
@@ -226,7 +205,7 @@ fn a_failing_hook_is_reported_never_retried_and_never_loops() {
     );
     let out = env.kron(&["run", "t"]).output();
     out.code(1);
-    assert_eq!(lines(&dir.join("calls")), 1);
+    assert_eq!(lines(&dir.join("calls")).len(), 1);
     let records = history(&env, "t");
     assert_eq!(records.len(), 2, "the run and the one its hook started");
     // The run is recorded before its hook starts the other one.
@@ -255,27 +234,27 @@ fn a_failing_hook_is_reported_never_retried_and_never_loops() {
 #[test]
 fn a_hook_cannot_loop_through_the_daemon() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let kron = env!("CARGO_BIN_EXE_kron");
     // The hook hands the task to the daemon again: that run must not run
     // the hook again, or failures would loop through the daemon forever.
     let hook = format!("echo called >> calls; '{kron}' run --detach t");
     write_failing_task_with_hook(&env, &dir, &hook, "");
-    let _daemon = crate::util::daemon::DaemonGuard::start(&env);
+    let _daemon = DaemonGuard::start(&env);
     env.kron(&["run", "t"]).output().code(1);
-    crate::run::wait_until("the run the hook started is recorded", || {
+    wait_until("the run the hook started is recorded", || {
         history(&env, "t").len() == 2
     });
     let inner = history(&env, "t")[1]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
-    crate::run::wait_until("its hook is refused", || {
+    wait_until("its hook is refused", || {
         String::from_utf8_lossy(&log(&env, "t")).contains(&format!(
             "kron: warning: t: on_failure not run: run {inner} was started from a hook"
         ))
     });
-    assert_eq!(lines(&dir.join("calls")), 1);
+    assert_eq!(lines(&dir.join("calls")).len(), 1);
 }
 
 /// A `sendmail` that keeps its arguments and the message, in `DIR/mail.N`.
@@ -316,7 +295,7 @@ fn mails(env: &Env) -> Vec<String> {
 #[test]
 fn output_is_mailed_through_sendmail_as_mail_says() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let bin = fake_sendmail(&env);
     let path = format!("{}:/usr/bin:/bin", bin.display());
     let tasks = [
@@ -411,7 +390,7 @@ fn without_sendmail_the_warning_is_given_once() {
         return;
     }
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task("t", "exit 1", &dir, "mailto = \"me@example.org\""));
     let first = env.kron(&["run", "t"]).output();
     first.code(1);

@@ -6,14 +6,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use crate::run::{DEADLINE, history, task, wait_for, wait_until};
-use crate::util::{Env, wait_with_deadline};
+use nix::sys::signal::Signal;
 
-fn work(env: &Env) -> PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{DEADLINE, Env, history, signal, task, wait_for, wait_until, wait_with_deadline};
 
 fn lock_file(env: &Env, name: &str) -> PathBuf {
     env.path().join(format!("runtime/kron/locks/{name}.lock"))
@@ -58,7 +53,7 @@ fn outcomes_and_attempts(env: &Env) -> Vec<(serde_json::Value, serde_json::Value
 #[test]
 fn skip_records_the_skipped_run() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task("t", &first_waits("gate"), &dir, ""));
     let first = env.kron(&["run", "t"]).spawn();
     wait_until("the first run holds the lock", || {
@@ -80,7 +75,7 @@ fn skip_records_the_skipped_run() {
 #[test]
 fn queue_keeps_one_waiting_run() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let (first, queued, _) = first_and_queued(&env, &dir);
     // At most one waiting run: a third is skipped.
     let third = env.kron(&["run", "t"]).output();
@@ -107,13 +102,9 @@ fn queue_keeps_one_waiting_run() {
 #[test]
 fn a_waiting_run_can_be_interrupted() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let (first, queued, queue) = first_and_queued(&env, &dir);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(queued.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(queued.id(), Signal::SIGTERM);
     wait_with_deadline(queued, DEADLINE).code(128 + 15);
     assert!(!held(&queue));
     std::fs::write(dir.join("gate"), "").unwrap();
@@ -131,7 +122,7 @@ fn a_waiting_run_can_be_interrupted() {
 #[test]
 fn a_waiting_run_shows_in_status_and_kill_cancels_it() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let (first, queued, _) = first_and_queued(&env, &dir);
     let status = || {
         let out = env.kron(&["status", "--json"]).output();
@@ -159,7 +150,7 @@ fn a_waiting_run_shows_in_status_and_kill_cancels_it() {
 #[test]
 fn replace_stops_the_running_one() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &first_waits("never"),
@@ -185,7 +176,7 @@ fn replace_stops_the_running_one() {
 #[test]
 fn allow_runs_side_by_side_without_a_lock() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &first_waits("gate"),
@@ -206,7 +197,7 @@ fn allow_runs_side_by_side_without_a_lock() {
 #[test]
 fn tasks_sharing_a_lock_name_never_run_at_once() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "{}{}",
         task(
@@ -231,7 +222,7 @@ fn tasks_sharing_a_lock_name_never_run_at_once() {
 #[test]
 fn the_lock_file_is_shared_with_flock() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &format!("touch ran; {}", wait_for("gate")),

@@ -3,14 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::run::{DEADLINE, gone, history, log, task, wait_for, wait_until};
-use crate::util::{Env, wait_with_deadline};
+use nix::sys::signal::Signal;
 
-fn work(env: &Env) -> std::path::PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{
+    DEADLINE, Env, gone, history, log, signal, task, wait_for, wait_until, wait_with_deadline,
+};
 
 fn read_pid(path: &std::path::Path) -> i32 {
     std::fs::read_to_string(path)
@@ -23,7 +20,7 @@ fn read_pid(path: &std::path::Path) -> i32 {
 #[test]
 fn failures_are_retried_after_growing_waits() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "echo \"$KRON_ATTEMPT\" >> attempts; exit 5",
@@ -67,7 +64,7 @@ fn failures_are_retried_after_growing_waits() {
 #[test]
 fn a_retry_that_succeeds_ends_the_run() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "echo x >> count; [ $(wc -l < count) -ge 2 ]",
@@ -83,7 +80,7 @@ fn a_retry_that_succeeds_ends_the_run() {
 #[test]
 fn a_timeout_stops_the_whole_process_group() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     // The shell starts a child shell that starts a sleeping grandchild.
     env.write_task_file(&task(
         "t",
@@ -109,7 +106,7 @@ fn a_timeout_stops_the_whole_process_group() {
 #[test]
 fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "trap '' TERM; sleep 300 & echo $! > grandchild.pid; wait",
@@ -127,7 +124,7 @@ fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
 #[test]
 fn a_finished_command_does_not_leave_its_background_processes() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "sleep 300 & echo $! > bg.pid; echo done",
@@ -144,7 +141,7 @@ fn a_finished_command_does_not_leave_its_background_processes() {
 #[test]
 fn kill_stops_the_run_and_its_retries() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &format!(
@@ -179,15 +176,7 @@ fn kill_stops_the_run_and_its_retries() {
 #[test]
 fn kill_with_a_signal_sends_it_to_the_group() {
     let env = Env::new();
-    let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        &format!("touch started; {}", wait_for("never")),
-        &dir,
-        "retry = { attempts = 3, backoff = \"10ms\" }",
-    ));
-    let run = env.kron(&["run", "t"]).spawn();
-    wait_until("the command started", || dir.join("started").exists());
+    let run = env.start_run_that_waits("retry = { attempts = 3, backoff = \"10ms\" }");
     env.kron(&["kill", "t", "--signal", "KILL"])
         .output()
         .success();
@@ -204,20 +193,8 @@ fn kill_with_a_signal_sends_it_to_the_group() {
 #[test]
 fn ctrl_c_on_kron_run_interrupts() {
     let env = Env::new();
-    let dir = work(&env);
-    env.write_task_file(&task(
-        "t",
-        &format!("touch started; {}", wait_for("never")),
-        &dir,
-        "",
-    ));
-    let run = env.kron(&["run", "t"]).spawn();
-    wait_until("the command started", || dir.join("started").exists());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let run = env.start_run_that_waits("");
+    signal(run.id(), Signal::SIGINT);
     wait_with_deadline(run, DEADLINE).code(130);
     assert_eq!(history(&env, "t")[0]["outcome"], "interrupted");
 }

@@ -1,74 +1,12 @@
 //! `kron run` and `kron __supervise`: what a command runs with (environment,
-//! workdir, stdin), exit statuses, `--dry-run`, `--detach`. Also the small
-//! helpers the other runner test modules share.
+//! workdir, stdin), exit statuses, `--dry-run`, `--detach`.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-use crate::util::{Env, wait_with_deadline};
-
-/// Generous: a loaded CI machine must not fail a correct run.
-pub const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Polls `condition` until it holds, failing the test after [`DEADLINE`].
-#[track_caller]
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The task's history records, oldest first.
-pub fn history(env: &Env, task: &str) -> Vec<serde_json::Value> {
-    let path = env.path().join(format!("state/kron/history/{task}.jsonl"));
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a history line"))
-        .collect()
-}
-
-/// The task's current run log.
-pub fn log(env: &Env, task: &str) -> Vec<u8> {
-    std::fs::read(env.path().join(format!("state/kron/logs/{task}.log"))).unwrap_or_default()
-}
-
-/// Whether process `pid` is gone (a zombie nobody reaped counts as gone).
-pub fn gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
-}
-
-/// A shell loop that waits for the file `gate` (relative to the workdir),
-/// for at most a minute, so that a failed test leaves nothing running.
-pub fn wait_for(gate: &str) -> String {
-    format!("i=0; while [ ! -e {gate} ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done")
-}
-
-/// `[tasks.NAME]` with the given extra lines, running in `dir`.
-pub fn task(name: &str, command: &str, dir: &Path, extra: &str) -> String {
-    format!(
-        "[tasks.{name}]\nschedule = \"@daily\"\ncommand = {command:?}\nworkdir = {:?}\n{extra}\n",
-        dir.display().to_string()
-    )
-}
-
-fn work(env: &Env) -> std::path::PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{DEADLINE, Env, history, log, task, wait_until, wait_with_deadline};
 
 #[test]
 fn the_environment_is_built_from_nothing() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "[defaults]\nenv = {{ FROM_DEFAULTS = \"d\", OVERRIDDEN = \"defaults\" }}\n\n\
          [tasks.env]\nschedule = \"@daily\"\ncommand = [\"env\"]\nworkdir = {:?}\n\
@@ -112,7 +50,7 @@ fn the_environment_is_built_from_nothing() {
 #[test]
 fn workdir_stdin_and_shell() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "pwd; cat; echo; echo \"$0\"",
@@ -137,7 +75,7 @@ fn workdir_stdin_and_shell() {
 #[test]
 fn the_exit_status_is_the_tasks() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "{}{}{}{}",
         task("seven", "exit 7", &dir, ""),
@@ -166,7 +104,7 @@ fn the_exit_status_is_the_tasks() {
 #[test]
 fn a_command_that_cannot_start_fails_and_is_retried() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "[tasks.missing]\nschedule = \"@daily\"\ncommand = [\"no-such-program-kron\"]\n\
          retry = {{ attempts = 1, backoff = \"10ms\" }}\n\n{}",
@@ -195,7 +133,7 @@ fn a_command_that_cannot_start_fails_and_is_retried() {
 #[test]
 fn dry_run_prints_everything_and_runs_nothing() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "touch ran",
@@ -229,7 +167,7 @@ fn dry_run_prints_everything_and_runs_nothing() {
 #[test]
 fn detach_prints_the_run_id_and_the_run_is_recorded() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "echo detached; echo $KRON_RUN_ID > id",
@@ -254,7 +192,7 @@ fn detach_prints_the_run_id_and_the_run_is_recorded() {
 #[test]
 fn supervise_is_the_daemons_entry_point() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task("t", "echo \"at $KRON_SCHEDULED_AT\"", &dir, ""));
     let child = env
         .kron(&[

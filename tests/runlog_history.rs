@@ -3,14 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::run::{DEADLINE, history, log, task, wait_for, wait_until};
-use crate::util::{Env, wait_with_deadline};
-
-fn work(env: &Env) -> PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{DEADLINE, Env, history, log, task, wait_for, wait_until, wait_with_deadline};
 
 fn logs_dir(env: &Env) -> PathBuf {
     env.path().join("state/kron/logs")
@@ -19,7 +12,7 @@ fn logs_dir(env: &Env) -> PathBuf {
 #[test]
 fn a_chatty_command_leaves_at_most_max_size_times_keep_plus_one() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "chatty",
         "yes | head -c 5000000; echo; echo the end",
@@ -56,7 +49,7 @@ fn a_chatty_command_leaves_at_most_max_size_times_keep_plus_one() {
 #[test]
 fn output_that_is_not_utf8_is_kept_as_bytes() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task("bin", "printf 'a\\377\\376b\\n'", &dir, ""));
     let out = env.kron(&["run", "bin"]).output();
     out.success();
@@ -70,7 +63,7 @@ fn output_that_is_not_utf8_is_kept_as_bytes() {
 #[test]
 fn logs_shows_the_last_run_or_the_one_asked_for() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         "echo \"run $(cat n 2>/dev/null)\"; echo x >> n; echo line2",
@@ -107,7 +100,7 @@ fn logs_shows_the_last_run_or_the_one_asked_for() {
 #[test]
 fn logs_follow_prints_live_output_until_the_run_ends() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &format!(
@@ -132,7 +125,7 @@ fn logs_follow_prints_live_output_until_the_run_ends() {
 #[test]
 fn history_lists_filters_and_prints_json() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "{}{}",
         task("good", "true", &dir, ""),
@@ -220,7 +213,7 @@ fn history_lists_filters_and_prints_json() {
 #[test]
 fn a_truncated_history_line_is_skipped_with_a_warning() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task("t", "true", &dir, ""));
     env.kron(&["run", "t"]).output().success();
     let file = env.path().join("state/kron/history/t.jsonl");
@@ -243,7 +236,7 @@ fn a_truncated_history_line_is_skipped_with_a_warning() {
 #[test]
 fn a_detached_run_can_be_followed() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&task(
         "t",
         &format!("echo one; {}; echo two", wait_for("gate")),

@@ -5,10 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::util::Env;
 use crate::util::daemon::StopOnDrop;
+use crate::util::{Env, wait_until};
 
 fn unit_path(env: &Env) -> PathBuf {
     env.path().join("config/systemd/user/kron.service")
@@ -251,26 +250,19 @@ fn the_unit_runs_the_daemon_the_cli_sees() {
     let pid = daemon.id();
     // Stops it even when an assertion below fails.
     let _stop = StopOnDrop(&env);
-    let started = Instant::now();
-    loop {
-        let out = env.kron(&["daemon", "status"]).output();
-        // A daemon holds its lock a moment before it answers on its socket.
-        if out.output.status.success() && !out.stdout().contains("not answering") {
-            assert!(
-                out.stdout().contains(&format!("pid {pid}")),
-                "{}",
-                out.stdout()
-            );
-            assert!(out.stdout().contains("1 task(s)"), "{}", out.stdout());
-            break;
-        }
+    // A daemon holds its lock a moment before it answers on its socket.
+    let mut answer = String::new();
+    wait_until("the unit's daemon answers", || {
         assert!(
             daemon.try_wait().unwrap().is_none(),
             "the unit's daemon exited"
         );
-        assert!(started.elapsed() < Duration::from_secs(20), "no answer");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        let out = env.kron(&["daemon", "status"]).output();
+        answer = out.stdout();
+        out.output.status.success() && !answer.contains("not answering")
+    });
+    assert!(answer.contains(&format!("pid {pid}")), "{answer}");
+    assert!(answer.contains("1 task(s)"), "{answer}");
     // Same lock: the CLI does not start a second one.
     let out = env.kron(&["daemon", "start"]).output();
     out.success();

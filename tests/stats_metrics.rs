@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::run::{history, task};
-use crate::util::{Env, wait_with_deadline};
+use crate::util::{Env, history, task};
 
 /// Nine runs an hour apart from 2023-11-14T22:13:20Z: outcome, attempts,
 /// duration.
@@ -159,33 +158,11 @@ bar = duration; # success  x failure, timeout  - skipped  ~ interrupted
 
 /// `kron ARGS` on a pseudo-terminal (util-linux `script`): its output.
 fn on_a_terminal(env: &Env, args: &str, no_color: Option<&str>) -> Option<String> {
-    let script_exists = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !script_exists {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return None;
-    }
-    let kron = env!("CARGO_BIN_EXE_kron");
-    let mut run = env.command(
-        "script",
-        &["-q", "-e", "-c", &format!("'{kron}' {args}"), "/dev/null"],
-    );
-    run = run.env("TERM", "xterm");
+    let mut run = env.on_a_terminal(args)?.env("TERM", "xterm");
     if let Some(value) = no_color {
         run = run.env("NO_COLOR", value);
     }
-    let mut command = run.into_command();
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("script runs");
-    // Keep the terminal's input open until kron is done.
-    let stdin = child.stdin.take();
-    let out = wait_with_deadline(child, Duration::from_secs(60));
-    drop(stdin);
+    let out = run.output_on_a_terminal("");
     out.success();
     Some(out.stdout())
 }

@@ -3,16 +3,7 @@
 //! stopped on its own, a run that must wait for its lock moves to a
 //! supervisor of its own, and standard output names each run that ended.
 
-use std::path::PathBuf;
-
-use crate::run::{DEADLINE, history, task, wait_for, wait_until};
-use crate::util::{Env, wait_with_deadline};
-
-fn work(env: &Env) -> PathBuf {
-    let dir = env.path().join("work");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{DEADLINE, Env, history, task, wait_for, wait_until, wait_with_deadline};
 
 /// The ended runs the supervisor reported, sorted.
 fn reported(stdout: &str) -> Vec<&str> {
@@ -35,7 +26,7 @@ fn registered(env: &Env) -> usize {
 #[test]
 fn the_runs_of_one_supervisor_go_on_side_by_side() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     // Each waits for the other to have started: both succeed only if they
     // run at the same time.
     let meet =
@@ -76,7 +67,7 @@ fn the_runs_of_one_supervisor_go_on_side_by_side() {
 #[test]
 fn kill_stops_one_run_of_a_supervisor_and_not_the_others() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     let waits = wait_for("gate");
     env.write_task_file(&format!(
         "{}{}",
@@ -107,7 +98,7 @@ fn kill_stops_one_run_of_a_supervisor_and_not_the_others() {
 #[test]
 fn a_run_that_must_wait_for_its_lock_waits_in_a_supervisor_of_its_own() {
     let env = Env::new();
-    let dir = work(&env);
+    let dir = env.work();
     env.write_task_file(&format!(
         "{}{}{}",
         task("holder", &wait_for("gate"), &dir, "lock = \"q\""),

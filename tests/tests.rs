@@ -1,6 +1,6 @@
 //! kron's integration tests: one binary, one module per area.
 
-/// The shared harness: isolated XDG directories and the real binary.
+/// The shared harness: isolated directories, the real binary, deadlines, run records, the daemon.
 mod util;
 
 /// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
@@ -32,7 +32,7 @@ mod next;
 mod overlap_locks;
 /// Retries and their backoff, timeouts stopping a process group, `kron kill`.
 mod retry_timeout;
-/// `kron run` and `__supervise`: environment, workdir, stdin, exit statuses; shared runner test helpers.
+/// `kron run` and `__supervise`: environment, workdir, stdin, exit statuses, `--dry-run`, `--detach`.
 mod run;
 /// Run logs (rotation, raw bytes, `kron logs`) and history (`kron history`, `list`'s LAST).
 mod runlog_history;

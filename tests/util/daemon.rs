@@ -1,21 +1,18 @@
 //! The daemon in tests. [`DaemonGuard`] runs `kron daemon run` in a test's
 //! [`Env`], waits until it answers, and stops it when dropped (SIGTERM,
-//! then SIGKILL), so no test leaves a daemon behind. [`wait_until`] polls a
-//! condition with a generous deadline instead of sleeping.
+//! then SIGKILL), so no test leaves a daemon behind. [`status`] and
+//! [`wait_idle`] ask it what it does, rather than sleeping and looking.
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use serde_json::Value;
 
-use super::Env;
-
-/// How long tests wait for something the daemon should do within seconds.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+use super::{DEADLINE, Env, wait_until};
 
 pub struct DaemonGuard {
     child: Option<Child>,
@@ -84,7 +81,7 @@ impl DaemonGuard {
     }
 
     pub fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.pid as i32), signal).unwrap();
+        super::signal(self.pid, signal);
     }
 
     /// Waits for the daemon to exit and returns its status and how long
@@ -132,33 +129,37 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds; fails the test after
-/// [`DEADLINE`], naming `what`.
+/// The daemon's part of `kron status --json` (`null` when none runs).
 #[track_caller]
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pub fn status(env: &Env) -> Value {
+    let out = env.kron(&["status", "--json"]).output();
+    out.success();
+    let report: Value = serde_json::from_str(&out.stdout()).expect("kron status --json");
+    report["daemon"].clone()
 }
 
-/// The lines of a file (none when it does not exist).
-pub fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().map(String::from).collect())
-        .unwrap_or_default()
-}
-
-/// The task's history records, oldest first.
-pub fn history(env: &Env, task: &str) -> Vec<serde_json::Value> {
-    lines(&env.path().join(format!("state/kron/history/{task}.jsonl")))
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// A shell command that appends a line to `file`.
-pub fn append(file: &Path, text: &str) -> String {
-    format!("echo {text} >> {}", file.display())
+/// Waits until the daemon says it will start nothing before its next
+/// planned start (`next`, if any, still ahead): no run of its own in
+/// progress, none waiting for a slot. Returns that [`status`]. A run is
+/// recorded before it counts as ended, so the history then shows every run
+/// the daemon started; what it will start next is `next`, not a guess from
+/// a sleep.
+#[track_caller]
+pub fn wait_idle(env: &Env) -> Value {
+    let mut last = Value::Null;
+    let idle = |status: &Value| {
+        let ahead = match &status["next"]["at"] {
+            Value::Null => true,
+            at => at
+                .as_str()
+                .and_then(|at| at.parse::<Timestamp>().ok())
+                .is_some_and(|at| at > Timestamp::now()),
+        };
+        status.is_object() && status["running"] == 0 && status["waiting"] == 0 && ahead
+    };
+    wait_until("the daemon has nothing to do before its next start", || {
+        last = status(env);
+        idle(&last)
+    });
+    last
 }

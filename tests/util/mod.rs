@@ -1,8 +1,26 @@
 //! The harness: each test gets its own temporary XDG directories and runs
 //! the real `kron` binary in them.
+//!
+//! - this file: [`Env`] (the directories, the task file, a workdir) and
+//!   [`Run`]/[`Outcome`] (one `kron` invocation and what it did);
+//! - [`wait`]: polling with deadlines, never a fixed sleep, and signals;
+//! - [`records`]: what runs leave on disk (history, run logs, output files);
+//! - [`tasks`]: task-file text and shell commands for it;
+//! - [`daemon`]: the daemon in a test, and what `kron status --json` says.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The daemon in tests: [`daemon::DaemonGuard`] and its status.
+pub mod daemon;
+mod records;
+mod tasks;
+mod wait;
+
+pub use records::{history, lines, log};
+pub use tasks::{append, task, wait_for};
+pub use wait::{DEADLINE, gone, signal, wait_until, wait_with_deadline};
 
 pub struct Env {
     dir: tempfile::TempDir,
@@ -37,6 +55,77 @@ impl Env {
             .env("KRON_NO_AUTOSTART", "1");
         Run { command }
     }
+
+    /// `PROGRAM ARGS` with the same environment as [`Env::kron`] (for
+    /// wrappers such as `script`).
+    pub fn command(&self, program: &str, args: &[&str]) -> Run {
+        let template = self.kron(&[]).command;
+        let mut command = Command::new(program);
+        command.args(args).env_clear();
+        for (key, value) in template.get_envs() {
+            if let Some(value) = value {
+                command.env(key, value);
+            }
+        }
+        Run { command }
+    }
+
+    /// `kron ARGS` on a pseudo-terminal (util-linux `script`), or `None`,
+    /// saying the test is skipped, when `script` is not installed.
+    pub fn on_a_terminal(&self, args: &str) -> Option<Run> {
+        let script_exists = Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !script_exists {
+            eprintln!("skipped: util-linux `script` is not installed");
+            return None;
+        }
+        let kron = env!("CARGO_BIN_EXE_kron");
+        Some(self.command(
+            "script",
+            &["-q", "-e", "-c", &format!("'{kron}' {args}"), "/dev/null"],
+        ))
+    }
+
+    /// The directory the tests' tasks run in (`workdir`), created.
+    pub fn work(&self) -> PathBuf {
+        let dir = self.path().join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Starts `kron run t`, task `t` (with `extra` lines) being a command
+    /// in [`Env::work`] that touches `started` and then waits until it is
+    /// stopped; returns once the command runs.
+    #[track_caller]
+    pub fn start_run_that_waits(&self, extra: &str) -> Child {
+        let dir = self.work();
+        let command = format!("touch started; {}", wait_for("never"));
+        self.write_task_file(&task("t", &command, &dir, extra));
+        let run = self.kron(&["run", "t"]).spawn();
+        wait_until("the command started", || dir.join("started").exists());
+        run
+    }
+
+    /// The task file kron uses in this environment.
+    pub fn task_file(&self) -> PathBuf {
+        self.path().join("config/kron/tasks.toml")
+    }
+
+    /// Writes the task file (mode 0600, creating its directory).
+    pub fn write_task_file(&self, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let file = self.task_file();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// The task file's text, or `None` when it does not exist.
+    pub fn read_task_file(&self) -> Option<String> {
+        std::fs::read_to_string(self.task_file()).ok()
+    }
 }
 
 pub struct Run {
@@ -49,10 +138,73 @@ impl Run {
         self
     }
 
+    /// Lets this invocation start the daemon on its own (the harness turns
+    /// auto-start off with KRON_NO_AUTOSTART=1).
+    pub fn autostart(mut self) -> Run {
+        self.command.env_remove("KRON_NO_AUTOSTART");
+        self
+    }
+
     #[track_caller]
     pub fn output(mut self) -> Outcome {
         let output = self.command.output().expect("kron runs");
         Outcome { output }
+    }
+
+    /// Runs to completion with `input` on standard input.
+    #[track_caller]
+    pub fn output_with_stdin(mut self, input: &str) -> Outcome {
+        use std::io::Write;
+        let mut child = self.spawn_piped();
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+        let output = child.wait_with_output().expect("kron's output");
+        writer.join().unwrap();
+        Outcome { output }
+    }
+
+    /// Runs a [`Env::on_a_terminal`] invocation to completion (within a
+    /// minute): `input` waits in the terminal until it is read, and
+    /// standard input stays open until the end, so that `script` does not
+    /// end the session early.
+    #[track_caller]
+    pub fn output_on_a_terminal(mut self, input: &str) -> Outcome {
+        use std::io::Write;
+        let mut child = self.spawn_piped();
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(input.as_bytes()).unwrap();
+        let outcome = wait_with_deadline(child, Duration::from_secs(60));
+        drop(stdin);
+        outcome
+    }
+
+    /// Starts kron without waiting, its output captured (see [`wait_with_deadline`]).
+    pub fn spawn(mut self) -> Child {
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kron starts")
+    }
+
+    /// Starts the command with all three streams on pipes.
+    fn spawn_piped(&mut self) -> Child {
+        self.command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command starts")
+    }
+
+    /// The command as configured, for callers that need full control of it
+    /// (a pseudo-terminal, a pipe on standard input).
+    pub fn into_command(self) -> Command {
+        self.command
     }
 }
 
@@ -85,135 +237,5 @@ impl Outcome {
     #[track_caller]
     pub fn success(&self) -> &Outcome {
         self.code(0)
-    }
-}
-
-#[allow(dead_code)]
-pub fn path_of(env: &Env, relative: &str) -> PathBuf {
-    env.path().join(relative)
-}
-
-impl Env {
-    /// The task file kron uses in this environment.
-    #[allow(dead_code)]
-    pub fn task_file(&self) -> PathBuf {
-        self.path().join("config/kron/tasks.toml")
-    }
-
-    /// Writes the task file (mode 0600, creating its directory).
-    #[allow(dead_code)]
-    pub fn write_task_file(&self, text: &str) {
-        use std::os::unix::fs::PermissionsExt;
-        let file = self.task_file();
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, text).unwrap();
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-
-    /// The task file's text, or `None` when it does not exist.
-    #[allow(dead_code)]
-    pub fn read_task_file(&self) -> Option<String> {
-        std::fs::read_to_string(self.task_file()).ok()
-    }
-}
-
-impl Run {
-    /// Starts kron without waiting, its output captured (see [`wait_with_deadline`]).
-    #[allow(dead_code)]
-    pub fn spawn(mut self) -> std::process::Child {
-        use std::process::Stdio;
-        self.command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kron starts")
-    }
-
-    /// The command as configured, for callers that need full control of it
-    /// (a pseudo-terminal, a pipe on standard input).
-    #[allow(dead_code)]
-    pub fn into_command(self) -> Command {
-        self.command
-    }
-}
-
-/// Waits for `child`, killing it and failing the test after `deadline`.
-#[allow(dead_code)]
-#[track_caller]
-pub fn wait_with_deadline(
-    mut child: std::process::Child,
-    deadline: std::time::Duration,
-) -> Outcome {
-    let start = std::time::Instant::now();
-    while child.try_wait().expect("waiting for kron").is_none() {
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "still running after {deadline:?}; stdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Outcome {
-        output: child.wait_with_output().expect("kron's output"),
-    }
-}
-
-impl Env {
-    /// `PROGRAM ARGS` with the same environment as [`Env::kron`] (for
-    /// wrappers such as `script`).
-    #[allow(dead_code)]
-    pub fn command(&self, program: &str, args: &[&str]) -> Run {
-        let template = self.kron(&[]).command;
-        let mut command = Command::new(program);
-        command.args(args).env_clear();
-        for (key, value) in template.get_envs() {
-            if let Some(value) = value {
-                command.env(key, value);
-            }
-        }
-        Run { command }
-    }
-}
-
-impl Run {
-    /// Runs to completion with `input` on standard input.
-    #[allow(dead_code)]
-    #[track_caller]
-    pub fn output_with_stdin(mut self, input: &str) -> Outcome {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = self
-            .command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kron starts");
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let input = input.to_string();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(input.as_bytes());
-        });
-        let output = child.wait_with_output().expect("kron's output");
-        writer.join().unwrap();
-        Outcome { output }
-    }
-}
-
-/// The daemon in tests: [`daemon::DaemonGuard`] and waiting helpers.
-pub mod daemon;
-
-impl Run {
-    /// Lets this invocation start the daemon on its own (the harness turns
-    /// auto-start off with KRON_NO_AUTOSTART=1).
-    #[allow(dead_code)]
-    pub fn autostart(mut self) -> Run {
-        self.command.env_remove("KRON_NO_AUTOSTART");
-        self
     }
 }
