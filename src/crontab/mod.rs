@@ -1,7 +1,8 @@
 //! crontab(5) and `/etc/crontab`: reading them into tasks for `kron import`
-//! (`read`), and writing tasks back as a crontab for `kron export --format
-//! crontab` (`write`). This file holds only what both halves need: the
-//! macros crontab knows and what cron counts as a blank.
+//! (`read`, with the tasks' names from `name`), and writing tasks back as a
+//! crontab for `kron export --format crontab` (`write`). This file holds
+//! only what both halves need: the macros crontab knows and what cron
+//! counts as a blank.
 //!
 //! Reading follows Vixie/ISC cron (the `cron` package on Debian) and cronie
 //! line by line: a line is a variable assignment if cron's own `load_env`
@@ -22,12 +23,12 @@
 //!
 //! This module does no I/O. Depends on `schedule` and `taskfile`.
 
+mod name;
 mod read;
 mod write;
 
-pub use read::{
-    Imported, Job, Parsed, Problem, assignment, parse, program_name, split_percent, unique_name,
-};
+pub use name::{program_name, unique_name};
+pub use read::{Imported, Job, Parsed, Problem, assignment, parse, split_percent};
 pub use write::{Exported, export};
 
 /// The macros crontab(5) knows.
