@@ -396,40 +396,18 @@ pub struct KillArgs {
     pub signal: Option<String>,
 }
 
-/// The supervisor's command line: the contract with the daemon.
+/// The supervisor's command line, read by `runner::launch` (the contract).
 #[derive(Debug, Args)]
 pub struct SuperviseArgs {
-    /// The task to run (read from the task file when the run starts).
-    #[arg(
-        long,
-        value_name = "NAME",
-        required_unless_present = "run",
-        conflicts_with = "run"
-    )]
-    pub task: Option<String>,
-
-    /// Why it runs.
-    #[arg(long, value_enum, required_unless_present = "run")]
-    pub trigger: Option<crate::history::Trigger>,
-
-    /// The instant the run was due (RFC 3339).
-    #[arg(long, value_name = "RFC3339")]
-    pub scheduled: Option<String>,
-
-    /// The run id to use [default: a new one] (`kron run --detach` passes
-    /// the id it prints).
-    #[arg(long, value_name = "ID", hide = true)]
-    pub run_id: Option<String>,
-
-    /// One of several runs to supervise at once, a thread each:
-    /// NAME,TRIGGER,SCHEDULED,RUN_ID (`-` for no instant or a new id).
-    #[arg(long, value_name = "SPEC", conflicts_with_all = ["trigger", "scheduled", "run_id"])]
+    /// A run to supervise, a thread each: NAME,TRIGGER,SCHEDULED,RUN_ID
+    /// (`-` for no instant or a new id).
+    #[arg(long, value_name = "SPEC", required = true)]
     pub run: Vec<String>,
 
-    /// Read each task from DIR/NAME.toml (the daemon's snapshots) rather
+    /// Read each task from its snapshot (what the daemon loaded) rather
     /// than from the task file.
-    #[arg(long, value_name = "DIR")]
-    pub snapshots: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub snapshots: bool,
 }
 
 #[derive(Debug, Args)]

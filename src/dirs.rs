@@ -164,10 +164,15 @@ impl Paths {
         self.state_dir.join("daemon.log")
     }
 
-    /// `$RUNTIME/loaded/NAME.toml`: `[defaults]` and task NAME as the
-    /// daemon last loaded them; its supervisors read these.
+    /// `$RUNTIME/loaded`: the snapshots.
     pub fn loaded_dir(&self) -> PathBuf {
         self.runtime_dir.join("loaded")
+    }
+
+    /// `$RUNTIME/loaded/NAME.toml`: `[defaults]` and task NAME as the
+    /// daemon last loaded them; its supervisors read these.
+    pub fn snapshot(&self, task: &str) -> PathBuf {
+        self.loaded_dir().join(format!("{task}.toml"))
     }
 }
 

@@ -195,15 +195,7 @@ fn supervise_is_the_daemons_entry_point() {
     let dir = env.work();
     env.write_task_file(&task("t", "echo \"at $KRON_SCHEDULED_AT\"", &dir, ""));
     let child = env
-        .kron(&[
-            "__supervise",
-            "--task",
-            "t",
-            "--trigger",
-            "catch-up",
-            "--scheduled",
-            "2026-03-08T03:00:00Z",
-        ])
+        .kron(&["__supervise", "--run", "t,catch-up,2026-03-08T03:00:00Z,-"])
         .spawn();
     let out = wait_with_deadline(child, DEADLINE);
     out.success();
@@ -227,10 +219,8 @@ fn supervise_is_the_daemons_entry_point() {
     std::fs::write(&other, task("o", "exit 3", &dir, "")).unwrap();
     env.kron(&[
         "__supervise",
-        "--task",
-        "o",
-        "--trigger",
-        "schedule",
+        "--run",
+        "o,schedule,-,-",
         "--file",
         other.to_str().unwrap(),
     ])

@@ -11,7 +11,8 @@ use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::history::{Outcome, Trigger};
 use crate::ipc;
-use crate::runner::{self, Request, spawn};
+use crate::runner::launch::Launch;
+use crate::runner::{self, Request, Run, spawn};
 use crate::taskfile::{Overlap, Task, TaskCommand};
 use crate::units::{format_duration, format_size};
 
@@ -27,15 +28,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     if args.detach {
         return detach(ctx, task);
     }
-    let report = runner::supervise(&Request {
-        paths: &ctx.paths,
-        task,
-        trigger: Trigger::Manual,
-        scheduled: None,
-        run_id: runner::new_run_id(),
-        foreground: true,
-    })
-    .map_err(|e| Error::Failed(e.to_string()))?;
+    let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true))
+        .map_err(|e| Error::Failed(e.to_string()))?;
     for warning in &report.warnings {
         eprintln!("kron: warning: {warning}");
     }
@@ -80,19 +74,13 @@ fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         path: "kron's own executable".into(),
         source,
     })?;
+    let launch = Launch {
+        runs: vec![manual(task, Some(run_id.clone()))],
+        snapshots: false,
+    };
     let mut command = Command::new(&exe);
     command
-        .arg("__supervise")
-        .args([
-            "--task",
-            &task.name,
-            "--trigger",
-            "manual",
-            "--run-id",
-            &run_id,
-        ])
-        .arg("--file")
-        .arg(&ctx.paths.task_file)
+        .args(launch.args(&ctx.paths.task_file))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -214,5 +202,15 @@ fn quote(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// A manual run of `task` now.
+fn manual(task: &Task, run_id: Option<String>) -> Run {
+    Run {
+        task: task.name.clone(),
+        trigger: Trigger::Manual,
+        scheduled: None,
+        run_id,
     }
 }

@@ -54,6 +54,7 @@ use nix::unistd::Pid;
 
 use crate::dirs::{self, Paths};
 use crate::ipc;
+use crate::runner::launch::Launch;
 use crate::state::State;
 use crate::taskfile::{self, load::LoadError};
 use clock::{Clock, Wake};
@@ -197,7 +198,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         supervisors: Vec::new(),
         stopping: false,
         rng: Rng::new(),
-        snapshots: snapshot::Snapshots::new(paths.loaded_dir()),
+        snapshots: snapshot::Snapshots::new(paths.clone()),
         snapshots_ok: false,
         trim_pending: false,
     };
@@ -543,48 +544,34 @@ impl Daemon {
     /// session, standard input and error on /dev/null, standard output on
     /// a pipe to this daemon.
     fn spawn(&mut self, fires: &[Fire]) {
-        let mut args = vec!["__supervise".to_string()];
-        for fire in fires {
-            args.push("--run".into());
-            args.push(format!(
-                "{},{},{},{}",
-                fire.task,
-                fire.trigger.as_str(),
-                fire.scheduled.map_or_else(|| "-".into(), |t| t.to_string()),
-                fire.run_id.as_deref().unwrap_or("-")
-            ));
-        }
-        if self.snapshots_ok {
-            args.extend([
-                "--snapshots".into(),
-                self.paths.loaded_dir().to_string_lossy().into_owned(),
-            ]);
-        } else {
-            let file = self.paths.task_file.to_string_lossy().into_owned();
-            args.extend(["--file".into(), file]);
-        }
+        let launch = Launch {
+            runs: fires.iter().map(|f| f.run.clone()).collect(),
+            snapshots: self.snapshots_ok,
+        };
+        let args = launch.args(&self.paths.task_file);
         let describe = |fire: &Fire| {
-            let scheduled = fire
+            let run = &fire.run;
+            let scheduled = run
                 .scheduled
                 .map_or_else(String::new, |t| format!(" for {t}"));
-            format!("{} ({}{scheduled})", fire.task, fire.trigger.as_str())
+            format!("{} ({}{scheduled})", run.task, run.trigger.as_str())
         };
         let runs = fires.iter().map(describe).collect::<Vec<_>>().join(", ");
-        match self.spawner.spawn(&args) {
+        match self.spawner.spawn(args) {
             Ok((pid, status)) => {
                 info!("started {runs}: supervisor pid {pid}");
                 self.supervisors.push(Supervisor {
                     pid,
                     ends: Ends::Reported(status),
                     buf: Vec::new(),
-                    tasks: fires.iter().map(|f| f.task.clone()).collect(),
+                    tasks: fires.iter().map(|f| f.run.task.clone()).collect(),
                 });
             }
             Err(e) => error!("could not start the supervisor for {runs}: {e}"),
         }
         for fire in fires {
-            if let Some(at) = fire.scheduled {
-                self.state_dirty |= self.state.handled(&fire.task, at);
+            if let Some(at) = fire.run.scheduled {
+                self.state_dirty |= self.state.handled(&fire.run.task, at);
             }
         }
     }
@@ -744,10 +731,10 @@ impl Spawner {
 
     /// Starts `kron ARGS...`; returns its pid and the read end of its
     /// standard output.
-    fn spawn(&self, args: &[String]) -> nix::Result<(i32, PipeReader)> {
+    fn spawn(&self, args: Vec<std::ffi::OsString>) -> nix::Result<(i32, PipeReader)> {
         let mut argv = vec![self.exe.clone()];
         for arg in args {
-            argv.push(CString::new(arg.as_bytes()).map_err(|_| Errno::EINVAL)?);
+            argv.push(CString::new(arg.into_vec()).map_err(|_| Errno::EINVAL)?);
         }
         // Only the daemon's end is non-blocking: a supervisor's report must
         // wait for room rather than be lost.

@@ -33,6 +33,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 pub use crate::history::Trigger;
+use crate::runner::Run;
 use crate::schedule::{Expr, Schedule};
 use crate::state::State;
 use crate::taskfile::{CatchUp, TaskFile};
@@ -78,14 +79,10 @@ impl Spec {
 /// A run to start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fire {
-    pub task: String,
-    pub trigger: Trigger,
-    /// The instant it is for (`None` for manual and `@reboot` runs).
-    pub scheduled: Option<Timestamp>,
+    /// The run, as its supervisor will be asked for it.
+    pub run: Run,
     /// When to start it (after jitter).
     pub at: Timestamp,
-    /// The run id a client chose for a manual run; else the supervisor picks one.
-    pub run_id: Option<String>,
 }
 
 /// Missed instants the planner dealt with, for the daemon's log.
@@ -181,8 +178,8 @@ impl Planner {
     }
 
     fn drop_runs(&mut self, task: &str) {
-        self.delayed.retain(|f| f.task != task);
-        self.waiting.retain(|f| f.task != task);
+        self.delayed.retain(|f| f.run.task != task);
+        self.waiting.retain(|f| f.run.task != task);
     }
 
     /// Queues the `@reboot` tasks when `boot_id` is not the one they last
@@ -203,11 +200,13 @@ impl Planner {
             .values()
             .filter(|e| !e.spec.paused && e.spec.is_reboot())
             .map(|e| Fire {
-                task: e.spec.name.clone(),
-                trigger: Trigger::Reboot,
-                scheduled: None,
+                run: Run {
+                    task: e.spec.name.clone(),
+                    trigger: Trigger::Reboot,
+                    scheduled: None,
+                    run_id: None,
+                },
                 at: add(now, jitter(e.spec.jitter)),
-                run_id: None,
             })
             .collect();
         let count = fires.len();
@@ -251,20 +250,24 @@ impl Planner {
             let before = fires.len();
             if on_time {
                 fires.push(Fire {
-                    task: spec.name.clone(),
-                    trigger: Trigger::Schedule,
-                    scheduled: Some(latest),
+                    run: Run {
+                        task: spec.name.clone(),
+                        trigger: Trigger::Schedule,
+                        scheduled: Some(latest),
+                        run_id: None,
+                    },
                     at: add(latest, jitter(spec.jitter)),
-                    run_id: None,
                 });
             }
             let catch_up =
                 |scheduled: Timestamp, jitter: &mut dyn FnMut(Duration) -> Duration| Fire {
-                    task: spec.name.clone(),
-                    trigger: Trigger::CatchUp,
-                    scheduled: Some(scheduled),
+                    run: Run {
+                        task: spec.name.clone(),
+                        trigger: Trigger::CatchUp,
+                        scheduled: Some(scheduled),
+                        run_id: None,
+                    },
                     at: add(now, jitter(spec.jitter)),
-                    run_id: None,
                 };
             match spec.catch_up {
                 CatchUp::Skip => {}
@@ -292,7 +295,7 @@ impl Planner {
             entry.handled = latest;
             entry.next = spec.schedule.next_after(now);
         }
-        fires.sort_by_key(|f| (f.at, f.scheduled));
+        fires.sort_by_key(|f| (f.at, f.run.scheduled));
         for fire in fires {
             self.push(fire, now);
         }
@@ -307,11 +310,13 @@ impl Planner {
         }
         self.push(
             Fire {
-                task: task.into(),
-                trigger: Trigger::Manual,
-                scheduled: None,
+                run: Run {
+                    task: task.into(),
+                    trigger: Trigger::Manual,
+                    scheduled: None,
+                    run_id,
+                },
                 at: now,
-                run_id,
             },
             now,
         );
@@ -345,8 +350,8 @@ impl Planner {
         let mut i = 0;
         while i < self.waiting.len() && out.len() < free {
             let fire = &self.waiting[i];
-            let held = fire.trigger == Trigger::CatchUp
-                && (busy(&fire.task) || out.iter().any(|o| o.task == fire.task));
+            let held = fire.run.trigger == Trigger::CatchUp
+                && (busy(&fire.run.task) || out.iter().any(|o| o.run.task == fire.run.task));
             if held {
                 i += 1;
             } else {
@@ -370,7 +375,7 @@ impl Planner {
             .entries
             .values()
             .filter_map(|e| Some((e.next?, e.spec.name.clone())));
-        let delayed = self.delayed.first().map(|f| (f.at, f.task.clone()));
+        let delayed = self.delayed.first().map(|f| (f.at, f.run.task.clone()));
         instants.chain(delayed).min().map(|(at, task)| (task, at))
     }
 
@@ -478,9 +483,9 @@ mod tests {
             .iter()
             .map(|f| {
                 (
-                    f.task.as_str(),
-                    f.trigger,
-                    f.scheduled.map(|t| t.to_string()),
+                    f.run.task.as_str(),
+                    f.run.trigger,
+                    f.run.scheduled.map(|t| t.to_string()),
                 )
             })
             .collect()
@@ -549,13 +554,13 @@ mod tests {
         let (fires, _, _) = after_downtime(CatchUp::All);
         let hours: Vec<_> = fires
             .iter()
-            .map(|f| f.scheduled.unwrap().to_string())
+            .map(|f| f.run.scheduled.unwrap().to_string())
             .collect();
         assert_eq!(
             hours,
             ["06", "07", "08", "09", "10"].map(|h| format!("2026-03-08T{h}:00:00Z"))
         );
-        assert!(fires.iter().all(|f| f.trigger == Trigger::CatchUp));
+        assert!(fires.iter().all(|f| f.run.trigger == Trigger::CatchUp));
 
         let (fires, missed, state) = after_downtime(CatchUp::Skip);
         assert!(fires.is_empty());
@@ -578,7 +583,8 @@ mod tests {
             fires
                 .iter()
                 .map(|f| {
-                    f.scheduled
+                    f.run
+                        .scheduled
                         .map_or("b".into(), |t| t.to_string()[11..13].to_string())
                 })
                 .collect()
@@ -602,8 +608,8 @@ mod tests {
         let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
         let fires = drain(&mut plan, now);
         assert_eq!(fires.len(), CATCH_UP_ALL_LIMIT);
-        assert_eq!(fires[99].scheduled, Some(ts("2026-03-08T10:30:00Z")));
-        assert_eq!(fires[0].scheduled, Some(ts("2026-03-08T08:51:00Z")));
+        assert_eq!(fires[99].run.scheduled, Some(ts("2026-03-08T10:30:00Z")));
+        assert_eq!(fires[0].run.scheduled, Some(ts("2026-03-08T08:51:00Z")));
         assert!(missed[0].more);
     }
 
@@ -660,7 +666,7 @@ mod tests {
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:10Z")));
         let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0, &idle);
         assert_eq!(fires.len(), 1);
-        assert_eq!(fires[0].scheduled, Some(wake));
+        assert_eq!(fires[0].run.scheduled, Some(wake));
     }
 
     #[test]
@@ -679,7 +685,7 @@ mod tests {
         let first: Vec<_> = plan
             .ready(wake, 0, &idle)
             .into_iter()
-            .map(|f| f.task)
+            .map(|f| f.run.task)
             .collect();
         assert_eq!(first, ["a", "b"]);
         assert_eq!(plan.waiting(), 1);
@@ -687,7 +693,7 @@ mod tests {
         let next: Vec<_> = plan
             .ready(wake, 1, &idle)
             .into_iter()
-            .map(|f| f.task)
+            .map(|f| f.run.task)
             .collect();
         assert_eq!(next, ["c"]);
     }

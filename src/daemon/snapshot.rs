@@ -17,9 +17,11 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml_edit::{DocumentMut, Item, Table};
+
+use crate::dirs::Paths;
 
 /// Each task's name and the text of its snapshot, in file order. `text`
 /// must be a valid task file.
@@ -49,37 +51,33 @@ pub fn split(text: &str) -> Vec<(String, String)> {
 
 /// The snapshots on disk, and what is in them.
 pub struct Snapshots {
-    dir: PathBuf,
+    paths: Paths,
     written: HashMap<String, u64>,
 }
 
 impl Snapshots {
-    pub fn new(dir: PathBuf) -> Snapshots {
+    pub fn new(paths: Paths) -> Snapshots {
         Snapshots {
-            dir,
+            paths,
             written: HashMap::new(),
         }
     }
 
-    /// The file a supervisor of `task` reads.
-    pub fn path(&self, task: &str) -> PathBuf {
-        self.dir.join(format!("{task}.toml"))
-    }
-
     /// Makes the directory hold exactly the snapshots of `text`'s tasks.
     pub fn update(&mut self, text: &str) -> std::io::Result<()> {
-        crate::dirs::create_private_dir(&self.dir)?;
+        let dir = self.paths.loaded_dir();
+        crate::dirs::create_private_dir(&dir)?;
         let hasher = BuildHasherDefault::<DefaultHasher>::default();
         let mut written = HashMap::new();
         for (name, one) in split(text) {
             let hash = hasher.hash_one(&one);
-            let path = self.path(&name);
+            let path = self.paths.snapshot(&name);
             if self.written.get(&name) != Some(&hash) || !path.exists() {
                 write(&path, one.as_bytes())?;
             }
             written.insert(name, hash);
         }
-        for entry in std::fs::read_dir(&self.dir)?.flatten() {
+        for entry in std::fs::read_dir(&dir)?.flatten() {
             let file = entry.file_name();
             let file = file.to_string_lossy();
             let stale = match file.strip_suffix(".toml") {
@@ -156,18 +154,23 @@ tasks.dotted.command = "echo"
     #[test]
     fn update_writes_changed_files_and_removes_stale_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let mut snapshots = Snapshots::new(dir.path().join("loaded"));
+        let paths = Paths {
+            task_file: dir.path().join("tasks.toml"),
+            state_dir: dir.path().join("state"),
+            runtime_dir: dir.path().to_path_buf(),
+        };
+        let mut snapshots = Snapshots::new(paths.clone());
         let two = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n";
         snapshots.update(two).unwrap();
-        assert!(snapshots.path("a").exists() && snapshots.path("b").exists());
+        assert!(paths.snapshot("a").exists() && paths.snapshot("b").exists());
         let one = "[tasks.b]\nschedule = \"@hourly\"\ncommand = \"b\"\n";
         snapshots.update(one).unwrap();
-        assert!(!snapshots.path("a").exists());
-        let b = std::fs::read_to_string(snapshots.path("b")).unwrap();
+        assert!(!paths.snapshot("a").exists());
+        let b = std::fs::read_to_string(paths.snapshot("b")).unwrap();
         assert!(b.contains("@hourly"), "{b}");
         use std::os::unix::fs::MetadataExt;
         assert_eq!(
-            std::fs::metadata(snapshots.path("b")).unwrap().mode() & 0o777,
+            std::fs::metadata(paths.snapshot("b")).unwrap().mode() & 0o777,
             0o600
         );
     }

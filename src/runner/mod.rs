@@ -30,6 +30,7 @@
 //! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
+pub mod launch;
 pub mod notify;
 mod outcome;
 mod overlap;
@@ -49,12 +50,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
-use crate::history::{self, Outcome, Record, Trigger};
+use crate::history::{self, Outcome, Record};
 use crate::lock::LockError;
 use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::Task;
 use crate::units::format_duration;
 use attempt::{Limits, Sink, Tee};
+pub use launch::Run;
 use outcome::{AttemptEnd, Verdict};
 use overlap::{Locked, take_lock};
 pub use running::{RunningRun, running};
@@ -64,12 +66,32 @@ use signals::{Hub, Signals, Stop};
 pub struct Request<'a> {
     pub paths: &'a Paths,
     pub task: &'a Task,
-    pub trigger: Trigger,
-    pub scheduled: Option<Timestamp>,
-    pub run_id: String,
+    /// The run as the supervisor was asked for it, its id chosen.
+    pub run: Run,
     /// `kron run`: copy the output to this process's stdout and report
     /// retries on stderr.
     pub foreground: bool,
+}
+
+impl<'a> Request<'a> {
+    /// The request for `run` of `task`, with a new run id unless the run
+    /// has one.
+    pub fn new(paths: &'a Paths, task: &'a Task, mut run: Run, foreground: bool) -> Request<'a> {
+        run.run_id.get_or_insert_with(new_run_id);
+        Request {
+            paths,
+            task,
+            run,
+            foreground,
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        self.run
+            .run_id
+            .as_deref()
+            .expect("Request::new chose the id")
+    }
 }
 
 /// How a run ended.
@@ -209,11 +231,11 @@ fn run(
 /// The run's registry entry as it starts (`locked`: it holds its lock).
 fn registry_entry(req: &Request, locked: bool) -> RunningRun {
     RunningRun {
-        run_id: req.run_id.clone(),
+        run_id: req.run_id().to_string(),
         task: req.task.name.clone(),
         lock: locked.then(|| req.task.settings.lock.clone()),
-        trigger: req.trigger,
-        scheduled: req.scheduled,
+        trigger: req.run.trigger,
+        scheduled: req.run.scheduled,
         supervisor_pid: std::process::id() as i32,
         pgid: None,
         started: Timestamp::now(),
@@ -232,10 +254,10 @@ fn record(
 ) -> Record {
     let finished = Timestamp::now();
     Record {
-        run_id: req.run_id.clone(),
+        run_id: req.run_id().to_string(),
         task: req.task.name.clone(),
-        trigger: req.trigger,
-        scheduled: req.scheduled,
+        trigger: req.run.trigger,
+        scheduled: req.run.scheduled,
         started,
         finished,
         attempts,
@@ -308,7 +330,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     let task = req.task;
     let settings = &task.settings;
     let registry = req.paths.running_dir();
-    signals.watch_requests(running::request_path(&registry, &req.run_id));
+    signals.watch_requests(running::request_path(&registry, req.run_id()));
     let mut entry = registry_entry(req, locked);
     let started = entry.started;
     let mut out = Output {
@@ -334,9 +356,9 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         entry.pgid = None;
         out.line(&format!(
             "{HEADER}{} attempt {attempt}/{total} trigger {} scheduled {} started {}",
-            req.run_id,
-            req.trigger.as_str(),
-            req.scheduled.map_or("-".into(), |t| t.to_string()),
+            req.run_id(),
+            req.run.trigger.as_str(),
+            req.run.scheduled.map_or("-".into(), |t| t.to_string()),
             Timestamp::now()
         ));
         let end = match signals.drain() {
@@ -348,7 +370,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         let last = attempt >= total || end.succeeded() || stop.is_some();
         let mut footer = format!(
             "{FOOTER}{} attempt {attempt}/{total} {}",
-            req.run_id,
+            req.run_id(),
             end.describe()
         );
         if last {
@@ -388,7 +410,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         &mut out.warnings,
         history::append(&req.paths.history_dir(), &record),
     );
-    running::unregister(&registry, &req.run_id);
+    running::unregister(&registry, req.run_id());
     let _ = std::io::stdout().flush();
     Report {
         record,
@@ -409,9 +431,9 @@ fn one_attempt(
     let plan = spawn::plan(
         req.task,
         &spawn::AttemptInfo {
-            run_id: &req.run_id,
+            run_id: req.run_id(),
             attempt,
-            scheduled: req.scheduled,
+            scheduled: req.run.scheduled,
         },
     );
     let started = Instant::now();

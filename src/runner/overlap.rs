@@ -81,13 +81,13 @@ pub(super) fn take_lock(
     // Registered while it waits, so that `kron status` shows it and `kron
     // kill` can cancel it.
     let registry = req.paths.running_dir();
-    signals.watch_requests(running::request_path(&registry, &req.run_id));
+    signals.watch_requests(running::request_path(&registry, req.run_id()));
     let mut waiting = registry_entry(req, false);
     waiting.waiting = true;
     let _ = running::register(&registry, &waiting);
     let result = lock::acquire(&path, || signals.drain().is_some());
     if result.is_err() {
-        running::unregister(&registry, &req.run_id);
+        running::unregister(&registry, req.run_id());
     }
     match result {
         Ok(held) => Ok(Locked::Held(Some(held))),
@@ -113,7 +113,7 @@ fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, 
     loop {
         for run in running(req.paths) {
             if run.lock.as_deref() == Some(lock)
-                && run.run_id != req.run_id
+                && run.run_id != req.run_id()
                 && !stopped.contains(&run.run_id)
             {
                 let _ = running::request(&registry, &run, signals::Request::Stop);
