@@ -136,6 +136,7 @@ mod tests {
             signal: None,
             outcome,
             duration_ms,
+            reason: None,
         }
     }
 

@@ -82,6 +82,9 @@ pub struct Record {
     pub signal: Option<String>,
     pub outcome: Outcome,
     pub duration_ms: u64,
+    /// Why a run was skipped, interrupted or could not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +288,7 @@ mod tests {
             signal: None,
             outcome: Outcome::Success,
             duration_ms: 1000,
+            reason: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod export;
 pub mod history;
 pub mod ipc;
 pub mod lock;
+pub mod logging;
 pub mod metrics;
 mod output;
 pub mod runlog;

@@ -323,6 +323,7 @@ mod tests {
             signal: None,
             outcome,
             duration_ms,
+            reason: None,
         }
     }
 

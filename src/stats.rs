@@ -185,6 +185,7 @@ mod tests {
             signal: (outcome == Outcome::Timeout).then(|| "SIGTERM".into()),
             outcome,
             duration_ms,
+            reason: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! stopped on its own, a run that must wait for its lock moves to a
 //! supervisor of its own, and standard output names each run that ended.
 
+use crate::util::daemon::DaemonGuard;
 use crate::util::{DEADLINE, Env, history, task, wait_for, wait_until, wait_with_deadline};
 
 /// The ended runs the supervisor reported, sorted.
@@ -150,5 +151,55 @@ fn a_bad_run_spec_is_refused() {
         out.stderr().contains("--run `a,sometimes,-,-`"),
         "{}",
         out.stderr()
+    );
+}
+
+#[test]
+fn what_a_daemons_supervisor_says_reaches_the_daemons_log() {
+    let env = Env::new();
+    let dir = env.work();
+    let mut text = task("t", "true", &dir, "");
+    text = text.replace("\"@daily\"", "\"* * * * * *\"");
+    env.write_task_file(&text);
+    // A run log that cannot be opened: the run goes on, with a warning.
+    let logs = env.path().join("state/kron/logs");
+    std::fs::create_dir_all(logs.join("t.log")).unwrap();
+    let daemon = DaemonGuard::start(&env);
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    wait_until("the supervisor's warning is in the daemon's log", || {
+        daemon
+            .log()
+            .lines()
+            .any(|l| l.contains(" WARN supervisor ") && l.contains(": t: ") && l.contains("t.log"))
+    });
+}
+
+#[test]
+fn a_run_whose_task_cannot_be_read_is_recorded_as_a_failure() {
+    let env = Env::new();
+    let dir = env.work();
+    let text = task("t", "true", &dir, "").replace("\"@daily\"", "\"* * * * * *\"");
+    env.write_task_file(&text);
+    let daemon = DaemonGuard::start(&env);
+    let snapshot = env.path().join("runtime/kron/loaded/t.toml");
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    std::fs::remove_file(&snapshot).unwrap();
+    wait_until("a run of t failed to start", || {
+        history(&env, "t").iter().any(|r| r["outcome"] == "failure")
+    });
+    let failed = history(&env, "t")
+        .into_iter()
+        .find(|r| r["outcome"] == "failure")
+        .unwrap();
+    assert_eq!(failed["attempts"], 0);
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("not run: ") && reason.contains("t.toml"),
+        "{reason}"
+    );
+    assert!(
+        daemon.log().contains("not run: "),
+        "the reason is in the daemon's log too:\n{}",
+        daemon.log()
     );
 }

@@ -10,11 +10,11 @@ use super::{Ctx, out};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::history::{Outcome, Trigger};
-use crate::ipc;
 use crate::runner::launch::Launch;
 use crate::runner::{self, Request, Run, spawn};
 use crate::taskfile::{Overlap, Task, TaskCommand};
 use crate::units::{format_duration, format_size};
+use crate::{daemon, ipc};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
         eprintln!("kron: warning: {warning}");
     }
     let r = &report.record;
-    let why = report
+    let why = r
         .reason
         .as_deref()
         .map_or(String::new(), |r| format!(": {r}"));
@@ -58,7 +58,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
 
 /// Hands the run to the daemon when one answers for this task file (so that
 /// `max_parallel` counts it), else starts a supervisor in a new session with
-/// its streams on /dev/null. Either way, prints the run id it will use.
+/// its input and output on /dev/null and its log lines in the daemon's log
+/// file. Either way, prints the run id it will use.
 /// From a hook (`KRON_HOOK` is set) the run is never handed to the daemon:
 /// its own supervisor inherits `KRON_HOOK` and so runs no hook, and hooks
 /// cannot loop through the daemon.
@@ -83,7 +84,8 @@ fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         .args(launch.args(&ctx.paths.task_file))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        // Its log lines go where the daemon's would.
+        .stderr(daemon::control::open_log(&ctx.paths).map_or_else(|_| Stdio::null(), Stdio::from));
     // SAFETY: setsid(2) is async-signal-safe.
     unsafe {
         command.pre_exec(|| {

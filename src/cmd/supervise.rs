@@ -1,13 +1,20 @@
 //! `kron __supervise`: runs started by the daemon in a session of their
-//! own, standard input and error on /dev/null, standard output on a pipe
-//! the daemon reads. The command line is `runner::launch`'s, the contract
-//! with whoever starts a supervisor.
+//! own, standard input on /dev/null, standard output on a pipe the daemon
+//! reads, standard error the daemon's (its log file, or the journal). The
+//! command line is `runner::launch`'s, the contract with whoever starts a
+//! supervisor.
 //!
 //! Several runs are supervised at once, a thread each: the runs the daemon
 //! found due in one wake-up. Each task is read from its snapshot or the
 //! task file now, so a run uses the settings the daemon loaded when it
 //! starts. A single run may wait for its lock, and the supervisor then
 //! exits with the run's status, as `kron run` does.
+//!
+//! Nothing a supervisor says is lost: its warnings (a history or metrics
+//! write that failed, a run log that could not be opened) are log lines
+//! in the daemon's format, and a run that could not start at all (its task
+//! could not be read, its supervisor could not be started) is also
+//! recorded in the history as a `failure` with the reason.
 //!
 //! As each run ends, the supervisor writes its task's name on a line of
 //! standard output: that is how the daemon learns that one run of several
@@ -21,11 +28,13 @@ use std::io::Write;
 use super::Ctx;
 use crate::cli::SuperviseArgs;
 use crate::error::Error;
+use crate::logging::{self, error, warning};
 use crate::runner::launch::Launch;
-use crate::runner::{self, Request, Supervised};
+use crate::runner::{self, Request, Run, Supervised};
 use crate::taskfile::{self, Task, TaskFile};
 
 pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
+    logging::init_from_env();
     let launch =
         Launch::parse(&args.run, args.snapshots).map_err(|e| Error::Invalid(e.to_string()))?;
     let files: Vec<Result<TaskFile, Error>> = if launch.snapshots {
@@ -48,7 +57,7 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
         match found {
             Ok(task) => reqs.push(Request::new(&ctx.paths, task, run.clone(), false)),
             Err(e) => {
-                eprintln!("kron: {}: not run: {e}", run.task);
+                not_run(ctx, run, format!("not run: {e}"));
                 ended(&run.task);
             }
         }
@@ -79,19 +88,33 @@ fn report(ctx: &Ctx, launch: &Launch, req: &Request, result: Supervised) {
     match result {
         Supervised::Done(report) => {
             for warning in &report.warnings {
-                eprintln!("kron: warning: {}: {warning}", req.task.name);
+                warning!(
+                    "supervisor {}: {}: {warning}",
+                    std::process::id(),
+                    req.task.name
+                );
             }
         }
-        Supervised::Failed(e) => eprintln!("kron: {}: {e}", req.task.name),
+        Supervised::Failed(e) => not_run(ctx, &req.run, format!("not run: {e}")),
         Supervised::HandedBack => match hand_off(ctx, launch, req) {
             Ok(()) => return,
-            Err(e) => eprintln!(
-                "kron: {}: not run: starting its supervisor: {e}",
-                req.task.name
+            Err(e) => not_run(
+                ctx,
+                &req.run,
+                format!("not run: starting its supervisor: {e}"),
             ),
         },
     }
     ended(&req.task.name);
+}
+
+/// Logs and records a run that could not start.
+fn not_run(ctx: &Ctx, run: &Run, reason: String) {
+    let pid = std::process::id();
+    error!("supervisor {pid}: {}: {reason}", run.task);
+    if let Err(e) = runner::record_unstarted(&ctx.paths, run, reason) {
+        error!("supervisor {pid}: {}: {e}", run.task);
+    }
 }
 
 /// Starts a supervisor of its own for `req`, on the same standard output.

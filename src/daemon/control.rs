@@ -114,6 +114,18 @@ pub enum Started {
     Already(Option<u32>),
 }
 
+/// The daemon's log file, opened for appending (created 0600): where a
+/// detached daemon, its supervisors and those of `kron run --detach` write
+/// their lines.
+pub fn open_log(paths: &Paths) -> std::io::Result<std::fs::File> {
+    dirs::create_private_dir(&paths.state_dir)?;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(paths.daemon_log())
+}
+
 /// Starts `exe daemon run` detached (new session, standard input on
 /// /dev/null, output appended to `daemon.log`) and waits until it answers.
 pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
@@ -125,12 +137,7 @@ pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
     if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > LOG_ROTATE_SIZE) {
         let _ = std::fs::rename(&log_path, log_path.with_extension("log.1"));
     }
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log_path)
-        .map_err(io_error("opening", &log_path))?;
+    let log = open_log(paths).map_err(io_error("opening", &log_path))?;
     let log_err = log.try_clone().map_err(io_error("opening", &log_path))?;
     let mut command = Command::new(exe);
     command

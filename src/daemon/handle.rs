@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 
 use super::Daemon;
-use super::log::info;
 use crate::ipc::{DaemonStatus, NextRun, Request, Response};
+use crate::logging::info;
 
 pub fn handle(daemon: &mut Daemon, request: Request) -> Response {
     match request {

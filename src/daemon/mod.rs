@@ -27,7 +27,6 @@
 pub mod clock;
 pub mod control;
 mod handle;
-pub mod log;
 pub mod plan;
 mod snapshot;
 pub mod watch;
@@ -54,11 +53,11 @@ use nix::unistd::Pid;
 
 use crate::dirs::{self, Paths};
 use crate::ipc;
+use crate::logging::{self, debug, error, info, warning};
 use crate::runner::launch::Launch;
 use crate::state::State;
 use crate::taskfile::{self, load::LoadError};
 use clock::{Clock, Wake};
-use log::{debug, error, info, warning};
 use plan::{Fire, LATE_TOLERANCE, Planner, Spec};
 use watch::Watch;
 
@@ -159,7 +158,7 @@ pub struct Daemon {
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
 /// request. `paths.task_file` should be absolute: the daemon works in `/`.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
-    log::init_from_env();
+    logging::init_from_env();
     let _lock = control::acquire(paths)?;
     let mut signals = SigSet::empty();
     for signal in [
@@ -541,8 +540,9 @@ impl Daemon {
     }
 
     /// Starts `kron __supervise` for `fires`, a thread each, in a new
-    /// session, standard input and error on /dev/null, standard output on
-    /// a pipe to this daemon.
+    /// session, standard input on /dev/null, standard output on a pipe to
+    /// this daemon, standard error the daemon's. Runs it cannot start are
+    /// recorded as failures.
     fn spawn(&mut self, fires: &[Fire]) {
         let launch = Launch {
             runs: fires.iter().map(|f| f.run.clone()).collect(),
@@ -567,7 +567,16 @@ impl Daemon {
                     tasks: fires.iter().map(|f| f.run.task.clone()).collect(),
                 });
             }
-            Err(e) => error!("could not start the supervisor for {runs}: {e}"),
+            Err(e) => {
+                error!("could not start the supervisor for {runs}: {e}");
+                for fire in fires {
+                    let reason = format!("not run: starting its supervisor: {e}");
+                    if let Err(e) = crate::runner::record_unstarted(&self.paths, &fire.run, reason)
+                    {
+                        error!("{}: {e}", fire.run.task);
+                    }
+                }
+            }
         }
         for fire in fires {
             if let Some(at) = fire.run.scheduled {
@@ -743,7 +752,8 @@ impl Spawner {
         let mut actions = PosixSpawnFileActions::init()?;
         actions.add_open(0, c"/dev/null", OFlag::O_RDONLY, Mode::empty())?;
         actions.add_dup2(write.as_raw_fd(), 1)?;
-        actions.add_open(2, c"/dev/null", OFlag::O_WRONLY, Mode::empty())?;
+        // Standard error stays the daemon's: a supervisor's warnings and
+        // errors go where the daemon's own lines go.
         let pid = posix_spawn(self.exe.as_c_str(), &actions, &self.attr, &argv, &self.env)?;
         Ok((pid.as_raw(), PipeReader::from(read)))
     }

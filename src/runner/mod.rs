@@ -50,7 +50,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
-use crate::history::{self, Outcome, Record};
+use crate::history::{self, HistoryError, Outcome, Record};
 use crate::lock::LockError;
 use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::Task;
@@ -101,8 +101,6 @@ pub struct Report {
     /// What `kron run` exits with: the command's exit code, 128 + signal,
     /// 124 for a timeout, 126/127 when it could not start, 1 when skipped.
     pub exit_code: u8,
-    /// Why the run was skipped or could not start.
-    pub reason: Option<String>,
     /// Problems that did not stop the run (log or history writes).
     pub warnings: Vec<String>,
 }
@@ -209,7 +207,8 @@ fn run(
         Locked::Skipped(reason) => return Ok(Some(skipped(req, reason, warnings))),
         Locked::Interrupted(signal) => {
             let now = Timestamp::now();
-            let record = record(req, now, 0, None, Outcome::Interrupted);
+            let reason = "interrupted while waiting for the lock".to_string();
+            let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
             warn(
                 &mut warnings,
                 history::append(&req.paths.history_dir(), &record),
@@ -217,7 +216,6 @@ fn run(
             return Ok(Some(Report {
                 record,
                 exit_code: 128 + signal as u8,
-                reason: Some("interrupted while waiting for the lock".into()),
                 warnings,
             }));
         }
@@ -251,6 +249,7 @@ fn record(
     attempts: u32,
     status: Option<ExitStatus>,
     outcome: Outcome,
+    reason: Option<String>,
 ) -> Record {
     let finished = Timestamp::now();
     Record {
@@ -267,12 +266,13 @@ fn record(
             .map(|s| signal_name(s).to_string()),
         outcome,
         duration_ms: finished.duration_since(started).as_millis().max(0) as u64,
+        reason,
     }
 }
 
 fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
     let now = Timestamp::now();
-    let record = record(req, now, 0, None, Outcome::Skipped);
+    let record = record(req, now, 0, None, Outcome::Skipped, Some(reason));
     warn(
         &mut warnings,
         history::append(&req.paths.history_dir(), &record),
@@ -280,9 +280,31 @@ fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
     Report {
         record,
         exit_code: 1,
-        reason: Some(reason),
         warnings,
     }
+}
+
+/// Records `run` of `task` as a failure that never started: its task could
+/// not be read, or no supervisor could be started for it. Such a run runs
+/// no hook (there may be no task to read one from), but it leaves a trace
+/// with `reason`.
+pub fn record_unstarted(paths: &Paths, run: &Run, reason: String) -> Result<(), HistoryError> {
+    let now = Timestamp::now();
+    let record = Record {
+        run_id: run.run_id.clone().unwrap_or_else(new_run_id),
+        task: run.task.clone(),
+        trigger: run.trigger,
+        scheduled: run.scheduled,
+        started: now,
+        finished: now,
+        attempts: 0,
+        exit_code: None,
+        signal: None,
+        outcome: Outcome::Failure,
+        duration_ms: 0,
+        reason: Some(reason),
+    };
+    history::append(&paths.history_dir(), &record)
 }
 
 /// `SIGTERM` for 15; the number for a signal nix does not know.
@@ -405,7 +427,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         AttemptEnd::Stopped(_) => attempt - 1,
         _ => attempt,
     };
-    let record = record(req, started, made, status, outcome);
+    let record = record(req, started, made, status, outcome, reason);
     warn(
         &mut out.warnings,
         history::append(&req.paths.history_dir(), &record),
@@ -415,7 +437,6 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
     Report {
         record,
         exit_code,
-        reason,
         warnings: out.warnings,
     }
 }

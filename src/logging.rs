@@ -1,10 +1,12 @@
-//! The daemon's tiny logger: one line per event on stderr, with the time
-//! (UTC, milliseconds) and a level, e.g.
+//! The tiny logger of the daemon and of the supervisors it starts: one line
+//! per event on stderr, with the time (UTC, milliseconds) and a level, e.g.
 //! `2026-03-08T10:00:00.004Z INFO started backup (schedule 2026-03-08T10:00:00Z, pid 4242)`.
 //! Under systemd stderr goes to the journal; `kron daemon start` points it
-//! at `$XDG_STATE_HOME/kron/daemon.log`. `KRON_LOG=debug` adds debug lines,
-//! `KRON_LOG=warn` keeps only warnings and errors. These are not user
-//! messages: the CLI never logs.
+//! at `$XDG_STATE_HOME/kron/daemon.log`. A supervisor inherits the daemon's
+//! stderr, so its lines (`WARN supervisor 4243: backup: ...`) land in the
+//! same place. `KRON_LOG=debug` adds debug lines, `KRON_LOG=warn` keeps
+//! only warnings and errors. These are not user messages: the CLI never
+//! logs.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -50,15 +52,15 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
 }
 
 macro_rules! error {
-    ($($arg:tt)*) => { $crate::daemon::log::write($crate::daemon::log::Level::Error, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::logging::write($crate::logging::Level::Error, format_args!($($arg)*)) };
 }
 macro_rules! warning {
-    ($($arg:tt)*) => { $crate::daemon::log::write($crate::daemon::log::Level::Warn, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::logging::write($crate::logging::Level::Warn, format_args!($($arg)*)) };
 }
 macro_rules! info {
-    ($($arg:tt)*) => { $crate::daemon::log::write($crate::daemon::log::Level::Info, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::logging::write($crate::logging::Level::Info, format_args!($($arg)*)) };
 }
 macro_rules! debug {
-    ($($arg:tt)*) => { $crate::daemon::log::write($crate::daemon::log::Level::Debug, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::logging::write($crate::logging::Level::Debug, format_args!($($arg)*)) };
 }
 pub(crate) use {debug, error, info, warning};
