@@ -13,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version; bumped when a request or response changes shape.
@@ -65,14 +66,14 @@ pub struct DaemonStatus {
     pub pid: u32,
     /// kron's version.
     pub version: String,
-    /// When the daemon started (RFC 3339, UTC).
-    pub started: String,
+    /// When the daemon started (RFC 3339, UTC, on the wire).
+    pub started: Timestamp,
     pub task_file: PathBuf,
     /// Tasks loaded (the last valid file), of which `paused` are paused.
     pub tasks: usize,
     pub paused: usize,
-    /// When the task file was last read successfully (RFC 3339), if ever.
-    pub loaded: Option<String>,
+    /// When the task file was last read successfully, if ever.
+    pub loaded: Option<Timestamp>,
     /// Why the last change of the task file was not loaded, if it was not:
     /// the daemon keeps running the tasks it had.
     pub load_error: Option<String>,
@@ -88,8 +89,7 @@ pub struct DaemonStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextRun {
     pub task: String,
-    /// RFC 3339, UTC.
-    pub at: String,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +251,36 @@ mod tests {
         let unknown = br#"{"version":1,"request":{"type":"dance"}}"#;
         assert!(decode_request(unknown).is_err());
         assert!(decode_request(b"{").is_err());
+    }
+
+    #[test]
+    fn status_instants_are_rfc3339_strings_on_the_wire() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let status = DaemonStatus {
+            pid: 7,
+            version: "0.1.0".into(),
+            started: at("2026-03-08T10:00:00.25Z"),
+            task_file: "/t".into(),
+            tasks: 1,
+            paused: 0,
+            loaded: Some(at("2026-03-08T10:00:01Z")),
+            load_error: None,
+            next: Some(NextRun {
+                task: "a".into(),
+                at: at("2026-03-08T11:00:00Z"),
+            }),
+            running: 0,
+            waiting: 0,
+            max_parallel: None,
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["started"], "2026-03-08T10:00:00.25Z");
+        assert_eq!(json["loaded"], "2026-03-08T10:00:01Z");
+        assert_eq!(json["next"]["at"], "2026-03-08T11:00:00Z");
+        assert_eq!(
+            serde_json::from_value::<DaemonStatus>(json).unwrap(),
+            status
+        );
     }
 
     #[test]

@@ -81,7 +81,7 @@ fn status(paths: &Paths) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     match ipc::request(&paths.socket_path(), &Request::Status) {
         Ok(Response::Status(s)) => {
-            let up = uptime(&s.started);
+            let up = uptime(s.started);
             let error = if s.load_error.is_some() {
                 "; the last change of the task file was not loaded (see kron status)"
             } else {
@@ -104,13 +104,8 @@ fn status(paths: &Paths) -> Result<(), Error> {
     }
 }
 
-pub(super) fn uptime(started: &str) -> String {
-    started
-        .parse::<Timestamp>()
-        .map(|t| {
-            output::compact_duration((Timestamp::now().as_second() - t.as_second()).max(0) as u64)
-        })
-        .unwrap_or_else(|_| "?".into())
+pub(super) fn uptime(started: Timestamp) -> String {
+    output::compact_duration((Timestamp::now().as_second() - started.as_second()).max(0) as u64)
 }
 
 fn pid_text(pid: Option<u32>) -> String {

@@ -57,13 +57,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
                 stdout,
                 "daemon:    running, pid {}, up {} (kron {})",
                 d.pid,
-                super::daemon::uptime(&d.started),
+                super::daemon::uptime(d.started),
                 d.version
             )?;
             let loaded = d
                 .loaded
-                .as_deref()
-                .and_then(|t| t.parse::<Timestamp>().ok())
                 .map(|t| format!("; loaded {}", output::wall_time(t, &zone)))
                 .unwrap_or_default();
             out!(
@@ -82,15 +80,13 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
                     out!(stdout, "             {line}")?;
                 }
             }
-            if let Some(next) = &d.next
-                && let Ok(at) = next.at.parse::<Timestamp>()
-            {
+            if let Some(next) = &d.next {
                 out!(
                     stdout,
                     "next:      {} at {} ({})",
                     next.task,
-                    output::wall_time(at, &zone),
-                    output::relative(Timestamp::now(), at)
+                    output::wall_time(next.at, &zone),
+                    output::relative(Timestamp::now(), next.at)
                 )?;
             }
             let limit = d

@@ -30,16 +30,16 @@ fn status(daemon: &Daemon) -> Response {
     Response::Status(DaemonStatus {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").into(),
-        started: daemon.started.to_string(),
+        started: daemon.started,
         task_file: daemon.paths.task_file.clone(),
         tasks,
         paused,
-        loaded: daemon.loaded.map(|t| t.to_string()),
+        loaded: daemon.loaded,
         load_error: daemon.load_error.clone(),
-        next: daemon.planner.next_run().map(|(task, at)| NextRun {
-            task,
-            at: at.to_string(),
-        }),
+        next: daemon
+            .planner
+            .next_run()
+            .map(|(task, at)| NextRun { task, at }),
         running: daemon.running(),
         waiting: daemon.planner.waiting(),
         max_parallel: daemon.planner.max_parallel().map(|n| n.get()),
