@@ -52,6 +52,8 @@ pub enum Error {
     Daemon(#[from] crate::daemon::DaemonError),
     #[error(transparent)]
     Ipc(#[from] crate::ipc::IpcError),
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
 }
 
 /// A change of the task file that cannot be made: the file is invalid as it
@@ -92,7 +94,7 @@ impl Error {
             | Error::Install(InstallError::Io { .. }) => 1,
             Error::Exit(code) => *code,
             Error::NotRunning => 3,
-            Error::Daemon(_) | Error::Ipc(_) => 1,
+            Error::Daemon(_) | Error::Ipc(_) | Error::Runner(_) => 1,
         }
     }
 
@@ -122,4 +124,22 @@ pub fn report(error: &Error) -> ExitCode {
     }
     eprintln!("kron: {error}");
     ExitCode::from(error.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::RunnerError;
+    use crate::runner::signals::SignalsError;
+
+    #[test]
+    fn a_runner_error_reaches_the_user_with_its_own_message() {
+        let io = || std::io::Error::from_raw_os_error(nix::libc::EMFILE);
+        let error = Error::from(RunnerError::from(SignalsError::from(io())));
+        assert_eq!(
+            error.to_string(),
+            format!("installing signal handlers: {}", io())
+        );
+        assert_eq!(error.exit_code(), 1);
+    }
 }

@@ -28,8 +28,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     if args.detach {
         return detach(ctx, task);
     }
-    let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true))
-        .map_err(|e| Error::Failed(e.to_string()))?;
+    let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true))?;
     for warning in &report.warnings {
         eprintln!("kron: warning: {warning}");
     }

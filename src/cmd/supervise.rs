@@ -79,8 +79,9 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
             code => Err(Error::Exit(code)),
         };
     }
-    runner::supervise_all(&reqs, &|req, result| report(ctx, &launch, req, result))
-        .map_err(|e| Error::Failed(e.to_string()))
+    Ok(runner::supervise_all(&reqs, &|req, result| {
+        report(ctx, &launch, req, result)
+    })?)
 }
 
 /// What the daemon and the supervisor's error stream learn of a run's end.

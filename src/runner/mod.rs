@@ -60,7 +60,7 @@ pub use launch::Run;
 use outcome::{AttemptEnd, Verdict};
 use overlap::{Locked, take_lock};
 pub use running::{RunningRun, running};
-use signals::{Hub, Signals, Stop};
+use signals::{Hub, Signals, SignalsError, Stop};
 
 /// What to run and how it was triggered.
 pub struct Request<'a> {
@@ -107,8 +107,8 @@ pub struct Report {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    #[error("installing signal handlers: {0}")]
-    Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    Signals(#[from] SignalsError),
     #[error(transparent)]
     Lock(#[from] LockError),
 }
@@ -132,7 +132,7 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
 /// Runs `req` to its final outcome and records it; then, with the lock
 /// released, notifies (metrics, mail, hooks: `notify`), once per run.
 pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
-    let mut signals = Signals::install().map_err(RunnerError::Signals)?;
+    let mut signals = Signals::install()?;
     let report = supervise_with(req, &mut signals, true)?;
     Ok(report.expect("a run that may wait for its lock is never handed back"))
 }
@@ -153,7 +153,7 @@ pub fn supervise_all(
     reqs: &[Request],
     ended: &(dyn Fn(&Request, Supervised) + Sync),
 ) -> Result<(), RunnerError> {
-    let hub = Hub::install().map_err(RunnerError::Signals)?;
+    let hub = Hub::install()?;
     std::thread::scope(|scope| {
         for req in reqs {
             let hub = &hub;
@@ -162,7 +162,7 @@ pub fn supervise_all(
                 .spawn_scoped(scope, move || {
                     let result = hub
                         .channel()
-                        .map_err(RunnerError::Signals)
+                        .map_err(RunnerError::from)
                         .and_then(|mut signals| supervise_with(req, &mut signals, false));
                     ended(
                         req,

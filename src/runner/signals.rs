@@ -26,6 +26,12 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 
+/// The handlers, the signal thread or a run's pipe could not be set up:
+/// the run cannot be stopped, so it does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("installing signal handlers: {0}")]
+pub struct SignalsError(#[from] std::io::Error);
+
 extern "C" fn on_signal(signal: nix::libc::c_int) {
     let saved = Errno::last_raw();
     let fd = WRITE_FD.load(Ordering::Relaxed);
@@ -138,7 +144,7 @@ fn pipe() -> std::io::Result<(PipeReader, PipeWriter)> {
 
 impl Signals {
     /// Installs the handlers; the caller supervises one run.
-    pub fn install() -> std::io::Result<Signals> {
+    pub fn install() -> Result<Signals, SignalsError> {
         let (read, write) = install_handlers()?;
         Ok(Signals::new(read, Some(write)))
     }
@@ -229,7 +235,7 @@ pub struct Hub {
 impl Hub {
     /// Installs the handlers and starts the thread that copies each signal
     /// to every run.
-    pub fn install() -> std::io::Result<Hub> {
+    pub fn install() -> Result<Hub, SignalsError> {
         let (read, write) = install_handlers()?;
         let channels: Arc<Mutex<Vec<PipeWriter>>> = Arc::default();
         let copies = Arc::clone(&channels);
@@ -254,7 +260,7 @@ impl Hub {
     }
 
     /// A run's own signals.
-    pub fn channel(&self) -> std::io::Result<Signals> {
+    pub fn channel(&self) -> Result<Signals, SignalsError> {
         let (read, write) = pipe()?;
         self.channels
             .lock()
