@@ -27,7 +27,6 @@ pub mod runlog;
 pub mod runner;
 pub mod schedule;
 pub mod service;
-pub mod state;
 pub mod stats;
 pub mod taskfile;
 pub mod units;

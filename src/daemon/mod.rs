@@ -1,20 +1,25 @@
 //! The daemon: decides *when* each task runs and starts a supervisor
 //! (`kron __supervise`) for the runs due at once; it never runs a command
-//! itself (docs/architecture.md). Depends on `taskfile`, `ipc`, `state` and the
-//! supervisor's command line.
+//! itself (docs/architecture.md). Depends on `taskfile`, `ipc`, `runner`'s
+//! launch contract, and its own memory (`state`).
 //!
-//! One process per user, single-threaded, sleeping in `poll(2)` on these
-//! file descriptors and nothing else:
+//! One process per user, single-threaded. Each turn of its loop ([`run`]):
 //!
-//! - a `timerfd` on the wall clock, armed for the earliest due instant and
-//!   cancelled by clock jumps (`clock`);
-//! - an inotify watch on the task file's directory (`watch`);
-//! - a `signalfd` for SIGHUP (reload), SIGTERM and SIGINT (exit), SIGCHLD
-//!   (reap supervisors);
-//! - the control socket and its connections (`ipc`, `handle`);
-//! - each supervisor's standard output, where it names the task of each
-//!   run that ended (so `max_parallel` counts runs, not processes), or a
-//!   pidfd for a supervisor an earlier daemon started.
+//! 1. plans what is due and starts a supervisor for what is ready
+//!    (`plan`, `supervisors`), and saves its memory if it changed (`state`);
+//! 2. arms the timer for the next deadline and sleeps in `poll(2)` on
+//!    these file descriptors and nothing else:
+//!    - a `signalfd` for SIGHUP (reload), SIGTERM and SIGINT (exit),
+//!      SIGCHLD (reap supervisors);
+//!    - a `timerfd` on the wall clock, armed for the earliest due instant
+//!      and cancelled by clock jumps (`clock`);
+//!    - an inotify watch on the task file's directory (`watch`);
+//!    - the control socket and its connections (`server`, `handle`);
+//!    - each supervisor's standard output, where it names the task of each
+//!      run that ended (so `max_parallel` counts runs, not processes), or a
+//!      pidfd for a supervisor an earlier daemon started (`supervisors`);
+//! 3. handles what woke it, in that order, and reloads the task file if a
+//!    signal, a change or a request asked for it.
 //!
 //! With nothing due it makes no system call at all: no polling interval,
 //! no housekeeping timer. Planning is pure code in `plan`. The invariants:
@@ -28,37 +33,31 @@ pub mod clock;
 pub mod control;
 mod handle;
 pub mod plan;
+mod server;
 mod snapshot;
+pub mod state;
+mod supervisors;
 pub mod watch;
 
-use std::ffi::CString;
-use std::io::{PipeReader, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::stat::Mode;
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
 
 use crate::dirs::{self, Paths};
-use crate::ipc;
-use crate::logging::{self, debug, error, info, warning};
+use crate::logging::{self, error, info, warning};
 use crate::runner::launch::Launch;
-use crate::state::State;
 use crate::taskfile::{self, load::LoadError};
 use clock::{Clock, Wake};
 use plan::{Fire, LATE_TOLERANCE, Planner, Spec};
+use server::Server;
+use state::State;
+use supervisors::{RUNS_PER_SUPERVISOR, Supervisors};
 use watch::Watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,58 +93,15 @@ fn sys(action: &'static str) -> impl FnOnce(Errno) -> DaemonError {
     move |source| DaemonError::Sys { action, source }
 }
 
-/// How long a client connection may take to send its request.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How many runs one supervisor takes at most, a thread each. More runs
-/// due in the same wake-up get more supervisors: a burst of a thousand
-/// runs starts in a few processes rather than a thousand, and the runs of
-/// one supervisor are few enough that one crashing takes few with it.
-const RUNS_PER_SUPERVISOR: usize = 64;
-
-/// A supervisor and its runs not yet known to have ended.
-struct Supervisor {
-    pid: i32,
-    ends: Ends,
-    buf: Vec<u8>,
-    tasks: Vec<String>,
-}
-
-/// How the daemon learns that a supervisor's runs ended.
-enum Ends {
-    /// Its standard output: the task of each run that ended, a line each.
-    Reported(PipeReader),
-    /// A supervisor started by an earlier daemon: its pidfd, readable once
-    /// it has exited. Its runs count until then.
-    Adopted(OwnedFd),
-}
-
-impl Ends {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Ends::Reported(pipe) => pipe.as_fd(),
-            Ends::Adopted(pidfd) => pidfd.as_fd(),
-        }
-    }
-}
-
-/// A client connection, reading its one-line request.
-struct Connection {
-    stream: UnixStream,
-    buf: Vec<u8>,
-    deadline: Instant,
-}
-
 pub struct Daemon {
     paths: Paths,
-    spawner: Spawner,
     started: Timestamp,
     planner: Planner,
     state: State,
     state_dirty: bool,
     loaded: Option<Timestamp>,
     load_error: Option<String>,
-    supervisors: Vec<Supervisor>,
+    supervisors: Supervisors,
     stopping: bool,
     rng: Rng,
     /// What supervisors read (see `snapshot`).
@@ -174,7 +130,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         .map_err(sys("creating a signalfd"))?;
 
     let socket = paths.socket_path();
-    let listener = listen(&socket)?;
+    let mut server = Server::bind(&socket)?;
     let task_dir = paths
         .task_file
         .parent()
@@ -187,14 +143,13 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
 
     let mut daemon = Daemon {
         paths: paths.clone(),
-        spawner: Spawner::new()?,
         started: Timestamp::now(),
         planner: Planner::default(),
         state: State::default(),
         state_dirty: false,
         loaded: None,
         load_error: None,
-        supervisors: Vec::new(),
+        supervisors: Supervisors::new()?,
         stopping: false,
         rng: Rng::new(),
         snapshots: snapshot::Snapshots::new(paths.clone()),
@@ -211,46 +166,37 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     daemon.load_state();
     daemon.reload("start");
     crate::runner::running::sweep(&paths.running_dir());
-    daemon.adopt();
+    daemon.supervisors.adopt(paths);
 
-    let mut connections: Vec<Connection> = Vec::new();
     // No tolerance on start: every instant already past was missed.
     let mut tolerance = Duration::ZERO;
     while !daemon.stopping {
+        // 1. Plan and start what is ready.
         daemon.plan(tolerance);
         tolerance = LATE_TOLERANCE;
-        clock
-            .arm(daemon.planner.deadline())
-            .map_err(sys("arming the timer"))?;
         if daemon.trim_pending {
             daemon.trim_pending = false;
             trim_memory();
         }
 
-        let timeout = connections
-            .iter()
-            .map(|c| c.deadline.saturating_duration_since(Instant::now()))
-            .min()
-            .map_or(PollTimeout::NONE, |d| {
-                PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1)
-                    .unwrap_or(PollTimeout::MAX)
-            });
+        // 2. Sleep until something happens.
+        clock
+            .arm(daemon.planner.deadline())
+            .map_err(sys("arming the timer"))?;
+        let timeout = server.timeout().map_or(PollTimeout::NONE, |d| {
+            PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX)
+        });
         let mut fds = vec![
             PollFd::new(signal_fd.as_fd(), PollFlags::POLLIN),
             PollFd::new(clock.fd(), PollFlags::POLLIN),
             PollFd::new(watch.fd(), PollFlags::POLLIN),
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
         ];
-        fds.extend(
-            connections
-                .iter()
-                .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
-        );
+        fds.extend(server.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
         fds.extend(
             daemon
                 .supervisors
-                .iter()
-                .map(|s| PollFd::new(s.ends.fd(), PollFlags::POLLIN)),
+                .fds()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
         );
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
@@ -261,10 +207,12 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
-        let supervisors_at = 4 + connections.len();
+        let (signaled, timer, watched) = (ready[0], ready[1], ready[2]);
+        let (served, reported) = ready[3..].split_at(server.fd_count());
 
+        // 3. Handle what woke it.
         let mut reload = None;
-        if ready[0] {
+        if signaled {
             while let Ok(Some(info)) = signal_fd.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGTERM | Signal::SIGINT) => {
@@ -275,9 +223,9 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                     _ => {}
                 }
             }
-            daemon.reap();
+            daemon.supervisors.reap();
         }
-        if ready[1] {
+        if timer {
             match clock.read() {
                 Ok(Wake::Jumped) => {
                     info!("the wall clock was set; planning again");
@@ -287,36 +235,15 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 Err(e) => warning!("reading the timer: {e}"),
             }
         }
-        if ready[2] {
+        if watched {
             match watch.changed() {
                 Ok(true) => reload = reload.or(Some("change")),
                 Ok(false) => {}
                 Err(e) => warning!("reading inotify events: {e}"),
             }
         }
-        if ready[3] {
-            accept(&listener, &mut connections);
-        }
-        let now = Instant::now();
-        let mut open = Vec::with_capacity(connections.len());
-        for (i, mut connection) in connections.into_iter().enumerate() {
-            let readable = ready.get(4 + i).copied().unwrap_or(false);
-            match connection.receive(readable) {
-                Receive::Pending if connection.deadline > now => open.push(connection),
-                Receive::Pending => debug!("dropping a client that sent no request in time"),
-                Receive::Closed => {}
-                Receive::Frame(line) => {
-                    let response = match ipc::decode_request(&line) {
-                        Ok(request) => handle::handle(&mut daemon, request),
-                        Err(message) => ipc::Response::Error { message },
-                    };
-                    connection.respond(&response);
-                    daemon.trim_pending = true;
-                }
-            }
-        }
-        connections = open;
-        daemon.read_status(&ready[supervisors_at..]);
+        server.serve(served, &mut daemon);
+        daemon.supervisors.read(reported, paths);
         if let Some(why) = reload
             && !daemon.stopping
         {
@@ -330,92 +257,6 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         daemon.running()
     );
     Ok(())
-}
-
-/// Binds the control socket (0600, in the 0700 runtime directory). A file
-/// left by a daemon that died is removed: this process holds the lock.
-fn listen(socket: &Path) -> Result<UnixListener, DaemonError> {
-    match std::fs::remove_file(socket) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("removing the stale socket", socket)(e)),
-    }
-    let listener = UnixListener::bind(socket).map_err(io_error("listening on", socket))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(io_error("setting the mode of", socket))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(io_error("configuring", socket))?;
-    Ok(listener)
-}
-
-fn accept(listener: &UnixListener, connections: &mut Vec<Connection>) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if stream.set_nonblocking(true).is_ok() {
-                    connections.push(Connection {
-                        stream,
-                        buf: Vec::new(),
-                        deadline: Instant::now() + CONNECTION_TIMEOUT,
-                    });
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            Err(e) => {
-                warning!("accepting a connection: {e}");
-                return;
-            }
-        }
-    }
-}
-
-enum Receive {
-    Pending,
-    Closed,
-    Frame(Vec<u8>),
-}
-
-impl Connection {
-    fn receive(&mut self, readable: bool) -> Receive {
-        if !readable {
-            return Receive::Pending;
-        }
-        let mut chunk = [0u8; 4096];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Receive::Closed,
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                        self.buf.truncate(end);
-                        return Receive::Frame(std::mem::take(&mut self.buf));
-                    }
-                    if self.buf.len() > ipc::MAX_FRAME {
-                        self.respond(&ipc::Response::Error {
-                            message: format!("request over {} bytes", ipc::MAX_FRAME),
-                        });
-                        return Receive::Closed;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Receive::Pending,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return Receive::Closed,
-            }
-        }
-    }
-
-    /// Sends the answer; a client that does not read it within a second is
-    /// dropped.
-    fn respond(&self, response: &ipc::Response) {
-        use std::io::Write;
-        let frame = ipc::encode_response(response);
-        let _ = self.stream.set_nonblocking(false);
-        let _ = self.stream.set_write_timeout(Some(Duration::from_secs(1)));
-        if let Err(e) = (&self.stream).write_all(&frame) {
-            debug!("answering a client: {e}");
-        }
-    }
 }
 
 impl Daemon {
@@ -522,33 +363,26 @@ impl Daemon {
             );
         }
         let supervisors = &self.supervisors;
-        let busy = |task: &str| {
-            supervisors
-                .iter()
-                .any(|s| s.tasks.iter().any(|t| t == task))
-        };
+        let busy = |task: &str| supervisors.busy(task);
         let fires = self.planner.ready(now, self.running(), &busy);
         for batch in fires.chunks(RUNS_PER_SUPERVISOR) {
-            self.spawn(batch);
+            self.start(batch);
         }
         self.save_state();
     }
 
     /// Runs started and not reported ended.
     pub(crate) fn running(&self) -> usize {
-        self.supervisors.iter().map(|s| s.tasks.len()).sum()
+        self.supervisors.runs()
     }
 
-    /// Starts `kron __supervise` for `fires`, a thread each, in a new
-    /// session, standard input on /dev/null, standard output on a pipe to
-    /// this daemon, standard error the daemon's. Runs it cannot start are
-    /// recorded as failures.
-    fn spawn(&mut self, fires: &[Fire]) {
+    /// Starts a supervisor for `fires` and marks their instants handled.
+    /// Runs it cannot start are recorded as failures.
+    fn start(&mut self, fires: &[Fire]) {
         let launch = Launch {
             runs: fires.iter().map(|f| f.run.clone()).collect(),
             snapshots: self.snapshots_ok,
         };
-        let args = launch.args(&self.paths.task_file);
         let describe = |fire: &Fire| {
             let run = &fire.run;
             let scheduled = run
@@ -557,16 +391,8 @@ impl Daemon {
             format!("{} ({}{scheduled})", run.task, run.trigger.as_str())
         };
         let runs = fires.iter().map(describe).collect::<Vec<_>>().join(", ");
-        match self.spawner.spawn(args) {
-            Ok((pid, status)) => {
-                info!("started {runs}: supervisor pid {pid}");
-                self.supervisors.push(Supervisor {
-                    pid,
-                    ends: Ends::Reported(status),
-                    buf: Vec::new(),
-                    tasks: fires.iter().map(|f| f.run.task.clone()).collect(),
-                });
-            }
+        match self.supervisors.start(&launch, &self.paths.task_file) {
+            Ok(pid) => info!("started {runs}: supervisor pid {pid}"),
             Err(e) => {
                 error!("could not start the supervisor for {runs}: {e}");
                 for fire in fires {
@@ -583,179 +409,6 @@ impl Daemon {
                 self.state_dirty |= self.state.handled(&fire.run.task, at);
             }
         }
-    }
-
-    /// Counts the runs that supervisors started by an earlier daemon still
-    /// run, so that `max_parallel` holds across a restart. This daemon has
-    /// not their report pipes: a supervisor's runs count until it exits,
-    /// which its pidfd tells. `kron run` in a terminal is not counted, as it
-    /// is not while a daemon runs.
-    fn adopt(&mut self) {
-        let mut by_supervisor: std::collections::BTreeMap<i32, Vec<String>> = Default::default();
-        for run in crate::runner::running(&self.paths) {
-            if !run.foreground {
-                by_supervisor
-                    .entry(run.supervisor_pid)
-                    .or_default()
-                    .push(run.task);
-            }
-        }
-        for (pid, tasks) in by_supervisor {
-            match crate::runner::spawn::pidfd(pid) {
-                Ok(pidfd) => {
-                    info!(
-                        "counting {} run(s) of supervisor {pid}, started before this daemon: {}",
-                        tasks.len(),
-                        tasks.join(", ")
-                    );
-                    self.supervisors.push(Supervisor {
-                        pid,
-                        ends: Ends::Adopted(pidfd),
-                        buf: Vec::new(),
-                        tasks,
-                    });
-                }
-                Err(e) => debug!("not counting the runs of supervisor {pid}: {e}"),
-            }
-        }
-    }
-
-    /// Takes the runs the supervisors whose output is `ready` report
-    /// ended. A closed pipe means the supervisor (and any it handed a run
-    /// to) is gone; runs it did not report were cut short with it, and
-    /// their registry files are swept.
-    fn read_status(&mut self, ready: &[bool]) {
-        let mut gone = Vec::new();
-        for (i, supervisor) in self.supervisors.iter_mut().enumerate() {
-            if !ready.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            let Ends::Reported(status) = &supervisor.ends else {
-                info!(
-                    "supervisor {} (started before this daemon) ended: {} run(s) no longer counted",
-                    supervisor.pid,
-                    supervisor.tasks.len()
-                );
-                supervisor.tasks.clear();
-                gone.push(i);
-                continue;
-            };
-            let mut chunk = [0u8; 4096];
-            let open = loop {
-                match (&*status).read(&mut chunk) {
-                    Ok(0) => break false,
-                    Ok(n) => supervisor.buf.extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break false,
-                }
-            };
-            while let Some(end) = supervisor.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = supervisor.buf.drain(..=end).collect();
-                let task = String::from_utf8_lossy(&line[..end]);
-                if let Some(at) = supervisor.tasks.iter().position(|t| *t == task) {
-                    supervisor.tasks.swap_remove(at);
-                    debug!("{task}: run ended (supervisor {})", supervisor.pid);
-                }
-            }
-            if !open {
-                gone.push(i);
-            }
-        }
-        for i in gone.into_iter().rev() {
-            let supervisor = self.supervisors.swap_remove(i);
-            if !supervisor.tasks.is_empty() {
-                warning!(
-                    "supervisor {} ended without reporting the end of {} run(s) ({})",
-                    supervisor.pid,
-                    supervisor.tasks.len(),
-                    supervisor.tasks.join(", ")
-                );
-                crate::runner::running::sweep(&self.paths.running_dir());
-            }
-        }
-    }
-
-    /// Collects every supervisor that ended.
-    fn reap(&mut self) {
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => {
-                    debug!("supervisor {pid} exited with {code}");
-                }
-                Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    warning!("supervisor {pid} was killed by {signal}");
-                }
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => {
-                    warning!("waiting for supervisors: {e}");
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Starts supervisors with posix_spawn(3): in a new session
-/// (`POSIX_SPAWN_SETSID`), with an empty signal mask (the daemon blocks the
-/// signals its signalfd reads) and default dispositions, standard input
-/// and error on /dev/null, standard output on a pipe. Unlike fork(2), glibc's posix_spawn does not copy the
-/// daemon's page tables, so a burst of a thousand runs starts quickly.
-struct Spawner {
-    exe: CString,
-    env: Vec<CString>,
-    attr: PosixSpawnAttr,
-}
-
-impl Spawner {
-    fn new() -> Result<Spawner, DaemonError> {
-        let exe = std::env::current_exe().map_err(io_error("finding", Path::new("kron")))?;
-        let cstring = |bytes: Vec<u8>| CString::new(bytes).ok();
-        let env = std::env::vars_os()
-            .filter_map(|(k, v)| {
-                let mut pair = k.into_vec();
-                pair.push(b'=');
-                pair.extend(v.into_vec());
-                cstring(pair)
-            })
-            .collect();
-        let mut attr = PosixSpawnAttr::init().map_err(sys("posix_spawnattr_init"))?;
-        let flags = PosixSpawnFlags::from_bits_retain(nix::libc::POSIX_SPAWN_SETSID.into())
-            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
-            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF;
-        attr.set_flags(flags)
-            .map_err(sys("posix_spawnattr_setflags"))?;
-        attr.set_sigmask(&SigSet::empty())
-            .map_err(sys("posix_spawnattr_setsigmask"))?;
-        attr.set_sigdefault(&SigSet::all())
-            .map_err(sys("posix_spawnattr_setsigdefault"))?;
-        Ok(Spawner {
-            exe: CString::new(exe.into_os_string().into_vec())
-                .map_err(|_| DaemonError::Control("kron's path has a NUL byte".into()))?,
-            env,
-            attr,
-        })
-    }
-
-    /// Starts `kron ARGS...`; returns its pid and the read end of its
-    /// standard output.
-    fn spawn(&self, args: Vec<std::ffi::OsString>) -> nix::Result<(i32, PipeReader)> {
-        let mut argv = vec![self.exe.clone()];
-        for arg in args {
-            argv.push(CString::new(arg.into_vec()).map_err(|_| Errno::EINVAL)?);
-        }
-        // Only the daemon's end is non-blocking: a supervisor's report must
-        // wait for room rather than be lost.
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-        nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
-        let mut actions = PosixSpawnFileActions::init()?;
-        actions.add_open(0, c"/dev/null", OFlag::O_RDONLY, Mode::empty())?;
-        actions.add_dup2(write.as_raw_fd(), 1)?;
-        // Standard error stays the daemon's: a supervisor's warnings and
-        // errors go where the daemon's own lines go.
-        let pid = posix_spawn(self.exe.as_c_str(), &actions, &self.attr, &argv, &self.env)?;
-        Ok((pid.as_raw(), PipeReader::from(read)))
     }
 }
 

@@ -32,10 +32,10 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::state::State;
 pub use crate::history::Trigger;
 use crate::runner::Run;
 use crate::schedule::{Expr, Schedule};
-use crate::state::State;
 use crate::taskfile::{CatchUp, TaskFile};
 
 /// How late a wake-up may be for the due instant to count as on time.
