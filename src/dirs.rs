@@ -153,6 +153,12 @@ impl Paths {
         self.runtime_dir.join("daemon.lock")
     }
 
+    /// `$XDG_STATE_HOME/kron/daemon.lock`: held by the running daemon too,
+    /// in a directory that is not removed under it.
+    pub fn daemon_state_lock_path(&self) -> PathBuf {
+        self.state_dir.join("daemon.lock")
+    }
+
     /// `$XDG_STATE_HOME/kron/state.json`: the daemon's memory (last handled
     /// instant per task, boot id).
     pub fn state_file(&self) -> PathBuf {

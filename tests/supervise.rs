@@ -183,7 +183,10 @@ fn a_run_whose_task_cannot_be_read_is_recorded_as_a_failure() {
     let daemon = DaemonGuard::start(&env);
     let snapshot = env.path().join("runtime/kron/loaded/t.toml");
     wait_until("t ran", || !history(&env, "t").is_empty());
+    // Not a file any more: the daemon does not write it again (it only
+    // rewrites a snapshot that is missing), and the supervisor cannot read it.
     std::fs::remove_file(&snapshot).unwrap();
+    std::fs::create_dir(&snapshot).unwrap();
     wait_until("a run of t failed to start", || {
         history(&env, "t").iter().any(|r| r["outcome"] == "failure")
     });
@@ -200,6 +203,34 @@ fn a_run_whose_task_cannot_be_read_is_recorded_as_a_failure() {
     assert!(
         daemon.log().contains("not run: "),
         "the reason is in the daemon's log too:\n{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn a_deleted_snapshot_is_written_again_and_the_task_goes_on() {
+    let env = Env::new();
+    let dir = env.work();
+    let text = task("t", "true", &dir, "").replace("\"@daily\"", "\"* * * * * *\"");
+    env.write_task_file(&text);
+    let daemon = DaemonGuard::start(&env);
+    let snapshot = env.path().join("runtime/kron/loaded/t.toml");
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    std::fs::remove_file(&snapshot).unwrap();
+    let before = history(&env, "t").len();
+    // (A supervisor started just before the removal may miss it.)
+    wait_until("t succeeded twice more", || {
+        let records = history(&env, "t");
+        records[before..]
+            .iter()
+            .filter(|r| r["outcome"] == "success")
+            .count()
+            >= 2
+    });
+    assert!(snapshot.is_file());
+    assert!(
+        daemon.log().contains("its snapshot") && daemon.log().contains("wrote it again"),
+        "{}",
         daemon.log()
     );
 }

@@ -18,6 +18,8 @@ mod edit;
 /// `kron export --format systemd` and `--format kubernetes`: units, manifests,
 /// refusals, schedules against systemd-analyze and kron's engine.
 mod export;
+/// Faults of kron's own processes and files: the daemon killed at a boundary, its runtime directory removed, a lock held by a dead daemon.
+mod faults;
 /// Tasks fire on time: pause/resume, catch-up, @reboot, max_parallel, jitter, SIGKILL mid-run.
 mod firing;
 /// After a run: on_failure/on_success hooks (environment, once per outcome, no loops) and mail through a fake sendmail.

@@ -1,10 +1,11 @@
 //! Starting, stopping and finding the daemon, from the CLI's side, and the
 //! single-instance lock from the daemon's side.
 //!
-//! Whether a daemon runs is decided by the lock on `$RUNTIME/daemon.lock`
-//! (flock, released by the kernel when the process dies, even by SIGKILL),
-//! never by guessing from a pid file; the pid written inside is only for
-//! messages and signals. Whether it *answers* is a `Ping` on the socket.
+//! Whether a daemon runs is decided by its locks on `$RUNTIME/daemon.lock`
+//! and `$XDG_STATE_HOME/kron/daemon.lock` (flock, released by the kernel
+//! when the process dies, even by SIGKILL), never by guessing from a pid
+//! file; the pid written inside is only for messages and signals. Whether
+//! it *answers* is a `Ping` on the socket.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -25,23 +26,31 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// it larger than this.
 const LOG_ROTATE_SIZE: u64 = 1 << 20;
 
-/// The single-instance lock, held for the daemon's life.
+/// The single-instance lock, held for the daemon's life: an flock on
+/// `$XDG_STATE_HOME/kron/daemon.lock` and one on `$RUNTIME/daemon.lock`.
+/// The state directory's lock is what keeps a second daemon out when the
+/// runtime directory vanishes (logind removes it at the last logout); the
+/// runtime directory's is the one `flock(1)` users and older kron look at.
 pub struct DaemonLock {
-    _file: File,
+    _state: File,
+    _runtime: File,
 }
 
-fn open_lock(paths: &Paths) -> Result<File, DaemonError> {
-    dirs::create_private_dir(&paths.runtime_dir)
-        .map_err(io_error("creating", &paths.runtime_dir))?;
-    let path = paths.daemon_lock_path();
+/// How long a starting daemon waits for a lock held only for an instant
+/// (a CLI's check), and for one whose holder is dead or exiting.
+const BRIEF: Duration = Duration::from_millis(500);
+const DYING: Duration = Duration::from_secs(5);
+
+fn open_lock(dir: &Path, path: &Path) -> Result<File, DaemonError> {
+    dirs::create_private_dir(dir).map_err(io_error("creating", dir))?;
     OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .mode(0o600)
-        .open(&path)
-        .map_err(io_error("opening", &path))
+        .open(path)
+        .map_err(io_error("opening", path))
 }
 
 fn read_pid(mut file: &File) -> Option<u32> {
@@ -51,50 +60,104 @@ fn read_pid(mut file: &File) -> Option<u32> {
     text.trim().parse().ok()
 }
 
-/// Takes the lock and writes this process's pid in it, or says which
-/// daemon holds it.
-pub fn acquire(paths: &Paths) -> Result<DaemonLock, DaemonError> {
-    let path = paths.daemon_lock_path();
-    let mut file = open_lock(paths)?;
-    // A CLI checking whether a daemon runs holds a shared lock for a few
-    // microseconds: only a lock held for a while is another daemon.
-    let deadline = Instant::now() + Duration::from_millis(500);
+/// Whether the process `pid` is gone, a zombie, or exiting: a lock it
+/// still holds is about to be released by the kernel.
+fn dying(pid: Option<u32>) -> bool {
+    let Some(pid) = pid else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // pid (comm) state ppid pgrp session tty_nr tpgid flags ...
+    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return false;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    const PF_EXITING: u64 = 0x4;
+    let exiting = fields
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_EXITING != 0);
+    matches!(fields.first(), Some(&"Z" | &"X")) || exiting
+}
+
+/// Takes `path`'s lock exclusively and writes this process's pid in it, or
+/// says which daemon holds it. A CLI checking whether a daemon runs holds
+/// a shared lock for a few microseconds, and a daemon that was just killed
+/// holds its lock until the kernel has torn it down: only a lock held for
+/// a while by a live process is another daemon.
+fn lock_exclusive(dir: &Path, path: &Path) -> Result<File, DaemonError> {
+    let mut file = open_lock(dir, path)?;
+    let started = Instant::now();
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+            Err(TryLockError::WouldBlock) => {
+                let pid = read_pid(&file);
+                let waited = started.elapsed();
+                if waited >= DYING || (waited >= BRIEF && !dying(pid)) {
+                    return Err(DaemonError::AlreadyRunning { pid });
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            Err(TryLockError::WouldBlock) => {
-                return Err(DaemonError::AlreadyRunning {
-                    pid: read_pid(&file),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
+            Err(TryLockError::Error(e)) => return Err(io_error("locking", path)(e)),
         }
     }
     file.set_len(0)
         .and_then(|()| file.rewind())
         .and_then(|()| writeln!(file, "{}", std::process::id()))
         .and_then(|()| file.flush())
-        .map_err(io_error("writing the pid to", &path))?;
-    Ok(DaemonLock { _file: file })
+        .map_err(io_error("writing the pid to", path))?;
+    Ok(file)
 }
 
-/// Whether a daemon holds the lock, and its pid (when it could be read).
-/// The check takes a shared lock for an instant; [`acquire`] waits that out.
+/// Takes both locks, the state directory's first.
+pub fn acquire(paths: &Paths) -> Result<DaemonLock, DaemonError> {
+    let state = lock_exclusive(&paths.state_dir, &paths.daemon_state_lock_path())?;
+    let runtime = lock_exclusive(&paths.runtime_dir, &paths.daemon_lock_path())?;
+    Ok(DaemonLock {
+        _state: state,
+        _runtime: runtime,
+    })
+}
+
+impl DaemonLock {
+    /// Takes the runtime directory's lock again, after that directory was
+    /// removed (the old lock is on a file no one can open any more).
+    pub fn renew_runtime(&mut self, paths: &Paths) -> Result<(), DaemonError> {
+        self._runtime = lock_exclusive(&paths.runtime_dir, &paths.daemon_lock_path())?;
+        Ok(())
+    }
+}
+
+/// Whether a daemon holds either lock, and its pid (when it could be
+/// read). The check takes a shared lock for an instant; [`acquire`] waits
+/// that out. A lock held by a daemon that is dying is waited for, briefly.
 pub fn running(paths: &Paths) -> Result<Option<Option<u32>>, DaemonError> {
-    let path = paths.daemon_lock_path();
-    if !path.exists() {
-        return Ok(None);
+    for (dir, path) in [
+        (&paths.runtime_dir, paths.daemon_lock_path()),
+        (&paths.state_dir, paths.daemon_state_lock_path()),
+    ] {
+        if !path.exists() {
+            continue;
+        }
+        let file = open_lock(dir, &path)?;
+        let started = Instant::now();
+        // Shared, so that checks never collide with one another.
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let pid = read_pid(&file);
+                    if !dying(pid) || started.elapsed() >= DYING {
+                        return Ok(Some(pid));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
+            }
+        }
     }
-    let file = open_lock(paths)?;
-    // Shared, so that checks never collide with one another.
-    match file.try_lock_shared() {
-        Ok(()) => Ok(None),
-        Err(TryLockError::WouldBlock) => Ok(Some(read_pid(&file))),
-        Err(TryLockError::Error(e)) => Err(io_error("locking", &path)(e)),
-    }
+    Ok(None)
 }
 
 /// The pid of the daemon answering on the socket, if one does.

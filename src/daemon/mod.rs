@@ -115,7 +115,7 @@ pub struct Daemon {
 /// request. `paths.task_file` should be absolute: the daemon works in `/`.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     logging::init_from_env();
-    let _lock = control::acquire(paths)?;
+    let mut lock = control::acquire(paths)?;
     let mut signals = SigSet::empty();
     for signal in [
         Signal::SIGHUP,
@@ -137,7 +137,11 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         .unwrap_or(Path::new("/"))
         .to_path_buf();
     dirs::create_private_dir(&task_dir).map_err(io_error("creating", &task_dir))?;
-    let watch = Watch::new(&paths.task_file).map_err(sys("watching the task file's directory"))?;
+    let mut watch =
+        Watch::new(&paths.task_file).map_err(sys("watching the task file's directory"))?;
+    watch
+        .watch_runtime(&paths.runtime_dir)
+        .map_err(sys("watching the runtime directory"))?;
     let clock = Clock::new().map_err(sys("creating a timerfd"))?;
     let _ = std::env::set_current_dir("/");
 
@@ -237,8 +241,14 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         }
         if watched {
             match watch.changed() {
-                Ok(true) => reload = reload.or(Some("change")),
-                Ok(false) => {}
+                Ok(changes) => {
+                    if changes.task_file {
+                        reload = reload.or(Some("change"));
+                    }
+                    if changes.runtime_gone {
+                        daemon.restore_runtime(&mut lock, &mut server, &mut watch);
+                    }
+                }
                 Err(e) => warning!("reading inotify events: {e}"),
             }
         }
@@ -329,6 +339,41 @@ impl Daemon {
         self.trim_pending = true;
     }
 
+    /// Makes the runtime directory again after it was removed under this
+    /// daemon, with its lock, socket and snapshots, so that clients find
+    /// it and no second daemon starts (the state directory's lock, still
+    /// held, keeps one out meanwhile).
+    fn restore_runtime(
+        &mut self,
+        lock: &mut control::DaemonLock,
+        server: &mut Server,
+        watch: &mut Watch,
+    ) {
+        let dir = &self.paths.runtime_dir;
+        warning!(
+            "the runtime directory {} was removed; making it again",
+            dir.display()
+        );
+        let restored = (|| {
+            lock.renew_runtime(&self.paths)?;
+            *server = Server::bind(&self.paths.socket_path())?;
+            watch
+                .watch_runtime(dir)
+                .map_err(sys("watching the runtime directory"))?;
+            Ok::<(), DaemonError>(())
+        })();
+        match restored {
+            Ok(()) => info!("made {} again: lock, socket", dir.display()),
+            Err(e) => error!("making {} again: {e}", dir.display()),
+        }
+        if self.snapshots_ok
+            && let Err(e) = self.snapshots.rewrite()
+        {
+            warning!("writing the task snapshots again: {e}; supervisors will read the task file");
+            self.snapshots_ok = false;
+        }
+    }
+
     /// Brings `$RUNTIME/loaded/` in line with `text`. If that fails,
     /// supervisors read the task file itself.
     fn snapshot(&mut self, text: &str) {
@@ -365,10 +410,19 @@ impl Daemon {
         let supervisors = &self.supervisors;
         let busy = |task: &str| supervisors.busy(task);
         let fires = self.planner.ready(now, self.running(), &busy);
+        // The instants are handled, and that is on disk, before any of
+        // their runs can start: a daemon killed in between (a window of a
+        // few microseconds) loses those runs rather than running an instant
+        // twice after a restart, when the old mark would be caught up.
+        for fire in &fires {
+            if let Some(at) = fire.run.scheduled {
+                self.state_dirty |= self.state.handled(&fire.run.task, at);
+            }
+        }
+        self.save_state();
         for batch in fires.chunks(RUNS_PER_SUPERVISOR) {
             self.start(batch);
         }
-        self.save_state();
     }
 
     /// Runs started and not reported ended.
@@ -376,9 +430,22 @@ impl Daemon {
         self.supervisors.runs()
     }
 
-    /// Starts a supervisor for `fires` and marks their instants handled.
+    /// Starts a supervisor for `fires`, whose instants are marked handled.
     /// Runs it cannot start are recorded as failures.
     fn start(&mut self, fires: &[Fire]) {
+        if self.snapshots_ok {
+            for fire in fires {
+                match self.snapshots.ensure(&fire.run.task) {
+                    Ok(true) => warning!(
+                        "{}: its snapshot {} was gone; wrote it again",
+                        fire.run.task,
+                        self.paths.snapshot(&fire.run.task).display()
+                    ),
+                    Ok(false) => {}
+                    Err(e) => error!("{}: writing its snapshot: {e}", fire.run.task),
+                }
+            }
+        }
         let launch = Launch {
             runs: fires.iter().map(|f| f.run.clone()).collect(),
             snapshots: self.snapshots_ok,
@@ -402,11 +469,6 @@ impl Daemon {
                         error!("{}: {e}", fire.run.task);
                     }
                 }
-            }
-        }
-        for fire in fires {
-            if let Some(at) = fire.run.scheduled {
-                self.state_dirty |= self.state.handled(&fire.run.task, at);
             }
         }
     }

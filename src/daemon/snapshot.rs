@@ -11,10 +11,12 @@
 //!
 //! The files are derived data, rebuilt when the daemon starts, so they are
 //! written with a rename but without fsync. Only files whose text changed
-//! are rewritten; files of removed tasks are deleted.
+//! are rewritten; files of removed tasks are deleted. The daemon keeps
+//! their text, so that a snapshot deleted under it (or the whole runtime
+//! directory, which logind removes at the last logout) is written again
+//! before a supervisor needs it ([`Snapshots::ensure`]).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -52,7 +54,7 @@ pub fn split(text: &str) -> Vec<(String, String)> {
 /// The snapshots on disk, and what is in them.
 pub struct Snapshots {
     paths: Paths,
-    written: HashMap<String, u64>,
+    written: HashMap<String, String>,
 }
 
 impl Snapshots {
@@ -63,19 +65,42 @@ impl Snapshots {
         }
     }
 
+    /// Writes `task`'s snapshot again if it is missing. Returns whether it
+    /// had to (a snapshot the daemon wrote that someone removed).
+    pub fn ensure(&self, task: &str) -> std::io::Result<bool> {
+        let path = self.paths.snapshot(task);
+        let Some(text) = self.written.get(task) else {
+            return Ok(false);
+        };
+        if path.exists() {
+            return Ok(false);
+        }
+        crate::dirs::create_private_dir(&self.paths.loaded_dir())?;
+        write(&path, text.as_bytes())?;
+        Ok(true)
+    }
+
+    /// Writes every snapshot again (the directory was removed).
+    pub fn rewrite(&mut self) -> std::io::Result<()> {
+        let dir = self.paths.loaded_dir();
+        crate::dirs::create_private_dir(&dir)?;
+        for (name, text) in &self.written {
+            write(&self.paths.snapshot(name), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Makes the directory hold exactly the snapshots of `text`'s tasks.
     pub fn update(&mut self, text: &str) -> std::io::Result<()> {
         let dir = self.paths.loaded_dir();
         crate::dirs::create_private_dir(&dir)?;
-        let hasher = BuildHasherDefault::<DefaultHasher>::default();
         let mut written = HashMap::new();
         for (name, one) in split(text) {
-            let hash = hasher.hash_one(&one);
             let path = self.paths.snapshot(&name);
-            if self.written.get(&name) != Some(&hash) || !path.exists() {
+            if self.written.get(&name) != Some(&one) || !path.exists() {
                 write(&path, one.as_bytes())?;
             }
-            written.insert(name, hash);
+            written.insert(name, one);
         }
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let file = entry.file_name();
@@ -168,6 +193,14 @@ tasks.dotted.command = "echo"
         assert!(!paths.snapshot("a").exists());
         let b = std::fs::read_to_string(paths.snapshot("b")).unwrap();
         assert!(b.contains("@hourly"), "{b}");
+        // Removed under the daemon: written again, as it was.
+        std::fs::remove_file(paths.snapshot("b")).unwrap();
+        assert!(snapshots.ensure("b").unwrap());
+        assert!(!snapshots.ensure("b").unwrap());
+        assert_eq!(std::fs::read_to_string(paths.snapshot("b")).unwrap(), b);
+        std::fs::remove_dir_all(paths.loaded_dir()).unwrap();
+        snapshots.rewrite().unwrap();
+        assert_eq!(std::fs::read_to_string(paths.snapshot("b")).unwrap(), b);
         use std::os::unix::fs::MetadataExt;
         assert_eq!(
             std::fs::metadata(paths.snapshot("b")).unwrap().mode() & 0o777,

@@ -6,17 +6,35 @@
 //! change of its mode. A task file that is a symbolic link is watched by
 //! its name only; SIGHUP (or `kron daemon restart`) reloads after editing
 //! the target elsewhere.
+//!
+//! The same inotify instance watches for the removal of the runtime
+//! directory (logind removes `$XDG_RUNTIME_DIR` at the last logout; `rm
+//! -rf`), which takes the daemon's socket, lock and snapshots with it: the
+//! daemon then makes them again. The watch is on the directory's parent,
+//! for the directory's name: the directory's own `IN_DELETE_SELF` comes
+//! only once nothing holds it, and the daemon's open lock and bound socket
+//! hold it.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 pub struct Watch {
     inotify: Inotify,
     name: OsString,
+    task_dir: WatchDescriptor,
+    /// The runtime directory's parent, and the runtime directory's name.
+    runtime: Option<(WatchDescriptor, OsString)>,
+}
+
+/// What the pending events say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub task_file: bool,
+    pub runtime_gone: bool,
 }
 
 impl Watch {
@@ -28,7 +46,7 @@ impl Watch {
         };
         let name = task_file.file_name().unwrap_or_default().to_os_string();
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        inotify.add_watch(
+        let task_dir = inotify.add_watch(
             dir,
             AddWatchFlags::IN_CLOSE_WRITE
                 | AddWatchFlags::IN_MOVED_TO
@@ -36,21 +54,57 @@ impl Watch {
                 | AddWatchFlags::IN_DELETE
                 | AddWatchFlags::IN_ATTRIB,
         )?;
-        Ok(Watch { inotify, name })
+        Ok(Watch {
+            inotify,
+            name,
+            task_dir,
+            runtime: None,
+        })
     }
 
-    /// Reads the pending events; `true` when one concerns the task file.
-    pub fn changed(&self) -> nix::Result<bool> {
-        let mut changed = false;
+    /// Watches for the removal of `dir`, the runtime directory (again,
+    /// after it was made anew).
+    pub fn watch_runtime(&mut self, dir: &Path) -> nix::Result<()> {
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+            return Ok(());
+        };
+        // IN_MASK_ADD: the parent may be the task file's directory too.
+        let flags = AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::from_bits_retain(nix::libc::IN_MASK_ADD);
+        let wd = self.inotify.add_watch(parent, flags)?;
+        self.runtime = Some((wd, name.to_os_string()));
+        Ok(())
+    }
+
+    /// Reads the pending events.
+    pub fn changed(&mut self) -> nix::Result<Changes> {
+        let mut changes = Changes::default();
         loop {
             match self.inotify.read_events() {
-                Ok(events) if events.is_empty() => return Ok(changed),
+                Ok(events) if events.is_empty() => return Ok(changes),
                 Ok(events) => {
-                    changed |= events
-                        .iter()
-                        .any(|e| e.name.as_deref() == Some(self.name.as_os_str()));
+                    for e in events {
+                        if e.wd == self.task_dir {
+                            changes.task_file |= e.name.as_deref() == Some(self.name.as_os_str());
+                        }
+                        if let Some((wd, name)) = &self.runtime
+                            && e.wd == *wd
+                        {
+                            let parent_gone = e.mask.intersects(
+                                AddWatchFlags::IN_DELETE_SELF
+                                    | AddWatchFlags::IN_MOVE_SELF
+                                    | AddWatchFlags::IN_IGNORED,
+                            );
+                            if parent_gone || e.name.as_deref() == Some(name.as_os_str()) {
+                                changes.runtime_gone = true;
+                            }
+                        }
+                    }
                 }
-                Err(Errno::EAGAIN) => return Ok(changed),
+                Err(Errno::EAGAIN) => return Ok(changes),
                 Err(e) => return Err(e),
             }
         }
@@ -69,15 +123,35 @@ mod tests {
     fn sees_renames_onto_the_file_but_not_other_files() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tasks.toml");
-        let watch = Watch::new(&file).unwrap();
-        assert!(!watch.changed().unwrap());
+        let mut watch = Watch::new(&file).unwrap();
+        let task_file = |watch: &mut Watch| watch.changed().unwrap().task_file;
+        assert!(!task_file(&mut watch));
         std::fs::write(dir.path().join("other"), "x").unwrap();
-        assert!(!watch.changed().unwrap());
+        assert!(!task_file(&mut watch));
         std::fs::write(dir.path().join(".tmp"), "x").unwrap();
         std::fs::rename(dir.path().join(".tmp"), &file).unwrap();
-        assert!(watch.changed().unwrap());
-        assert!(!watch.changed().unwrap());
+        assert!(task_file(&mut watch));
+        assert!(!task_file(&mut watch));
         std::fs::write(&file, "y").unwrap();
-        assert!(watch.changed().unwrap());
+        assert!(task_file(&mut watch));
+    }
+
+    #[test]
+    fn sees_the_runtime_directory_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("runtime/kron");
+        std::fs::create_dir_all(runtime.join("locks")).unwrap();
+        let mut watch = Watch::new(&dir.path().join("tasks.toml")).unwrap();
+        watch.watch_runtime(&runtime).unwrap();
+        // Held open, as the daemon holds its lock: the directory's own
+        // removal event would wait for it to be closed.
+        let _held = std::fs::File::create(runtime.join("daemon.lock")).unwrap();
+        assert_eq!(watch.changed().unwrap(), Changes::default());
+        std::fs::remove_dir_all(dir.path().join("runtime")).unwrap();
+        assert!(watch.changed().unwrap().runtime_gone);
+        std::fs::create_dir_all(&runtime).unwrap();
+        watch.watch_runtime(&runtime).unwrap();
+        std::fs::remove_dir(&runtime).unwrap();
+        assert!(watch.changed().unwrap().runtime_gone);
     }
 }
