@@ -272,6 +272,11 @@ pub enum Command {
     /// Supervise one run (started by the daemon; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
+
+    /// Stop and record the runs whose supervisor died (started by whoever
+    /// notices them; not for direct use).
+    #[command(name = "__recover", hide = true)]
+    Recover,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 mod output;
+pub mod process;
 pub mod runlog;
 pub mod runner;
 pub mod schedule;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use nix::sys::signal::Signal;
 
 use crate::util::daemon::DaemonGuard;
-use crate::util::{Env, lines, wait_until};
+use crate::util::{Env, gone, history, lines, registry, signal, wait_until};
 
 /// An every-second task that appends the instant it is for to `seen`.
 fn every_second(env: &Env) -> std::path::PathBuf {
@@ -141,4 +141,152 @@ fn a_start_right_after_a_sigkill_waits_for_the_dead_daemon() {
         assert!(!out.stdout().contains(&format!("pid {pid})")));
         env.kron(&["daemon", "stop"]).output().success();
     }
+}
+
+/// Whether any process of group `pgid` lives (zombies that this sandbox's
+/// PID 1 may never reap do not count).
+fn group_alive(pgid: i64) -> bool {
+    kron::process::group_alive(pgid as i32)
+}
+
+/// A task whose command starts two background sleeps and waits: three
+/// processes in its group, for a minute unless stopped.
+fn three_processes(env: &Env, name: &str, extra: &str) {
+    let dir = env.work();
+    let text = format!(
+        "[tasks.{name}]\nschedule = \"@daily\"\ncommand = 'sleep 60 & sleep 60 & wait'\nworkdir = {:?}\ntimeout = \"5m\"\nkill_grace = \"2s\"\n{extra}\n",
+        dir.display().to_string()
+    );
+    let mut all = env.read_task_file().unwrap_or_default();
+    all.push_str(&text);
+    env.write_task_file(&all);
+}
+
+/// The registry entries with a running command, once there are `n`.
+#[track_caller]
+fn wait_registered(env: &Env, n: usize) -> Vec<serde_json::Value> {
+    wait_until("the runs are registered with their groups", || {
+        registry(env).iter().filter(|r| r["pgid"].is_i64()).count() >= n
+    });
+    registry(env)
+}
+
+#[test]
+fn a_supervisor_killed_mid_run_has_its_command_stopped_and_its_run_recorded() {
+    let env = Env::new();
+    three_processes(&env, "t", "");
+    let daemon = DaemonGuard::start(&env);
+    env.kron(&["run", "--detach", "t"]).output().success();
+    let run = wait_registered(&env, 1).remove(0);
+    let pgid = run["pgid"].as_i64().unwrap();
+    let supervisor = run["supervisor_pid"].as_i64().unwrap() as u32;
+    signal(supervisor, Signal::SIGKILL);
+    // The daemon saw its supervisor go: the command is stopped, the run
+    // recorded, the lock free again.
+    wait_until("t is recorded", || !history(&env, "t").is_empty());
+    let record = &history(&env, "t")[0];
+    assert_eq!(record["outcome"], "interrupted", "{record}");
+    assert_eq!(record["run_id"], run["run_id"]);
+    assert_eq!(record["attempts"], 1);
+    let reason = record["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("supervisor (pid {supervisor}) died")),
+        "{reason}"
+    );
+    assert!(reason.contains("its command was stopped"), "{reason}");
+    wait_until("its processes are gone", || !group_alive(pgid));
+    assert!(registry(&env).is_empty());
+    let lock = std::fs::File::open(env.path().join("runtime/kron/locks/t.lock")).unwrap();
+    assert!(lock.try_lock().is_ok(), "the lock is free");
+    drop(daemon);
+}
+
+#[test]
+fn a_supervisor_of_three_runs_killed_leaves_three_records_and_no_process() {
+    let env = Env::new();
+    for name in ["a", "b", "c"] {
+        three_processes(&env, name, "");
+    }
+    let mut supervisor = env
+        .kron(&[
+            "__supervise",
+            "--run",
+            "a,schedule,-,-",
+            "--run",
+            "b,schedule,-,-",
+            "--run",
+            "c,schedule,-,-",
+        ])
+        .spawn();
+    let groups: Vec<i64> = wait_registered(&env, 3)
+        .iter()
+        .map(|r| r["pgid"].as_i64().unwrap())
+        .collect();
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    // No daemon: the next verb that reads the registry notices.
+    let out = env.kron(&["status"]).output();
+    out.success();
+    wait_until("the three runs are recorded", || {
+        ["a", "b", "c"].iter().all(|t| !history(&env, t).is_empty())
+    });
+    for task in ["a", "b", "c"] {
+        assert_eq!(history(&env, task)[0]["outcome"], "interrupted");
+    }
+    wait_until("no process of theirs lives", || {
+        groups.iter().all(|g| !group_alive(*g))
+    });
+}
+
+#[test]
+fn a_supervisor_killed_in_a_retry_wait_records_the_failed_attempt() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "[tasks.t]\nschedule = \"@daily\"\ncommand = 'echo tried; exit 3'\nworkdir = {:?}\nretry = {{ attempts = 2, backoff = \"1m\" }}\n",
+        dir.display().to_string()
+    ));
+    let child = env.kron(&["run", "--detach", "t"]).output();
+    child.success();
+    // Between attempts: registered with no group.
+    wait_until("t waits to retry", || {
+        registry(&env)
+            .iter()
+            .any(|r| r["pgid"].is_null() && r["attempt"] == 1)
+    });
+    let supervisor = registry(&env)[0]["supervisor_pid"].as_i64().unwrap() as u32;
+    signal(supervisor, Signal::SIGKILL);
+    wait_until("the supervisor is gone", || gone(supervisor as i32));
+    env.kron(&["status"]).output().success();
+    wait_until("t is recorded", || !history(&env, "t").is_empty());
+    let record = &history(&env, "t")[0];
+    assert_eq!(record["outcome"], "interrupted");
+    assert_eq!(record["attempts"], 1);
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after attempt 1 (waiting to retry)"),
+        "{record}"
+    );
+}
+
+#[test]
+fn a_foreground_kron_run_killed_is_stopped_and_recorded_by_the_next_verb() {
+    let env = Env::new();
+    three_processes(&env, "t", "");
+    let mut run = env.kron(&["run", "t"]).spawn();
+    let entry = wait_registered(&env, 1).remove(0);
+    let pgid = entry["pgid"].as_i64().unwrap();
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(group_alive(pgid), "the command outlived kron run");
+    // kron status lists it as orphaned, and starts its recovery.
+    let out = env.kron(&["status", "--json"]).output();
+    out.success();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["orphaned"][0]["run_id"], entry["run_id"], "{report}");
+    wait_until("t is recorded", || !history(&env, "t").is_empty());
+    assert_eq!(history(&env, "t")[0]["outcome"], "interrupted");
+    wait_until("its processes are gone", || !group_alive(pgid));
 }

@@ -5,8 +5,9 @@
 //! runs): without `--signal`, the supervisor sends SIGTERM to the group,
 //! SIGKILL after `kill_grace`; with `--signal SIG`, it sends SIG. Either way
 //! retries stop and the run is recorded as `interrupted`. A run waiting for
-//! its lock is cancelled (also `interrupted`, with no attempt). kron then
-//! waits for the runs to end.
+//! its lock is cancelled (also `interrupted`, with no attempt). A run whose
+//! supervisor died is stopped and recorded by `runner::recover`, which kron
+//! starts if no one has. kron then waits for the runs to end.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use super::{Ctx, out};
 use crate::cli::KillArgs;
 use crate::error::Error;
 use crate::runner;
+use crate::runner::recover;
 use crate::runner::signals::Request;
 
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
@@ -28,7 +30,11 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
     // Waiting runs first: stopping a running one frees the lock, and a
     // waiting run not yet cancelled would start its command.
     runs.sort_by_key(|r| !r.waiting);
-    if runs.is_empty() {
+    let orphans: Vec<_> = recover::orphans(&ctx.paths)
+        .into_iter()
+        .filter(|r| r.task == args.name)
+        .collect();
+    if runs.is_empty() && orphans.is_empty() {
         return Err(Error::Failed(format!("`{}` is not running", args.name)));
     }
     // Wait as long as the task's own escalation may take, and some.
@@ -52,11 +58,24 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
             Err(e) => eprintln!("kron: signalling run {}: {e}", run.run_id),
         }
     }
+    if !orphans.is_empty() {
+        recover::start(&ctx.paths);
+    }
+    for run in &orphans {
+        out!(
+            stdout,
+            "stopping run {} of {} (its supervisor, pid {}, is gone)",
+            run.run_id,
+            run.task,
+            run.supervisor_pid
+        )?;
+    }
     let deadline = Instant::now() + grace + Duration::from_secs(5);
     while Instant::now() < deadline {
         let left: Vec<_> = runner::running(&ctx.paths)
             .into_iter()
-            .filter(|r| runs.iter().any(|k| k.run_id == r.run_id))
+            .chain(recover::orphans(&ctx.paths))
+            .filter(|r| runs.iter().chain(&orphans).any(|k| k.run_id == r.run_id))
             .collect();
         if left.is_empty() {
             return Ok(());

@@ -15,6 +15,7 @@ mod list;
 mod logs;
 mod next;
 mod pause;
+mod recover;
 mod remove;
 mod run;
 mod service;
@@ -71,6 +72,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Stats(args) => stats::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),
+        Command::Recover => recover::run(&ctx),
         Command::Daemon(command) => daemon::run(&ctx, &command),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Pause(args) => pause::pause(&ctx, &args),

@@ -25,6 +25,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     if args.dry_run {
         return dry_run(ctx, task);
     }
+    // A run whose supervisor died may hold the lock this one needs.
+    runner::recover::start(&ctx.paths);
     if args.detach {
         return detach(ctx, task);
     }

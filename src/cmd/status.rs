@@ -1,6 +1,8 @@
 //! `kron status [--json]`: the daemon (pid, uptime, what it plans next),
 //! the task file's state as the daemon sees it (including why the last
-//! change was not loaded), and the runs in progress.
+//! change was not loaded), and the runs in progress, with those whose
+//! supervisor died (`orphaned`: being stopped and recorded, which it
+//! starts if no one has).
 
 use std::io::Write;
 
@@ -13,6 +15,7 @@ use crate::daemon::control;
 use crate::error::Error;
 use crate::ipc::{self, DaemonStatus, Request, Response};
 use crate::output;
+use crate::runner::recover;
 use crate::runner::running::{self, RunningRun};
 
 #[derive(Serialize)]
@@ -25,6 +28,8 @@ struct Report {
     /// Runs in progress (from the running registry: daemon runs and `kron
     /// run` alike).
     running: Vec<RunningRun>,
+    /// Runs whose supervisor died, until they are stopped and recorded.
+    orphaned: Vec<RunningRun>,
 }
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
@@ -34,7 +39,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         daemon_error: None,
         task_file: paths.task_file.display().to_string(),
         running: running::running(paths),
+        orphaned: recover::orphans(paths),
     };
+    recover::start(paths);
     if let Some(pid) = control::running(paths)? {
         match ipc::request(&paths.socket_path(), &Request::Status) {
             Ok(Response::Status(status)) => report.daemon = Some(status),
@@ -112,22 +119,27 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
             out!(stdout, "task file: {}", report.task_file)?;
         }
     }
-    if report.running.is_empty() {
+    if report.running.is_empty() && report.orphaned.is_empty() {
         return out!(stdout, "running:   none");
     }
     out!(stdout, "running:")?;
     let now = Timestamp::now();
+    let orphaned = report.orphaned.iter().map(|r| (r, true));
     let rows: Vec<Vec<String>> = report
         .running
         .iter()
-        .map(|r| {
+        .map(|r| (r, false))
+        .chain(orphaned)
+        .map(|(r, orphaned)| {
             let elapsed = (now.as_second() - r.started.as_second()).max(0) as u64;
             vec![
                 r.run_id.clone(),
                 r.task.clone(),
                 r.pgid.map_or_else(|| "-".into(), |p| p.to_string()),
                 r.trigger.as_str().to_string(),
-                if r.waiting {
+                if orphaned {
+                    "orphaned".into()
+                } else if r.waiting {
                     "waiting".into()
                 } else {
                     r.attempt.to_string()

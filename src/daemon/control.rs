@@ -60,24 +60,10 @@ fn read_pid(mut file: &File) -> Option<u32> {
     text.trim().parse().ok()
 }
 
-/// Whether the process `pid` is gone, a zombie, or exiting: a lock it
+/// Whether the daemon `pid` (as its lock file says) is dying: a lock it
 /// still holds is about to be released by the kernel.
 fn dying(pid: Option<u32>) -> bool {
-    let Some(pid) = pid else { return false };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    // pid (comm) state ppid pgrp session tty_nr tpgid flags ...
-    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return false;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    const PF_EXITING: u64 = 0x4;
-    let exiting = fields
-        .get(6)
-        .and_then(|f| f.parse::<u64>().ok())
-        .is_some_and(|flags| flags & PF_EXITING != 0);
-    matches!(fields.first(), Some(&"Z" | &"X")) || exiting
+    pid.is_some_and(|pid| crate::process::dying(pid as i32))
 }
 
 /// Takes `path`'s lock exclusively and writes this process's pid in it, or

@@ -169,7 +169,9 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     );
     daemon.load_state();
     daemon.reload("start");
-    crate::runner::running::sweep(&paths.running_dir());
+    // Runs whose supervisor died while no daemon watched are stopped and
+    // recorded; those of live supervisors are counted.
+    crate::runner::recover::start(paths);
     daemon.supervisors.adopt(paths);
 
     // No tolerance on start: every instant already past was missed.

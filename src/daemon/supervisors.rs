@@ -135,10 +135,12 @@ impl Supervisors {
 
     /// Takes the runs the supervisors whose descriptor is `ready` report
     /// ended. A closed pipe means the supervisor (and any it handed a run
-    /// to) is gone; runs it did not report were cut short with it, and
-    /// their registry files are swept.
+    /// to) is gone; runs it did not report were cut short with it, and are
+    /// stopped and recorded (`runner::recover`), as are those of an adopted
+    /// supervisor that ended.
     pub fn read(&mut self, ready: &[bool], paths: &Paths) {
         let mut gone = Vec::new();
+        let mut orphans = false;
         for (i, supervisor) in self.running.iter_mut().enumerate() {
             if !ready.get(i).copied().unwrap_or(false) {
                 continue;
@@ -150,6 +152,7 @@ impl Supervisors {
                     supervisor.tasks.len()
                 );
                 supervisor.tasks.clear();
+                orphans = true;
                 gone.push(i);
                 continue;
             };
@@ -184,8 +187,11 @@ impl Supervisors {
                     supervisor.tasks.len(),
                     supervisor.tasks.join(", ")
                 );
-                crate::runner::running::sweep(&paths.running_dir());
+                orphans = true;
             }
+        }
+        if orphans {
+            crate::runner::recover::start(paths);
         }
     }
 

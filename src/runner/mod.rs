@@ -34,6 +34,7 @@ pub mod launch;
 pub mod notify;
 mod outcome;
 mod overlap;
+pub mod recover;
 pub mod retry;
 pub mod running;
 pub mod signals;
@@ -240,6 +241,7 @@ fn registry_entry(req: &Request, locked: bool) -> RunningRun {
         attempt: 1,
         waiting: false,
         foreground: req.foreground,
+        kill_grace_ms: req.task.settings.kill_grace.as_millis() as u64,
     }
 }
 

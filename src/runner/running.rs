@@ -1,8 +1,8 @@
 //! The registry of runs in progress: `$RUNTIME/running/RUN_ID.json`, written
 //! by each supervisor (atomically, updated at each attempt) and removed when
 //! the run ends. A file whose supervisor is gone (it was killed with
-//! SIGKILL) is stale: readers ignore it, and the daemon deletes it
-//! ([`sweep`]).
+//! SIGKILL) is an orphaned run's: [`running`] leaves it out, and
+//! `runner::recover` stops what is left of the run and records it.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -37,36 +37,42 @@ pub struct RunningRun {
     /// Run by `kron run` in a terminal, not by a daemon's supervisor.
     #[serde(default)]
     pub foreground: bool,
+    /// The task's `kill_grace`, for whoever must stop the run if its
+    /// supervisor dies.
+    #[serde(default = "default_kill_grace_ms")]
+    pub kill_grace_ms: u64,
+}
+
+fn default_kill_grace_ms() -> u64 {
+    crate::taskfile::DEFAULT_KILL_GRACE.as_millis() as u64
+}
+
+impl RunningRun {
+    pub fn kill_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.kill_grace_ms)
+    }
 }
 
 /// The live runs, oldest first. Stale and unreadable files are skipped.
 pub fn running(paths: &Paths) -> Vec<RunningRun> {
-    let mut runs: Vec<RunningRun> = read_all(&paths.running_dir())
+    let mut runs: Vec<RunningRun> = read_all(&paths.running_dir(), "json")
         .into_iter()
-        .filter(|r| alive(r.supervisor_pid))
+        .filter(|r| crate::process::alive(r.supervisor_pid))
         .collect();
     runs.sort_by(|a, b| (a.started, &a.run_id).cmp(&(b.started, &b.run_id)));
     runs
 }
 
-fn read_all(dir: &Path) -> Vec<RunningRun> {
+/// The registry's files ending in `.EXTENSION`, read.
+pub(super) fn read_all(dir: &Path, extension: &str) -> Vec<RunningRun> {
+    let suffix = format!(".{extension}");
     std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
         .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
         .collect()
-}
-
-/// Whether process `pid` exists (a process of another user counts).
-pub fn alive(pid: i32) -> bool {
-    use nix::errno::Errno;
-    pid > 0
-        && matches!(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-            Ok(()) | Err(Errno::EPERM)
-        )
 }
 
 /// Writes (or rewrites) `run`'s file: a temporary file, then a rename.
@@ -98,15 +104,4 @@ pub fn request_path(dir: &Path, run_id: &str) -> std::path::PathBuf {
 /// group a signal; either way it retries no more.
 pub fn request(dir: &Path, run: &RunningRun, request: Request) -> std::io::Result<()> {
     send_request(&request_path(dir, &run.run_id), run.supervisor_pid, request)
-}
-
-/// Deletes the files of runs whose supervisor is gone. The daemon calls it
-/// when it starts and when a supervisor ends without reporting all its
-/// runs; readers skip such files meanwhile.
-pub fn sweep(dir: &Path) {
-    for run in read_all(dir) {
-        if !alive(run.supervisor_pid) {
-            unregister(dir, &run.run_id);
-        }
-    }
 }

@@ -18,7 +18,7 @@ mod records;
 mod tasks;
 mod wait;
 
-pub use records::{history, lines, log};
+pub use records::{history, lines, log, registry};
 pub use tasks::{append, task, wait_for};
 pub use wait::{DEADLINE, gone, signal, wait_until, wait_with_deadline};
 

@@ -32,3 +32,17 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(|t| t.lines().map(String::from).collect())
         .unwrap_or_default()
 }
+
+/// The run registry's entries (`$RUNTIME/running/*.json`): the runs in
+/// progress as their supervisors registered them.
+pub fn registry(env: &Env) -> Vec<serde_json::Value> {
+    let dir = env.path().join("runtime/kron/running");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
+}
