@@ -154,6 +154,10 @@ for systems where a service manager runs \fBkron daemon run\fR.
 \fBKRON_LOG\fR
 The daemon's and supervisors' log level: error, warn, info (default) or debug.
 .TP
+\fBKRON_LOG_MAX_SIZE\fR
+The size at which \fIdaemon.log\fR is rotated into \fIdaemon.log.1\fR
+(default 1MiB; also 512KiB, 10MB, ...).
+.TP
 \fBVISUAL\fR, \fBEDITOR\fR
 The editor of \fBkron edit\fR (default: vi).
 .TP
@@ -177,7 +181,9 @@ A task's run log (\fBkron logs\fR).
 A task's run records (\fBkron history\fR).
 .TP
 \fI$XDG_STATE_HOME/kron/daemon.log\fR
-The log of a daemon started by \fBkron daemon start\fR.
+The log of a daemon started by \fBkron daemon start\fR and of its
+supervisors, rotated into \fIdaemon.log.1\fR beyond \fBKRON_LOG_MAX_SIZE\fR:
+the two hold about twice that.
 .TP
 \fI$XDG_RUNTIME_DIR/kron/\fR
 The daemon's lock and socket, the task locks (\fIlocks/NAME.lock\fR, shared

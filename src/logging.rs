@@ -7,9 +7,26 @@
 //! same place. `KRON_LOG=debug` adds debug lines, `KRON_LOG=warn` keeps
 //! only warnings and errors. These are not user messages: the CLI never
 //! logs.
+//!
+//! `daemon.log` is bounded while the daemon lives ([`bound`], `rotate`):
+//! each writer rotates it into `daemon.log.1` when it passes
+//! `KRON_LOG_MAX_SIZE` (default 1 MiB), so the two hold about twice that.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+mod rotate;
+
+/// The environment variable that sets the bound of `daemon.log`.
+pub const MAX_SIZE_VAR: &str = "KRON_LOG_MAX_SIZE";
+/// The bound of `daemon.log` (and of `daemon.log.1`) by default.
+pub const DEFAULT_MAX_SIZE: u64 = 1 << 20;
+
+/// Set when stderr is `daemon.log` ([`bound`]); lines are then written
+/// through it, one at a time in this process.
+static ROTATING: Mutex<Option<rotate::Rotating>> = Mutex::new(None);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -47,8 +64,15 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
         Level::Debug => "DEBUG",
     };
     let line = format!("{:.3} {name} {message}\n", jiff::Timestamp::now());
-    // One write per line, so lines from a crash or a restart never mix.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    // One write per line, so lines from a crash, a restart or another
+    // process never mix.
+    let mut rotating = ROTATING.lock().unwrap_or_else(PoisonError::into_inner);
+    match rotating.as_mut() {
+        Some(rotating) => rotating.write(line.as_bytes()),
+        None => {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
 }
 
 macro_rules! error {
@@ -64,3 +88,27 @@ macro_rules! debug {
     ($($arg:tt)*) => { $crate::logging::write($crate::logging::Level::Debug, format_args!($($arg)*)) };
 }
 pub(crate) use {debug, error, info, warning};
+
+/// Keeps the log at `path` (`daemon.log`) bounded while this process
+/// writes to it, when its stderr is that file: rotated into `path.1`
+/// beyond `KRON_LOG_MAX_SIZE` (a size such as `512KiB`; default 1 MiB).
+/// Under systemd, on a terminal or in a file of the user's choosing,
+/// stderr is left alone. The daemon and every supervisor call it, since
+/// each writes to the file through its own descriptor. An invalid
+/// `KRON_LOG_MAX_SIZE` leaves the default bound, and the error is returned
+/// for the daemon to log (its supervisors, which inherit it, need not).
+pub fn bound(path: &Path) -> Result<(), String> {
+    let max = std::env::var(MAX_SIZE_VAR)
+        .map_or(Ok(DEFAULT_MAX_SIZE), |text| crate::units::parse_size(&text));
+    let rotating = rotate::Rotating::for_stderr(path, max.clone().unwrap_or(DEFAULT_MAX_SIZE));
+    let bounded = rotating.is_some();
+    *ROTATING.lock().unwrap_or_else(PoisonError::into_inner) = rotating;
+    match max {
+        Err(e) if bounded => Err(format!(
+            "{MAX_SIZE_VAR}: {e}; keeping {} at {}",
+            path.display(),
+            crate::units::format_size(DEFAULT_MAX_SIZE)
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,12 +1,14 @@
 //! The daemon's life: start, stop, status, one per user, reloads on good
-//! and bad edits and on SIGHUP, SIGTERM while a run goes on, auto-start.
+//! and bad edits and on SIGHUP, SIGTERM while a run goes on, auto-start,
+//! and its log, bounded while it runs.
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use nix::sys::signal::Signal;
 
 use crate::util::daemon::{DaemonGuard, StopOnDrop};
-use crate::util::{Env, append, history, lines, wait_until};
+use crate::util::{Env, append, gone, history, lines, task, wait_until};
 
 fn tick(name: &str, out: &std::path::Path) -> String {
     format!(
@@ -265,4 +267,135 @@ fn verbs_that_change_tasks_start_the_daemon_once() {
         "{}",
         out.stderr()
     );
+}
+
+/// The lines of `text` that are whole (a line being written may show its
+/// first bytes only), each checked to be one log line: a time, a level,
+/// a message.
+#[track_caller]
+fn log_lines(text: &str) -> Vec<&str> {
+    let whole = text.rsplit_once('\n').map_or("", |(whole, _)| whole);
+    let lines: Vec<&str> = whole.lines().collect();
+    for line in &lines {
+        let mut words = line.splitn(3, ' ');
+        let whole = words.next().is_some_and(|t| t.parse::<Timestamp>().is_ok())
+            && words
+                .next()
+                .is_some_and(|l| ["ERROR", "WARN", "INFO", "DEBUG"].contains(&l))
+            && words.next().is_some_and(|m| !m.is_empty());
+        assert!(whole, "not a whole log line: {line:?} in\n{text}");
+    }
+    lines
+}
+
+#[test]
+fn the_daemon_log_stays_bounded_while_the_daemon_runs() {
+    use std::os::unix::fs::MetadataExt;
+    const MAX: u64 = 8192;
+    // What a file may hold past the bound: the lines written while it was
+    // being rotated, a few hundred bytes each.
+    const SLACK: u64 = 2048;
+    let env = Env::new();
+    let dir = env.work();
+    // Runs every second, spread by jitter over several supervisors, whose
+    // run logs cannot be opened: each run is a line of the daemon and a
+    // line of its supervisor, two processes writing to one file.
+    let mut text = String::new();
+    for i in 0..8 {
+        let name = format!("t{i}");
+        text += &task(&name, "true", &dir, "jitter = \"900ms\"")
+            .replace("\"@daily\"", "\"* * * * * *\"");
+        std::fs::create_dir_all(env.path().join(format!("state/kron/logs/{name}.log"))).unwrap();
+    }
+    env.write_task_file(&text);
+    let _stop = StopOnDrop(&env);
+    env.kron(&["daemon", "start"])
+        .env("KRON_LOG_MAX_SIZE", "8KiB")
+        .output()
+        .success();
+    let log = env.path().join("state/kron/daemon.log");
+    let rotated = env.path().join("state/kron/daemon.log.1");
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    // Inode numbers are reused: count the changes.
+    let (mut last, mut rotations) = (None, 0);
+    wait_until("daemon.log was rotated 3 times", || {
+        for path in [&log, &rotated] {
+            let text = read(path);
+            let len = text.len() as u64;
+            assert!(
+                len <= MAX + SLACK,
+                "{} is {len} bytes:\n{text}",
+                path.display()
+            );
+            log_lines(&text);
+        }
+        let ino = std::fs::metadata(&log).map(|m| m.ino()).ok();
+        if ino != last {
+            rotations += 1;
+            last = ino;
+        }
+        rotations > 3
+    });
+    env.kron(&["daemon", "stop"]).output().success();
+
+    // Once every supervisor is gone, every run left both its lines in the
+    // last two files: none was lost to a rotation.
+    let pid_of_started = |line: &str| -> Option<i32> {
+        let (_, pid) = line
+            .split_once(" INFO started ")?
+            .1
+            .rsplit_once(": supervisor pid ")?;
+        pid.parse().ok()
+    };
+    let pid_of_warning = |line: &str| -> Option<i32> {
+        let rest = line.split_once(" WARN supervisor ")?.1;
+        rest.split_once(':')?.0.parse().ok()
+    };
+    let all = || read(&rotated) + &read(&log);
+    wait_until("the supervisors are gone", || {
+        log_lines(&all())
+            .into_iter()
+            .filter_map(pid_of_started)
+            .all(gone)
+    });
+    let text = all();
+    assert!(text.ends_with('\n'));
+    let lines = log_lines(&text);
+    for path in [&log, &rotated] {
+        let meta = std::fs::metadata(path).unwrap();
+        assert!(meta.len() <= MAX + SLACK, "{}", path.display());
+        // daemon.log.1 was rotated for being past the bound.
+        assert!(path != &rotated || meta.len() > MAX);
+        assert_eq!(meta.mode() & 0o777, 0o600, "{}", path.display());
+    }
+    let time = |line: &str| {
+        line.split_once(' ')
+            .unwrap()
+            .0
+            .parse::<Timestamp>()
+            .unwrap()
+    };
+    // Lines near the start of what is left may have lost their partner
+    // with the file before.
+    let from = time(lines[0]) + Duration::from_secs(1);
+    let started: Vec<i32> = lines.iter().filter_map(|l| pid_of_started(l)).collect();
+    let warned: Vec<i32> = lines.iter().filter_map(|l| pid_of_warning(l)).collect();
+    let checked = lines.iter().filter(|l| time(l) >= from);
+    let mut pairs = 0;
+    for line in checked {
+        if let Some(pid) = pid_of_started(line) {
+            assert!(
+                warned.contains(&pid),
+                "no line of supervisor {pid}:\n{text}"
+            );
+            pairs += 1;
+        }
+        if let Some(pid) = pid_of_warning(line) {
+            assert!(
+                started.contains(&pid),
+                "supervisor {pid} was not started:\n{text}"
+            );
+        }
+    }
+    assert!(pairs >= 8, "{pairs} runs checked:\n{text}");
 }

@@ -7,7 +7,7 @@ mod util;
 mod add_remove;
 /// Shell completion: task names through the committed scripts and every shell's protocol.
 mod completion;
-/// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start.
+/// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start, its bounded log.
 mod daemon;
 /// The man pages and completions match the code.
 mod docs;

@@ -13,6 +13,7 @@ use crate::daemon::control::{self, Started};
 use crate::dirs::Paths;
 use crate::error::Error;
 use crate::ipc::{self, Request, Response};
+use crate::logging;
 use crate::output;
 
 /// The environment variable that turns auto-start off (`KRON_NO_AUTOSTART=1`),
@@ -22,7 +23,13 @@ pub const NO_AUTOSTART: &str = "KRON_NO_AUTOSTART";
 pub fn run(ctx: &Ctx, command: &DaemonCommand) -> Result<(), Error> {
     let paths = absolute(&ctx.paths)?;
     match command {
-        DaemonCommand::Run => Ok(daemon::run(&paths)?),
+        DaemonCommand::Run => {
+            logging::init_from_env();
+            if let Err(e) = logging::bound(&paths.daemon_log()) {
+                logging::warning!("{e}");
+            }
+            Ok(daemon::run(&paths)?)
+        }
         DaemonCommand::Start => start(&paths),
         DaemonCommand::Stop => stop(&paths),
         DaemonCommand::Restart => {

@@ -35,6 +35,8 @@ use crate::taskfile::{self, Task, TaskFile};
 
 pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
     logging::init_from_env();
+    // An invalid bound is the daemon's to report, not every supervisor's.
+    let _ = logging::bound(&ctx.paths.daemon_log());
     let launch =
         Launch::parse(&args.run, args.snapshots).map_err(|e| Error::Invalid(e.to_string()))?;
     let files: Vec<Result<TaskFile, Error>> = if launch.snapshots {

@@ -22,9 +22,6 @@ use crate::ipc::{self, Request, Response};
 /// How long `start` waits for the new daemon to answer, and `stop` for the
 /// old one to go.
 pub const WAIT: Duration = Duration::from_secs(10);
-/// `daemon.log` is moved to `daemon.log.1` when a daemon starts and finds
-/// it larger than this.
-const LOG_ROTATE_SIZE: u64 = 1 << 20;
 
 /// The single-instance lock, held for the daemon's life: an flock on
 /// `$XDG_STATE_HOME/kron/daemon.lock` and one on `$RUNTIME/daemon.lock`.
@@ -165,7 +162,7 @@ pub enum Started {
 
 /// The daemon's log file, opened for appending (created 0600): where a
 /// detached daemon, its supervisors and those of `kron run --detach` write
-/// their lines.
+/// their lines. Each of them keeps it bounded (`logging::bound`).
 pub fn open_log(paths: &Paths) -> std::io::Result<std::fs::File> {
     dirs::create_private_dir(&paths.state_dir)?;
     OpenOptions::new()
@@ -183,9 +180,6 @@ pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
     }
     let log_path = paths.daemon_log();
     dirs::create_private_dir(&paths.state_dir).map_err(io_error("creating", &paths.state_dir))?;
-    if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > LOG_ROTATE_SIZE) {
-        let _ = std::fs::rename(&log_path, log_path.with_extension("log.1"));
-    }
     let log = open_log(paths).map_err(io_error("opening", &log_path))?;
     let log_err = log.try_clone().map_err(io_error("opening", &log_path))?;
     let mut command = Command::new(exe);
