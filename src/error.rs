@@ -24,7 +24,7 @@ pub enum Error {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
-    Install(#[from] InstallError),
+    Install(InstallError),
     #[error("no task named `{name}` in {}", file.display())]
     NoSuchTask { name: String, file: PathBuf },
     /// Input kron cannot accept, already explained in the message.
@@ -67,6 +67,17 @@ impl From<EditError> for Error {
     }
 }
 
+/// A task file that is not text when a verb reads it to change it is
+/// reported as when any verb loads it.
+impl From<InstallError> for Error {
+    fn from(e: InstallError) -> Error {
+        match e {
+            InstallError::NotText(e) => Error::Load(e),
+            other => Error::Install(other),
+        }
+    }
+}
+
 impl From<Insecure> for Error {
     fn from(e: Insecure) -> Error {
         Error::Load(LoadError::Insecure(e))
@@ -85,7 +96,10 @@ impl Error {
             | Error::Invalid(_)
             | Error::Load(LoadError::Invalid { .. } | LoadError::Insecure(_))
             | Error::Install(
-                InstallError::Invalid { .. } | InstallError::Refused(_) | InstallError::Insecure(_),
+                InstallError::Invalid { .. }
+                | InstallError::Refused(_)
+                | InstallError::Insecure(_)
+                | InstallError::NotText(_),
             ) => 2,
             Error::Failed(_)
             | Error::Io { .. }

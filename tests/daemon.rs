@@ -182,6 +182,26 @@ fn reloads_good_edits_and_keeps_the_old_tasks_on_a_bad_one() {
 }
 
 #[test]
+fn a_reload_of_a_file_that_is_not_utf8_names_line_and_column() {
+    let env = Env::new();
+    let a = env.path().join("a.out");
+    env.write_task_file(&tick("a", &a));
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("a fires", || !lines(&a).is_empty());
+    let mut bad = tick("a", &a).into_bytes();
+    bad.extend_from_slice(b"# caf\xff\n");
+    std::fs::write(env.task_file(), bad).unwrap();
+    wait_until("status shows the error", || {
+        env.kron(&["status"])
+            .output()
+            .stdout()
+            .contains("tasks.toml:4:6: invalid UTF-8 (byte 0xff)")
+    });
+    let na = lines(&a).len();
+    wait_until("a still fires", || lines(&a).len() > na + 1);
+}
+
+#[test]
 fn sighup_reloads_a_change_inotify_cannot_see() {
     let env = Env::new();
     // The task file is a link to a file elsewhere: editing the target

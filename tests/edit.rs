@@ -199,6 +199,30 @@ fn an_invalid_edit_is_never_installed_and_is_kept() {
 }
 
 #[test]
+fn an_edit_that_is_not_utf8_is_invalid_with_line_and_column_and_kept() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let out = edit(&env, "editor-latin1.sh");
+    out.code(2);
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+    let kept = kept_edits(&env);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read(&kept[0]).unwrap(),
+        [TASKS.as_bytes(), b"# caf\xe9\n"].concat()
+    );
+    let stderr = out.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "{}:8:6: invalid UTF-8 (byte 0xe9)",
+            kept[0].display()
+        )),
+        "{stderr}"
+    );
+    no_scratch_left(&env);
+}
+
+#[test]
 fn a_file_changed_underneath_is_not_overwritten() {
     let env = Env::new();
     env.write_task_file(TASKS);

@@ -272,3 +272,50 @@ fn kron_file_and_file_flag_choose_the_file() {
     let out = env.kron(&["list", "--json"]).output();
     assert_eq!(names(out.success()), ["backup", "ping"]);
 }
+
+/// A task file whose line 3 holds a byte that is not UTF-8 (0xff), inside
+/// a string (`in_string`) or inside a comment.
+fn not_utf8_on_line_3(in_string: bool) -> Vec<u8> {
+    let line3: &[u8] = if in_string {
+        b"command = \"echo caf\xff\"\n"
+    } else {
+        b"command = \"true\" # caf\xff\n"
+    };
+    [&b"[tasks.a]\nschedule = \"@daily\"\n"[..], line3].concat()
+}
+
+#[test]
+fn a_task_file_that_is_not_utf8_is_invalid_with_line_and_column() {
+    for (in_string, column) in [(true, 20), (false, 23)] {
+        let env = Env::new();
+        env.write_task_file("");
+        std::fs::write(env.task_file(), not_utf8_on_line_3(in_string)).unwrap();
+        let shown = format!("tasks.toml:3:{column}: invalid UTF-8 (byte 0xff)");
+        for verb in [&["check"][..], &["list"], &["show", "a"], &["next", "a"]] {
+            let out = env.kron(verb).output();
+            out.code(2);
+            assert!(out.stderr().contains(&shown), "{verb:?}: {}", out.stderr());
+            assert!(out.stdout().is_empty(), "{verb:?}: {}", out.stdout());
+        }
+        // Verbs that change the file refuse it the same way, and change nothing.
+        let before = std::fs::read(env.task_file()).unwrap();
+        let add = ["add", "b", "--schedule", "@daily", "--", "true"];
+        for verb in [&add[..], &["remove", "a"], &["pause", "a"]] {
+            let out = env.kron(verb).output();
+            out.code(2);
+            assert!(out.stderr().contains(&shown), "{verb:?}: {}", out.stderr());
+        }
+        assert_eq!(std::fs::read(env.task_file()).unwrap(), before);
+        // For editors: the diagnostic as JSON.
+        let out = env.kron(&["check", "--json"]).output();
+        out.code(2);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        assert_eq!(report["valid"], false);
+        let d = &report["diagnostics"][0];
+        assert_eq!(
+            (d["line"].as_u64(), d["column"].as_u64()),
+            (Some(3), Some(column))
+        );
+        assert_eq!(d["message"], "invalid UTF-8 (byte 0xff)");
+    }
+}

@@ -52,24 +52,27 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
                 path: "sh".into(),
                 source,
             })?;
-        let text = scratch.read(ctx)?;
+        let bytes = scratch.read()?;
         if !status.success() {
             let what = format!("the editor (`{editor}`) failed ({status}); nothing was installed");
-            return Err(Error::Failed(match kept_if_changed(ctx, &text, start)? {
+            return Err(Error::Failed(match kept_if_changed(ctx, &bytes, start)? {
                 Some(kept) => format!("{what}; your edit is kept at {}", kept.display()),
                 None => what,
             }));
         }
-        if text == start {
+        if bytes == start.as_bytes() {
             return match original {
                 Some(_) => out!(stdout, "no changes; {} left as it was", path.display()),
                 None => out!(stdout, "no changes; {} not created", path.display()),
             };
         }
-        let diagnostics = match taskfile::parse(&text, &scratch.file) {
-            Ok(file) => {
+        // Text that is not UTF-8 is invalid like any other error: edit again or keep it.
+        let parsed = taskfile::decode(&bytes, &scratch.file)
+            .and_then(|text| Ok((taskfile::parse(text, &scratch.file)?, text)));
+        let diagnostics = match parsed {
+            Ok((file, text)) => {
                 let count = file.tasks.len();
-                return match install_edit(ctx, original.as_deref(), &text) {
+                return match install_edit(ctx, original.as_deref(), text) {
                     Ok(()) => {
                         super::daemon::ensure_running(ctx);
                         out!(
@@ -92,14 +95,14 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
             if ask_again()? {
                 continue;
             }
-            let kept = keep(ctx, text.as_bytes())?;
+            let kept = keep(ctx, &bytes)?;
             return Err(Error::Invalid(format!(
                 "{} was not changed; your edit is kept at {}",
                 path.display(),
                 kept.display()
             )));
         }
-        let kept = keep(ctx, text.as_bytes())?;
+        let kept = keep(ctx, &bytes)?;
         for mut diagnostic in diagnostics {
             diagnostic.file = kept.clone();
             eprintln!("{diagnostic}");
@@ -201,11 +204,11 @@ fn ask_again() -> Result<bool, Error> {
     Ok(read > 0 && !answer.starts_with('n'))
 }
 
-fn kept_if_changed(ctx: &Ctx, text: &str, start: &str) -> Result<Option<PathBuf>, Error> {
-    if text == start {
+fn kept_if_changed(ctx: &Ctx, bytes: &[u8], start: &str) -> Result<Option<PathBuf>, Error> {
+    if bytes == start.as_bytes() {
         return Ok(None);
     }
-    keep(ctx, text.as_bytes()).map(Some)
+    keep(ctx, bytes).map(Some)
 }
 
 /// Saves an edit that was not installed, 0600 in
@@ -278,21 +281,13 @@ impl Scratch {
         Ok(scratch)
     }
 
-    /// The edited text. Text that is not UTF-8 cannot be a task file; it is
-    /// kept, not lost.
-    fn read(&self, ctx: &Ctx) -> Result<String, Error> {
-        let bytes = std::fs::read(&self.file).map_err(|source| Error::Io {
+    /// The edited bytes (text that is not UTF-8 is judged, and kept, like
+    /// any invalid edit).
+    fn read(&self) -> Result<Vec<u8>, Error> {
+        std::fs::read(&self.file).map_err(|source| Error::Io {
             action: "reading the edited copy",
             path: self.file.clone(),
             source,
-        })?;
-        String::from_utf8(bytes).or_else(|e| {
-            let kept = keep(ctx, e.as_bytes())?;
-            Err(Error::Invalid(format!(
-                "the edit is not UTF-8 text, so {} was not changed; it is kept at {}",
-                ctx.paths.task_file.display(),
-                kept.display()
-            )))
         })
     }
 }

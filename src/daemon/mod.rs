@@ -490,10 +490,10 @@ pub(crate) fn detach() -> std::io::Result<()> {
 
 /// The task file and its text; a missing file is an empty one.
 fn read_task_file(path: &Path) -> Result<(taskfile::TaskFile, String), LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => {
             dirs::check_task_file(path)?;
-            text
+            taskfile::decode(&bytes, path)?.to_string()
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(source) => {

@@ -31,6 +31,10 @@ pub enum InstallError {
     /// The change itself was refused (a name that exists, one that does not...).
     #[error("{0}")]
     Refused(String),
+    /// The task file as it stands is not text (not UTF-8); nothing was
+    /// changed. The top-level error reports it as any invalid file.
+    #[error(transparent)]
+    NotText(super::load::LoadError),
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {
@@ -68,10 +72,11 @@ pub fn lock(task_file: &Path) -> Result<FileLock, InstallError> {
 
 /// The task file's current text, or `None` if it does not exist yet.
 pub fn read(task_file: &Path) -> Result<Option<String>, InstallError> {
-    match std::fs::read_to_string(task_file) {
-        Ok(text) => {
+    match std::fs::read(task_file) {
+        Ok(bytes) => {
             dirs::check_task_file(task_file)?;
-            Ok(Some(text))
+            let text = super::decode(&bytes, task_file).map_err(InstallError::NotText)?;
+            Ok(Some(text.to_string()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io("reading", task_file)(e)),

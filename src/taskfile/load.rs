@@ -34,12 +34,48 @@ pub enum LoadError {
 
 /// Reads, checks the permissions of, and parses the task file at `path`.
 pub fn load(path: &Path) -> Result<TaskFile, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.into(),
         source,
     })?;
     crate::dirs::check_task_file(path)?;
-    parse(&text, path)
+    parse(decode(&bytes, path)?, path)
+}
+
+/// Task-file bytes as text: a [`LoadError::Invalid`] naming the line and
+/// column of the first byte that is not UTF-8, as a syntax error is named
+/// (a task file is UTF-8 text, as TOML requires). `path` is only used in
+/// the diagnostic.
+pub fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, LoadError> {
+    let error = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(error) => error,
+    };
+    let at = error.valid_up_to();
+    let before = std::str::from_utf8(&bytes[..at]).expect("valid up to here");
+    let (line, column) = LineIndex::new(before).line_column(at);
+    let later = bytes[at..]
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| std::str::from_utf8(l).is_err())
+        .count();
+    let mut help = "task files are UTF-8 text (convert one saved as Latin-1 with \
+                    `iconv -f LATIN1 -t UTF-8`)"
+        .to_string();
+    if later > 0 {
+        help.push_str(&format!("; {later} more line(s) are not UTF-8 either"));
+    }
+    Err(LoadError::Invalid {
+        path: path.into(),
+        diagnostics: vec![Diagnostic {
+            file: path.into(),
+            line,
+            column,
+            key_path: String::new(),
+            message: format!("invalid UTF-8 (byte {:#04x})", bytes[at]),
+            help: Some(help),
+        }],
+    })
 }
 
 impl LoadError {

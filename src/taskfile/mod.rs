@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::schedule::{Schedule, Zone};
 
-pub use load::{load, parse};
+pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];

@@ -299,3 +299,65 @@ fn metrics_file_is_a_path_in_defaults_only() {
         "{got:?}"
     );
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
+    let path = Path::new("t.toml");
+    let diagnostics = |bytes: &[u8]| -> Vec<String> {
+        super::decode(bytes, path)
+            .expect_err("not UTF-8")
+            .into_diagnostics()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    // Inside a string, after a character of two bytes: columns count characters.
+    let mut bytes = TASK.replace("true", "é \u{0}").into_bytes();
+    let nul = bytes.iter().position(|&b| b == 0).unwrap();
+    bytes[nul] = 0xff;
+    let got = diagnostics(&bytes);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("t.toml:3:14: invalid UTF-8 (byte 0xff)\n  help: task files are UTF-8"),
+        "{got:?}"
+    );
+    // In a comment, a Latin-1 "é" (0xe9) starting what is not a sequence;
+    // the later lines that are not UTF-8 either are counted.
+    let text =
+        b"[tasks.a] # caf\xe9\nschedule = \"@daily\" # \xe9\ncommand = \"true\" # \xe9\xe9\n";
+    let got = diagnostics(text);
+    assert!(
+        got[0].starts_with("t.toml:1:16: invalid UTF-8 (byte 0xe9)"),
+        "{got:?}"
+    );
+    assert!(
+        got[0].ends_with("; 2 more line(s) are not UTF-8 either"),
+        "{got:?}"
+    );
+    // A sequence cut short at the end of the file.
+    let got = diagnostics(b"# \xe2\x82");
+    assert!(
+        got[0].starts_with("t.toml:1:3: invalid UTF-8 (byte 0xe2)"),
+        "{got:?}"
+    );
+    assert_eq!(super::decode(TASK.as_bytes(), path).unwrap(), TASK);
+}
+
+#[test]
+fn load_refuses_a_file_that_is_not_utf8_as_invalid() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tasks.toml");
+    std::fs::write(
+        &file,
+        b"[tasks.a]\nschedule = \"@daily\"\n# \xff\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    match super::load(&file) {
+        Err(super::load::LoadError::Invalid { diagnostics, .. }) => {
+            assert_eq!((diagnostics[0].line, diagnostics[0].column), (3, 3));
+        }
+        other => panic!("{other:?}"),
+    }
+}
