@@ -8,6 +8,12 @@
 //! crate would pick) so that one set of variables isolates it everywhere.
 //! Directories are created 0700 and files 0600; a task file that others can
 //! write, or that another user owns, is refused as cron refuses a crontab.
+//!
+//! kron's directories are its own: [`Paths::check`] refuses a runtime, state
+//! or task-file directory that another user owns or that others can write
+//! (as ssh and tmux refuse such a directory for their sockets), once, at the
+//! start of every verb that uses them; [`create_private_dir`] checks what it
+//! creates, so a directory another user slips in meanwhile is refused too.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -71,12 +77,29 @@ pub fn expand_home(text: &str) -> PathBuf {
     }
 }
 
-/// Creates `dir` and any missing parents with mode 0700.
+/// Creates `dir` and any missing parents with mode 0700. Each directory it
+/// had to create is checked afterwards: one that another user made in the
+/// meantime (in a parent others can write, such as `/tmp`) is refused with
+/// a `PermissionDenied` error that carries the [`Insecure`] reason, not
+/// used. A directory that exists already costs one `stat`; whether it is
+/// private is [`Paths::check`]'s business.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+        .collect();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
+        .create(dir)?;
+    for made in missing {
+        check_private_dir(made)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +135,67 @@ pub fn check_task_file(path: &Path) -> Result<(), Insecure> {
     Ok(())
 }
 
+/// Refuses `dir`, one of kron's own directories (`$RUNTIME`, the state
+/// directory), when another user owns it or others can write it: they
+/// could replace or add what kron keeps there (its locks, its socket, the
+/// requests `kron kill` leaves, the runs it records). Nothing to refuse
+/// when it does not exist: kron creates it 0700.
+pub fn check_private_dir(dir: &Path) -> Result<(), Insecure> {
+    check_dir(dir, "chmod 700")
+}
+
+/// [`check_private_dir`] for the directory that holds the task file, which
+/// may be the user's own (`--file ~/projects/tasks.toml`) and readable by
+/// others: only writing it is refused (kron installs the file by a rename
+/// in it, and whoever can write it could rename another file over it).
+pub fn check_task_dir(task_file: &Path) -> Result<(), Insecure> {
+    let dir = match task_file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    check_dir(dir, "chmod go-w")
+}
+
+fn check_dir(dir: &Path, chmod: &str) -> Result<(), Insecure> {
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    let shown = dir.display();
+    if meta.uid() != uid {
+        return Err(Insecure {
+            path: dir.into(),
+            reason: format!(
+                "it belongs to uid {}, not to you (uid {uid}), so that user could change what \
+                 kron keeps in it (look inside before you remove it)",
+                meta.uid()
+            ),
+            fix: format!("{}rm -rf {shown}", if uid == 0 { "" } else { "sudo " }),
+        });
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Insecure {
+            path: dir.into(),
+            reason: format!(
+                "others can write it (mode {:o}), so they could change what kron keeps in it",
+                meta.mode() & 0o7777
+            ),
+            fix: format!("{chmod} {shown}"),
+        });
+    }
+    Ok(())
+}
+
 impl Paths {
+    /// Refuses the runtime, state and task-file directories (those that
+    /// exist) when another user owns one or others can write it. Three
+    /// `stat`s, once at the start of every verb that uses them.
+    pub fn check(&self) -> Result<(), Insecure> {
+        check_private_dir(&self.runtime_dir)?;
+        check_private_dir(&self.state_dir)?;
+        check_task_dir(&self.task_file)
+    }
+
     /// `$RUNTIME/locks`: the task locks.
     pub fn locks_dir(&self) -> PathBuf {
         self.runtime_dir.join("locks")
@@ -201,6 +284,47 @@ mod tests {
                 e.contains("chmod 600") && e.contains(&format!("{mode:o}")),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn a_directory_others_can_write_or_own_is_refused_with_the_fix() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("kron");
+        let shown = dir.display().to_string();
+        assert!(
+            check_private_dir(&dir).is_ok(),
+            "a missing directory is kron's to create"
+        );
+        create_private_dir(&dir).unwrap();
+        assert!(check_private_dir(&dir).is_ok());
+        for mode in [0o770, 0o707, 0o777, 0o1777] {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = check_private_dir(&dir).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("(mode {mode:o})"))
+                    && e.contains(&format!("`chmod 700 {shown}`")),
+                "{e}"
+            );
+        }
+        // Readable by others is fine for the task file's directory, writable is not.
+        let file = dir.join("tasks.toml");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_task_dir(&file).is_ok());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let e = check_task_dir(&file).unwrap_err().to_string();
+        assert!(e.contains(&format!("`chmod go-w {shown}`")), "{e}");
+        // Another user's (only root can give a directory away).
+        if nix::unistd::getuid().is_root() {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            let e = check_private_dir(&dir).unwrap_err().to_string();
+            assert!(
+                e.contains("belongs to uid 65534, not to you (uid 0)")
+                    && e.contains(&format!("`rm -rf {shown}`")),
+                "{e}"
+            );
+            assert!(check_task_dir(&file).is_err());
         }
     }
 

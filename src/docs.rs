@@ -136,7 +136,8 @@ Something failed (a file could not be written, a task could not be
 exported, a check of \fBkron doctor\fR failed, ...).
 .TP
 \fB2\fR
-The command line, a schedule or the task file is invalid.
+The command line, a schedule or the task file is invalid, or the task file
+or one of kron's directories is refused as insecure.
 .TP
 \fB3\fR
 \fBkron daemon status\fR only: the daemon is not running.
@@ -191,6 +192,11 @@ with \fBflock\fR(1)) and the runs in progress.
 .TP
 \fI$XDG_CONFIG_HOME/systemd/user/kron.service\fR
 The unit \fBkron daemon install\fR writes.
+.PP
+kron refuses \fI$XDG_RUNTIME_DIR/kron\fR, \fI$XDG_STATE_HOME/kron\fR and the
+task file's directory (exit status 2) when another user owns one or others
+can write it; the message names the command that fixes it. The daemon
+answers only its own user on its socket.
 .SH "SEE ALSO"
 \fBkron\-tasks\fR(5), \fBcrontab\fR(5), \fBsystemd.timer\fR(5), \fBflock\fR(1)
 "#;

@@ -72,7 +72,7 @@ pub fn run(setup: &Setup) -> Vec<Check> {
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok());
     let path = &setup.paths.task_file;
     let loaded = path.exists().then(|| taskfile::load(path));
-    let mut checks = vec![task_file(path, loaded.as_ref())];
+    let mut checks = vec![task_file(path, loaded.as_ref()), directories(setup.paths)];
     checks.push(zones(doc.as_ref()));
     checks.push(system_zone(doc.as_ref()));
     checks.push(daemon(setup.paths));
@@ -123,6 +123,28 @@ fn task_file(path: &Path, loaded: Option<&Result<TaskFile, LoadError>>) -> Check
         .fix("kron check (to see them), then kron edit"),
         Err(e @ LoadError::Read { .. }) => check(WHAT, Status::Fail, e.to_string())
             .fix(format!("chmod 600 {shown}, or check its directory")),
+    }
+}
+
+/// kron's directories are its own ([`Paths::check`], which every other verb
+/// applies before it starts).
+fn directories(paths: &Paths) -> Check {
+    const WHAT: &str = "directories";
+    match paths.check() {
+        Ok(()) => check(
+            WHAT,
+            Status::Ok,
+            "yours, not writable by others (runtime, state, task file's)",
+        ),
+        Err(e) => check(
+            WHAT,
+            Status::Fail,
+            format!("{}: {}", e.path.display(), e.reason),
+        )
+        .fix(format!(
+            "{} (kron and its daemon refuse it until then)",
+            e.fix
+        )),
     }
 }
 

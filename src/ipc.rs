@@ -5,8 +5,9 @@
 //! `{"version":1,"response":{...}}`, at most [`MAX_FRAME`] bytes. A daemon
 //! that speaks another version answers with an error that says so, and the
 //! client reports it. The socket lives in the 0700 runtime directory, so
-//! only the user (and root) can connect; there is no other authentication.
-//! Clients give up after [`TIMEOUT`]. Nothing here prints.
+//! only the user (and root) can connect; the daemon also asks the kernel
+//! who connected ([`admit`], `SO_PEERCRED`) and takes requests from its own
+//! user only. Clients give up after [`TIMEOUT`]. Nothing here prints.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -157,7 +158,12 @@ pub fn request(socket: &Path, request: &Request) -> Result<Response, IpcError> {
     })
     .expect("requests serialise");
     frame.push(b'\n');
-    (&stream).write_all(&frame).map_err(io("writing to"))?;
+    // A daemon that refuses the connection answers before reading and
+    // closes it, so the write may fail with EPIPE: its answer is read anyway.
+    let written = match (&stream).write_all(&frame) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(io("writing to")(e)),
+        written => written,
+    };
     let mut line = Vec::new();
     BufReader::new((&stream).take(MAX_FRAME as u64 + 1))
         .read_until(b'\n', &mut line)
@@ -167,6 +173,7 @@ pub fn request(socket: &Path, request: &Request) -> Result<Response, IpcError> {
         reason,
     };
     if line.is_empty() {
+        written.map_err(io("writing to"))?;
         return Err(protocol(
             "it closed the connection without answering".into(),
         ));
@@ -219,6 +226,77 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
     .expect("responses serialise");
     frame.push(b'\n');
     frame
+}
+
+/// Why the daemon did not take a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error(
+        "refused a connection from uid {peer} on the control socket: only uid {own} may use it"
+    )]
+    OtherUser { own: u32, peer: u32 },
+    #[error("refused a connection on the control socket: reading its peer's credentials: {0}")]
+    Credentials(std::io::Error),
+}
+
+/// The daemon's side, on each connection it accepts: takes it only from a
+/// process of the daemon's own user, as the kernel recorded it when the
+/// client connected (`SO_PEERCRED`). A refused client is told why (best
+/// effort) before the daemon drops the connection.
+pub fn admit(stream: &UnixStream) -> Result<(), PeerError> {
+    let own = nix::unistd::geteuid().as_raw();
+    let result = peer_uid(stream)
+        .map_err(PeerError::Credentials)
+        .and_then(|peer| admits(own, peer));
+    if result.is_err() {
+        let message = format!("this daemon takes requests from uid {own} only");
+        let _ = stream.set_nonblocking(true);
+        let _ = (&*stream).write_all(&encode_response(&Response::Error { message }));
+    }
+    result
+}
+
+/// Whether a daemon running as uid `own` takes requests from uid `peer`:
+/// only when they are the same. Root is refused too: it can do anything to
+/// the daemon anyway (signal it, change its files), so letting it in would
+/// add nothing, and kron run as root refuses the user's directories as
+/// another user's.
+pub fn admits(own: u32, peer: u32) -> Result<(), PeerError> {
+    if peer == own {
+        Ok(())
+    } else {
+        Err(PeerError::OtherUser { own, peer })
+    }
+}
+
+/// The effective uid of the process at the other end of `stream` when it
+/// connected.
+fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the descriptor is open for the call (`stream` is borrowed),
+    // and `cred` and `len` are live locals, `len` holding `cred`'s size, so
+    // the kernel writes at most that many bytes into `cred`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &raw mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(cred.uid)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +398,22 @@ mod tests {
         );
         assert!(matches!(request(&socket, &Request::Ping), Err(IpcError::Refused(m)) if m == "no"));
         server.join().unwrap();
+    }
+
+    #[test]
+    fn only_the_daemons_own_user_is_admitted() {
+        assert!(admits(1000, 1000).is_ok());
+        assert!(admits(0, 0).is_ok());
+        for (own, peer) in [(1000, 1001), (1000, 0), (0, 65534)] {
+            let e = admits(own, peer).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("from uid {peer}")) && e.contains(&format!("only uid {own}")),
+                "{e}"
+            );
+        }
+        // A connection of this process's own user, through the kernel.
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(admit(&a).is_ok());
+        assert_eq!(peer_uid(&a).unwrap(), nix::unistd::geteuid().as_raw());
     }
 }

@@ -9,6 +9,8 @@ mod add_remove;
 mod completion;
 /// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start, its bounded log.
 mod daemon;
+/// kron's directories are its own: insecure or foreign ones refused, another user's client refused.
+mod dirs;
 /// The man pages and completions match the code.
 mod docs;
 /// `kron doctor`: each check's pass, failure and fix.

@@ -21,7 +21,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -246,15 +246,8 @@ impl Scratch {
                 source,
             }
         };
+        // Private: checked when `kron edit` started (`Paths::check`), or now.
         dirs::create_private_dir(runtime_dir).map_err(io("creating", runtime_dir))?;
-        let meta = std::fs::metadata(runtime_dir).map_err(io("reading", runtime_dir))?;
-        if meta.uid() != nix::unistd::getuid().as_raw() || meta.mode() & 0o022 != 0 {
-            return Err(Error::Failed(format!(
-                "refusing to put your edit in {}: others can write it; fix it with `chmod 700 {}`",
-                runtime_dir.display(),
-                runtime_dir.display()
-            )));
-        }
         let dir = runtime_dir.join(format!("edit-{}", std::process::id()));
         // A directory of this name was left by an earlier process with the same pid.
         let _ = std::fs::remove_dir_all(&dir);

@@ -56,6 +56,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     let ctx = Ctx {
         paths: Paths::from_env(cli.file.as_deref()),
     };
+    if uses_dirs(&cli.command) {
+        ctx.paths.check()?;
+    }
     match cli.command {
         Command::Edit => edit::run(&ctx),
         Command::Add(args) => add::run(&ctx, &args),
@@ -80,6 +83,20 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Generate(args) => completions::generate(&args),
+    }
+}
+
+/// Whether the verb uses kron's directories, which must then be kron's own
+/// ([`Paths::check`]). Those that do not: `check` validates a file wherever
+/// it is and writes nothing, `next --expr` reads no file, `doctor` reports
+/// an insecure directory as one of its checks, and the generators.
+fn uses_dirs(command: &Command) -> bool {
+    match command {
+        Command::Check(_) | Command::Doctor(_) | Command::Completions(_) | Command::Generate(_) => {
+            false
+        }
+        Command::Next(args) => args.expr.is_none(),
+        _ => true,
     }
 }
 

@@ -95,7 +95,9 @@ impl Server {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_ok() {
+                    if let Err(e) = ipc::admit(&stream) {
+                        warning!("{e}");
+                    } else if stream.set_nonblocking(true).is_ok() {
                         self.connections.push(Connection {
                             stream,
                             buf: Vec::new(),
