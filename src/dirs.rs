@@ -217,6 +217,12 @@ impl Paths {
         self.state_dir.join("logs")
     }
 
+    /// `$RUNTIME/unrecorded`: records whose history could not be written
+    /// (a full disk), until it can.
+    pub fn unrecorded_dir(&self) -> PathBuf {
+        self.runtime_dir.join("unrecorded")
+    }
+
     /// `$XDG_STATE_HOME/kron/history`: one `NAME.jsonl` per task.
     pub fn history_dir(&self) -> PathBuf {
         self.state_dir.join("history")

@@ -72,7 +72,11 @@ pub fn run(setup: &Setup) -> Vec<Check> {
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok());
     let path = &setup.paths.task_file;
     let loaded = path.exists().then(|| taskfile::load(path));
-    let mut checks = vec![task_file(path, loaded.as_ref()), directories(setup.paths)];
+    let mut checks = vec![
+        task_file(path, loaded.as_ref()),
+        directories(setup.paths),
+        history(setup.paths),
+    ];
     checks.push(zones(doc.as_ref()));
     checks.push(system_zone(doc.as_ref()));
     checks.push(daemon(setup.paths));
@@ -144,6 +148,28 @@ fn directories(paths: &Paths) -> Check {
         .fix(format!(
             "{} (kron and its daemon refuse it until then)",
             e.fix
+        )),
+    }
+}
+
+/// Runs recorded nowhere but in `$RUNTIME/unrecorded`: their history
+/// could not be written (the state disk is full).
+fn history(paths: &Paths) -> Check {
+    const WHAT: &str = "history";
+    match crate::history::unrecorded(paths) {
+        0 => check(WHAT, Status::Ok, "every run's record is in its history"),
+        n => check(
+            WHAT,
+            Status::Fail,
+            format!(
+                "{n} run(s) could not be recorded in {} and wait in {}",
+                paths.history_dir().display(),
+                paths.unrecorded_dir().display()
+            ),
+        )
+        .fix(format!(
+            "free some space on the disk of {} (df -h {0}); the next run writes them",
+            paths.state_dir.display()
         )),
     }
 }

@@ -7,7 +7,13 @@
 //! [`SLACK`] runs, not on each). A line that does not parse, such as the
 //! last line of a writer that crashed mid-write, is skipped with a warning,
 //! never fatal; the next append first ends that line so its own record stays
-//! whole. The daemon uses [`append`] for the runs it skips itself.
+//! whole.
+//!
+//! A record that cannot be written (the state disk is full) is not lost:
+//! [`record`] keeps it in `$RUNTIME/unrecorded/RUN_ID.json` (the runtime
+//! directory is usually a tmpfs of its own), where `kron status` and `kron
+//! doctor` count it, and the next record that can be written takes the kept
+//! ones into their histories first.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -16,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::dirs::Paths;
 
 /// Records kept per task.
 pub const KEEP: usize = 1000;
@@ -106,6 +114,75 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Histo
         action,
         path,
         source,
+    }
+}
+
+/// Appends `record` to its task's history, or keeps it for later when the
+/// history cannot be written (the error is still returned, for a warning).
+/// After a record that could be written, the kept ones are written too.
+pub fn record(paths: &Paths, record: &Record) -> Result<(), HistoryError> {
+    match append(&paths.history_dir(), record) {
+        Ok(()) => {
+            write_kept(paths);
+            Ok(())
+        }
+        Err(e) => {
+            let dir = paths.unrecorded_dir();
+            let kept = crate::dirs::create_private_dir(&dir).and_then(|()| {
+                let bytes = serde_json::to_vec(record).expect("records serialize");
+                std::fs::write(dir.join(format!("{}.json", record.run_id)), bytes)
+            });
+            Err(match kept {
+                Ok(()) => HistoryError {
+                    action: "keeping the record in $RUNTIME/unrecorded until there is room: writing",
+                    ..e
+                },
+                Err(_) => e,
+            })
+        }
+    }
+}
+
+/// How many records wait in `$RUNTIME/unrecorded` for their history.
+pub fn unrecorded(paths: &Paths) -> usize {
+    std::fs::read_dir(paths.unrecorded_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes the kept records into their histories. Each is claimed by a
+/// rename first, so that concurrent writers never write one twice.
+fn write_kept(paths: &Paths) {
+    let dir = paths.unrecorded_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run_id) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let claimed = dir.join(format!(".{run_id}.{}", std::process::id()));
+        if std::fs::rename(entry.path(), &claimed).is_err() {
+            continue;
+        }
+        let kept: Option<Record> = std::fs::read(&claimed)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        match kept.map(|r| append(&paths.history_dir(), &r)) {
+            Some(Err(_)) => {
+                let _ = std::fs::rename(&claimed, entry.path());
+                return;
+            }
+            Some(Ok(())) | None => {
+                let _ = std::fs::remove_file(&claimed);
+            }
+        }
     }
 }
 

@@ -290,3 +290,96 @@ fn a_foreground_kron_run_killed_is_stopped_and_recorded_by_the_next_verb() {
     assert_eq!(history(&env, "t")[0]["outcome"], "interrupted");
     wait_until("its processes are gone", || !group_alive(pgid));
 }
+
+/// A tmpfs mounted over a test's directory, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` when this process may not mount (not root).
+    fn mount(at: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` with one file, and returns it.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 4096];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.sync_all();
+    path
+}
+
+#[test]
+fn runs_on_a_full_state_disk_are_counted_and_recorded_once_there_is_room() {
+    let env = Env::new();
+    let Some(_disk) = Tmpfs::mount(&env.path().join("state"), "512k") else {
+        eprintln!("not root: no tmpfs to fill; skipped");
+        return;
+    };
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "[tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\nworkdir = {:?}\n",
+        dir.display().to_string()
+    ));
+    // Full before the first record: its history file cannot get a block.
+    let filler = fill(&env.path().join("state"));
+    for _ in 0..2 {
+        let out = env.kron(&["run", "t"]).output();
+        out.success();
+        assert!(
+            out.stderr().contains("until there is room"),
+            "{}",
+            out.stderr()
+        );
+    }
+    assert_eq!(history(&env, "t").len(), 0);
+    let out = env.kron(&["status", "--json"]).output();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["unrecorded"], 2, "{report}");
+    let status = env.kron(&["status"]).output();
+    assert!(
+        status.stdout().contains("2 run(s) NOT recorded"),
+        "{}",
+        status.stdout()
+    );
+    let doctor = env.kron(&["doctor"]).output();
+    assert!(
+        doctor.stdout().contains("2 run(s) could not be recorded"),
+        "{}",
+        doctor.stdout()
+    );
+    // Room again: the next run writes the kept records too.
+    std::fs::remove_file(filler).unwrap();
+    env.kron(&["run", "t"]).output().success();
+    let records = history(&env, "t");
+    assert_eq!(records.len(), 3, "{records:?}");
+    let out = env.kron(&["status", "--json"]).output();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["unrecorded"], 0);
+}

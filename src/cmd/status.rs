@@ -30,6 +30,9 @@ struct Report {
     running: Vec<RunningRun>,
     /// Runs whose supervisor died, until they are stopped and recorded.
     orphaned: Vec<RunningRun>,
+    /// Runs whose record could not be written to their history (the state
+    /// disk is full), kept until it can be.
+    unrecorded: usize,
 }
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
@@ -40,6 +43,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         task_file: paths.task_file.display().to_string(),
         running: running::running(paths),
         orphaned: recover::orphans(paths),
+        unrecorded: crate::history::unrecorded(paths),
     };
     recover::start(paths);
     if let Some(pid) = control::running(paths)? {
@@ -118,6 +122,15 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
             )?;
             out!(stdout, "task file: {}", report.task_file)?;
         }
+    }
+    if report.unrecorded > 0 {
+        out!(
+            stdout,
+            "history:   {} run(s) NOT recorded: {} cannot be written (disk full?); \
+             they are kept and written once it can be (kron doctor)",
+            report.unrecorded,
+            paths.history_dir().display()
+        )?;
     }
     if report.running.is_empty() && report.orphaned.is_empty() {
         return out!(stdout, "running:   none");

@@ -210,10 +210,7 @@ fn run(
             let now = Timestamp::now();
             let reason = "interrupted while waiting for the lock".to_string();
             let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
-            warn(
-                &mut warnings,
-                history::append(&req.paths.history_dir(), &record),
-            );
+            warn(&mut warnings, history::record(req.paths, &record));
             return Ok(Some(Report {
                 record,
                 exit_code: 128 + signal as u8,
@@ -275,10 +272,7 @@ fn record(
 fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
     let now = Timestamp::now();
     let record = record(req, now, 0, None, Outcome::Skipped, Some(reason));
-    warn(
-        &mut warnings,
-        history::append(&req.paths.history_dir(), &record),
-    );
+    warn(&mut warnings, history::record(req.paths, &record));
     Report {
         record,
         exit_code: 1,
@@ -306,7 +300,7 @@ pub fn record_unstarted(paths: &Paths, run: &Run, reason: String) -> Result<(), 
         duration_ms: 0,
         reason: Some(reason),
     };
-    history::append(&paths.history_dir(), &record)
+    history::record(paths, &record)
 }
 
 /// `SIGTERM` for 15; the number for a signal nix does not know.
@@ -430,10 +424,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         _ => attempt,
     };
     let record = record(req, started, made, status, outcome, reason);
-    warn(
-        &mut out.warnings,
-        history::append(&req.paths.history_dir(), &record),
-    );
+    warn(&mut out.warnings, history::record(req.paths, &record));
     running::unregister(&registry, req.run_id());
     let _ = std::io::stdout().flush();
     Report {

@@ -147,7 +147,7 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
         duration_ms: finished.duration_since(run.started).as_millis().max(0) as u64,
         reason: Some(reason),
     };
-    let written = history::append(&paths.history_dir(), &record);
+    let written = history::record(paths, &record);
     let _ = std::fs::remove_file(&claimed);
     let _ = std::fs::remove_file(running::request_path(&dir, &run.run_id));
     written.map_err(|e| e.to_string())?;
