@@ -23,7 +23,7 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 mod output;
-pub mod process;
+pub mod procfs;
 pub mod runlog;
 pub mod runner;
 pub mod schedule;

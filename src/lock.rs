@@ -4,12 +4,18 @@
 //!
 //! The path is documented so that a user's own scripts can share a lock with
 //! `flock(1)`: `flock $XDG_RUNTIME_DIR/kron/locks/backup.lock ...` never runs
-//! at the same time as the task `backup`. A lock is released when its file
-//! is closed, so a crashed holder never leaves it held. Lock files are never
-//! deleted (deleting a locked file would let a second holder in through a
-//! new inode). This module knows nothing of tasks or overlap policies.
+//! at the same time as the task `backup`. An flock(2) lock belongs to the
+//! open file, and every process that inherited a descriptor of it holds it:
+//! a run's command gets one ([`Held::fd`], on its descriptor 3), as a
+//! command under `flock(1)` does, so the lock stays held for as long as any
+//! process of the run keeps it, even if its supervisor is killed, and is
+//! released when the last one exits. Who holds it is in `/proc`
+//! ([`holders`]). Lock files are never deleted (deleting a locked file
+//! would let a second holder in through a new inode). This module knows
+//! nothing of tasks or overlap policies.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -26,16 +32,23 @@ pub enum LockError {
     Interrupted { path: PathBuf },
 }
 
-/// A held lock; dropping it releases it.
+/// A held lock; dropping it releases it, unless a process that inherited
+/// its descriptor still has it.
 #[derive(Debug)]
 pub struct Held {
     path: PathBuf,
-    _file: File,
+    file: File,
 }
 
 impl Held {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The lock's descriptor (close-on-exec): a process started with a
+    /// copy of it holds the lock too, until it closes it or exits.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
@@ -64,7 +77,7 @@ pub fn try_acquire(path: &Path) -> Result<Option<Held>, LockError> {
     match file.try_lock() {
         Ok(()) => Ok(Some(Held {
             path: path.into(),
-            _file: file,
+            file,
         })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(LockError::Io {
@@ -88,7 +101,7 @@ pub fn acquire(path: &Path, mut stop: impl FnMut() -> bool) -> Result<Held, Lock
             Ok(()) => {
                 return Ok(Held {
                     path: path.into(),
-                    _file: file,
+                    file,
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -109,6 +122,12 @@ pub fn is_held(path: &Path) -> bool {
         return false;
     }
     matches!(try_acquire(path), Ok(None))
+}
+
+/// The processes holding the lock at `path` (this user's, from `/proc`),
+/// sorted; empty when it is free or the holder cannot be seen.
+pub fn holders(path: &Path) -> Vec<i32> {
+    crate::procfs::flock_holders(path)
 }
 
 #[cfg(test)]

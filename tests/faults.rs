@@ -146,7 +146,7 @@ fn a_start_right_after_a_sigkill_waits_for_the_dead_daemon() {
 /// Whether any process of group `pgid` lives (zombies that this sandbox's
 /// PID 1 may never reap do not count).
 fn group_alive(pgid: i64) -> bool {
-    kron::process::group_alive(pgid as i32)
+    kron::procfs::group_alive(pgid as i32)
 }
 
 /// A task whose command starts two background sleeps and waits: three

@@ -8,7 +8,9 @@ use std::process::{Child, Command};
 
 use nix::sys::signal::Signal;
 
-use crate::util::{DEADLINE, Env, history, signal, task, wait_for, wait_until, wait_with_deadline};
+use crate::util::{
+    DEADLINE, Env, gone, history, signal, task, wait_for, wait_until, wait_with_deadline,
+};
 
 fn lock_file(env: &Env, name: &str) -> PathBuf {
     env.path().join(format!("runtime/kron/locks/{name}.lock"))
@@ -262,4 +264,111 @@ fn the_lock_file_is_shared_with_flock() {
     std::fs::write(dir.join("gate"), "").unwrap();
     wait_with_deadline(run, DEADLINE).success();
     assert!(try_lock().success());
+}
+
+/// Starts `kron run --detach t` (task `t` with `extra` lines, its first
+/// run waiting for `never`), waits until its command runs, and kills its
+/// supervisor with SIGKILL. Returns the run id and the command's pid.
+fn detached_run_whose_supervisor_is_killed(env: &Env, extra: &str) -> (String, i32) {
+    let dir = env.work();
+    // As `first_waits`, but printing before it touches `first`: its output
+    // has no reader once the supervisor is killed (SIGPIPE).
+    let command = format!(
+        "if [ -e first ]; then echo later; else echo first; touch first; {}; fi",
+        wait_for("never")
+    );
+    env.write_task_file(&task("t", &command, &dir, extra));
+    let out = env.kron(&["run", "--detach", "t"]).output();
+    out.success();
+    let run_id = out.stdout().trim().to_string();
+    let entry = env
+        .path()
+        .join(format!("runtime/kron/running/{run_id}.json"));
+    let mut registered = serde_json::Value::Null;
+    wait_until("the run is registered with its command", || {
+        registered = std::fs::read(&entry)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        registered["pgid"].is_i64() && dir.join("first").exists()
+    });
+    let supervisor = registered["supervisor_pid"].as_i64().unwrap() as i32;
+    let command = registered["pgid"].as_i64().unwrap() as i32;
+    signal(supervisor as u32, Signal::SIGKILL);
+    wait_until("the supervisor is gone", || gone(supervisor));
+    assert!(!gone(command), "the command runs on without its supervisor");
+    (run_id, command)
+}
+
+#[test]
+fn a_killed_supervisors_command_keeps_the_lock() {
+    let env = Env::new();
+    let (run_id, command) = detached_run_whose_supervisor_is_killed(&env, "");
+    let lock = lock_file(&env, "t");
+    // The command inherited the lock: no second copy starts beside it.
+    assert!(held(&lock));
+    let second = env.kron(&["run", "t"]).output();
+    second.code(1);
+    assert_eq!(second.stdout(), "");
+    let reason = history(&env, "t")[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.starts_with("lock `t` is held by pid")
+            && reason.ends_with(&format!("(run {run_id}, its supervisor is gone)")),
+        "{reason}"
+    );
+    let pids = reason
+        .trim_start_matches("lock `t` is held by pids ")
+        .trim_start_matches("lock `t` is held by pid ");
+    assert!(
+        pids.split([',', ' ']).any(|p| p == command.to_string()),
+        "{reason} names the command ({command})"
+    );
+    assert!(second.stderr().contains(&reason), "{}", second.stderr());
+    // Until the command ends.
+    assert!(held(&lock));
+    std::fs::write(env.work().join("never"), "").unwrap();
+    wait_until("the command ends", || gone(command));
+    wait_until("the lock is free", || !held(&lock));
+    env.kron(&["run", "t"]).output().success();
+}
+
+#[test]
+fn replace_stops_a_killed_supervisors_command() {
+    let env = Env::new();
+    let (_, command) = detached_run_whose_supervisor_is_killed(&env, "overlap = \"replace\"");
+    let second = wait_with_deadline(env.kron(&["run", "t"]).spawn(), DEADLINE);
+    second.success();
+    assert_eq!(second.stdout(), "later\n");
+    assert!(gone(command));
+    assert!(!held(&lock_file(&env, "t")));
+}
+
+#[test]
+fn a_skipped_run_names_a_holder_kron_did_not_start() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task("t", "true", &dir, ""));
+    let path = lock_file(&env, "t");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&path)
+        .args(["-c", &format!("touch held; {}", wait_for("gate"))])
+        .current_dir(&dir)
+        .spawn()
+        .expect("flock(1) runs");
+    wait_until("flock holds the lock", || dir.join("held").exists());
+    let skipped = env.kron(&["run", "t"]).output();
+    skipped.code(1);
+    let reason = history(&env, "t")[0]["reason"].clone();
+    let reason = reason.as_str().unwrap();
+    assert!(reason.starts_with("lock `t` is held by pid"), "{reason}");
+    assert!(
+        reason.contains(", not started by kron; the lock is "),
+        "{reason}"
+    );
+    std::fs::write(dir.join("gate"), "").unwrap();
+    assert!(holder.wait().unwrap().success());
 }

@@ -47,6 +47,57 @@ fn the_environment_is_built_from_nothing() {
     assert_eq!(vars, expected);
 }
 
+/// The command's descriptors: 0 to 2, and its task's lock on 3 (none with
+/// `overlap = "allow"`); nothing of the supervisor's or its caller's leaks
+/// in (the shell's own, from 10 up, are not counted).
+#[test]
+fn the_command_inherits_its_lock_on_descriptor_3_and_nothing_else() {
+    let env = Env::new();
+    let dir = env.work();
+    let list = "for fd in 0 1 2 3 4 5 6 7 8 9; do \
+                [ -e /proc/$$/fd/$fd ] && echo \"$fd $(readlink /proc/$$/fd/$fd)\"; done; true";
+    env.write_task_file(&format!(
+        "{}{}",
+        task("t", list, &dir, ""),
+        task("free", list, &dir, "overlap = \"allow\""),
+    ));
+    let fds = |name: &str| {
+        // A descriptor kron's caller leaves open is not passed on.
+        let leaked = std::fs::File::open("/dev/null").unwrap();
+        let mut command = env.kron(&["run", name]).into_command();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+        // SAFETY: dup2(2) is async-signal-safe and touches no memory; the
+        // copy on 7 has no close-on-exec flag, so kron inherits it.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(
+                &mut command,
+                move || match nix::libc::dup2(raw, 7) {
+                    -1 => Err(std::io::Error::last_os_error()),
+                    _ => Ok(()),
+                },
+            );
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let locked = fds("t");
+    let numbers: Vec<&str> = locked.lines().map(|l| &l[..1]).collect();
+    assert_eq!(numbers, ["0", "1", "2", "3"], "{locked}");
+    let lock = env
+        .path()
+        .join("runtime/kron/locks/t.lock")
+        .canonicalize()
+        .unwrap();
+    assert!(
+        locked.contains(&format!("3 {}", lock.display())),
+        "{locked}"
+    );
+    let free = fds("free");
+    let numbers: Vec<&str> = free.lines().map(|l| &l[..1]).collect();
+    assert_eq!(numbers, ["0", "1", "2"], "{free}");
+}
+
 #[test]
 fn workdir_stdin_and_shell() {
     let env = Env::new();
@@ -152,7 +203,7 @@ fn dry_run_prints_everything_and_runs_nothing() {
         "PATH=/usr/local/bin:/usr/bin:/bin".into(),
         "KRON_TASK=t".into(),
         format!(
-            "{} (overlap: queue)",
+            "{}, on the command's descriptor 3 (overlap: queue)",
             env.path().join("runtime/kron/locks/shared.lock").display()
         ),
         "timeout:  5m".into(),

@@ -152,7 +152,11 @@ fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         "lock:     {} (overlap: {})",
         match s.overlap {
             Overlap::Allow => "none".to_string(),
-            _ => lock.display().to_string(),
+            _ => format!(
+                "{}, on the command's descriptor {}",
+                lock.display(),
+                spawn::LOCK_FD
+            ),
         },
         match s.overlap {
             Overlap::Skip => "skip",

@@ -60,7 +60,7 @@ fn read_pid(mut file: &File) -> Option<u32> {
 /// Whether the daemon `pid` (as its lock file says) is dying: a lock it
 /// still holds is about to be released by the kernel.
 fn dying(pid: Option<u32>) -> bool {
-    pid.is_some_and(|pid| crate::process::dying(pid as i32))
+    pid.is_some_and(|pid| crate::procfs::dying(pid as i32))
 }
 
 /// Takes `path`'s lock exclusively and writes this process's pid in it, or

@@ -16,7 +16,9 @@
 //! ```
 //!
 //! The lock is held from the first attempt to the record, retries included,
-//! so a run that waits to retry still counts as running. The run registers
+//! so a run that waits to retry still counts as running; each attempt's
+//! command inherits it ([`spawn::LOCK_FD`]), so it stays held while any
+//! process of the run lives, even if the supervisor is killed. The run registers
 //! itself in `$RUNTIME/running/` meanwhile ([`mod@running`]). A stop (SIGTERM,
 //! SIGINT, SIGHUP to the supervisor, Ctrl-C, or a stop request from `kron
 //! kill` or a replacing run: [`signals`]) stops the command's group and ends
@@ -30,6 +32,7 @@
 //! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
+mod holder;
 pub mod launch;
 pub mod notify;
 mod outcome;
@@ -52,7 +55,7 @@ use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
 use crate::history::{self, HistoryError, Outcome, Record};
-use crate::lock::LockError;
+use crate::lock::{Held, LockError};
 use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::Task;
 use crate::units::format_duration;
@@ -133,6 +136,7 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
 /// Runs `req` to its final outcome and records it; then, with the lock
 /// released, notifies (metrics, mail, hooks: `notify`), once per run.
 pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
+    spawn::close_inherited_on_exec();
     let mut signals = Signals::install()?;
     let report = supervise_with(req, &mut signals, true)?;
     Ok(report.expect("a run that may wait for its lock is never handed back"))
@@ -154,6 +158,7 @@ pub fn supervise_all(
     reqs: &[Request],
     ended: &(dyn Fn(&Request, Supervised) + Sync),
 ) -> Result<(), RunnerError> {
+    spawn::close_inherited_on_exec();
     let hub = Hub::install()?;
     std::thread::scope(|scope| {
         for req in reqs {
@@ -218,7 +223,7 @@ fn run(
             }));
         }
     };
-    let mut report = run_attempts(req, signals, held.is_some());
+    let mut report = run_attempts(req, signals, held.as_ref());
     drop(held);
     report.warnings.splice(0..0, warnings);
     Ok(Some(report))
@@ -344,12 +349,14 @@ impl Sink for Output {
     }
 }
 
-fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
+/// The attempts of a run holding `lock` (none with `overlap = "allow"`),
+/// which each attempt's command inherits.
+fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Report {
     let task = req.task;
     let settings = &task.settings;
     let registry = req.paths.running_dir();
     signals.watch_requests(running::request_path(&registry, req.run_id()));
-    let mut entry = registry_entry(req, locked);
+    let mut entry = registry_entry(req, lock.is_some());
     let started = entry.started;
     let mut out = Output {
         log: None,
@@ -382,7 +389,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
         let end = match signals.drain() {
             // `replace` (or `kron kill`) came first: start nothing.
             Some(Stop::Terminate(signal)) => AttemptEnd::Stopped(signal),
-            _ => one_attempt(req, attempt, signals, &limits, &mut out, &mut entry),
+            _ => one_attempt(req, attempt, lock, signals, &limits, &mut out, &mut entry),
         };
         let stop = signals.drain();
         let last = attempt >= total || end.succeeded() || stop.is_some();
@@ -437,6 +444,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, locked: bool) -> Report {
 fn one_attempt(
     req: &Request,
     attempt: u32,
+    lock: Option<&Held>,
     signals: &mut Signals,
     limits: &Limits,
     out: &mut Output,
@@ -461,7 +469,8 @@ fn one_attempt(
             });
         }
     };
-    let child = match spawn::spawn(&plan, writer, &req.paths.runtime_dir) {
+    let lock = lock.map(Held::fd);
+    let child = match spawn::spawn(&plan, writer, lock, &req.paths.runtime_dir) {
         Ok(child) => child,
         Err(e) => return AttemptEnd::NotStarted(e),
     };

@@ -301,7 +301,7 @@ fn run_hook(
     );
     let failed = |what: String| format!("{}: {key} hook for run {} {what}", task.name, r.run_id);
     let (reader, writer) = std::io::pipe().map_err(|e| failed(format!("not run: {e}")))?;
-    let child = spawn::spawn(&plan, writer, &req.paths.runtime_dir).map_err(|e| {
+    let child = spawn::spawn(&plan, writer, None, &req.paths.runtime_dir).map_err(|e| {
         line(log, &format!("{HOOK_END}{key} for run {}: {e}", r.run_id));
         failed(format!("could not start: {e}"))
     })?;
@@ -403,6 +403,7 @@ fn send_mail(
         &env,
         None,
         [message.as_fd(), writer.as_fd(), writer.as_fd()],
+        None,
     )
     .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
     drop(writer);

@@ -11,8 +11,13 @@
 //!   shows it and `kron kill` can cancel it. A thread of a supervisor of
 //!   several runs never waits: it hands the run back ([`Locked::WouldWait`]).
 //! - `replace`: send a stop request to each registered run holding the lock
-//!   (their supervisors stop their groups and record `interrupted`), and
-//!   take the lock once it is free.
+//!   (their supervisors stop their groups and record `interrupted`), stop
+//!   the groups of processes that hold it for no live run (a killed
+//!   supervisor's command, a run's leftovers: SIGTERM, SIGKILL after
+//!   `kill_grace`), and take the lock once it is free.
+//!
+//! A skipped run's reason says who holds the lock (`holder`): a run, or a
+//! process with its pid and run id.
 //!
 //! A stop or a signal request while waiting (`queue`, `replace`) ends the
 //! run as `interrupted` ([`Locked::Interrupted`]). These are real flock(2)
@@ -20,12 +25,14 @@
 //! in `tests/overlap_locks.rs`.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
+use super::attempt::signal_group;
 use super::signals::{self, Signals, Stop};
-use super::{Request, backoff, lock_path, registry_entry, running};
+use super::{Request, backoff, holder, lock_path, registry_entry, running};
 use crate::lock::{self, Held, LockError};
 use crate::taskfile::Overlap;
 
@@ -55,10 +62,10 @@ pub(super) fn take_lock(
     if let Some(held) = lock::try_acquire(&path)? {
         return Ok(Locked::Held(Some(held)));
     }
-    let busy = format!("lock {} is held", path.display());
+    let busy = || holder::describe(req.paths, &settings.lock, &path, req.run_id());
     // Queue: hold `LOCK.queue` while waiting, so that one run at most waits.
     let _waiting = match settings.overlap {
-        Overlap::Skip | Overlap::Allow => return Ok(Locked::Skipped(busy)),
+        Overlap::Skip | Overlap::Allow => return Ok(Locked::Skipped(busy())),
         Overlap::Queue => {
             let queue = req
                 .paths
@@ -68,7 +75,8 @@ pub(super) fn take_lock(
                 Some(q) => Some(q),
                 None => {
                     return Ok(Locked::Skipped(format!(
-                        "{busy} and a run already waits for it"
+                        "{} and a run already waits for it",
+                        busy()
                     )));
                 }
             }
@@ -103,13 +111,17 @@ pub(super) fn take_lock(
 }
 
 /// Stops the runs holding the lock (through their supervisors, which stop
-/// their groups and record `interrupted`), then takes it. A holder may have
-/// taken the lock but not registered yet, so the registry is read again
-/// until the lock is free; the wait is short, as the holder is stopping.
+/// their groups and record `interrupted`) and the processes holding it for
+/// no live run (their groups: SIGTERM, SIGKILL `kill_grace` later), then
+/// takes it. A holder may have taken the lock but not registered yet, so
+/// the registry is read again until the lock is free; the wait is short,
+/// as the holder is stopping.
 fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, LockError> {
     let lock = &req.task.settings.lock;
     let registry = req.paths.running_dir();
     let mut stopped = std::collections::HashSet::new();
+    let mut orphans_termed: Option<Instant> = None;
+    let mut orphans_killed = false;
     loop {
         for run in running(req.paths) {
             if run.lock.as_deref() == Some(lock)
@@ -122,6 +134,22 @@ fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, 
         }
         if let Some(held) = lock::try_acquire(path)? {
             return Ok(Locked::Held(Some(held)));
+        }
+        let orphans = holder::orphan_groups(path);
+        let signal = match orphans_termed {
+            _ if orphans.is_empty() => None,
+            None => Some(Signal::SIGTERM),
+            Some(at) if !orphans_killed && at.elapsed() >= req.task.settings.kill_grace => {
+                Some(Signal::SIGKILL)
+            }
+            Some(_) => None,
+        };
+        if let Some(signal) = signal {
+            for group in orphans {
+                signal_group(Pid::from_raw(group), signal);
+            }
+            orphans_termed.get_or_insert_with(Instant::now);
+            orphans_killed = signal == Signal::SIGKILL;
         }
         if let Some(stop) = backoff(signals, Duration::from_millis(50)) {
             return Ok(Locked::Interrupted(match stop {

@@ -39,7 +39,7 @@ pub fn orphans(paths: &Paths) -> Vec<RunningRun> {
     let dir = paths.running_dir();
     let mut runs: Vec<RunningRun> = running::read_all(&dir, "json")
         .into_iter()
-        .filter(|r| !crate::process::alive(r.supervisor_pid))
+        .filter(|r| !crate::procfs::alive(r.supervisor_pid))
         .chain(running::read_all(&dir, "recovering"))
         .collect();
     runs.sort_by(|a, b| (a.started, &a.run_id).cmp(&(b.started, &b.run_id)));
@@ -50,7 +50,7 @@ pub fn orphans(paths: &Paths) -> Vec<RunningRun> {
 fn unclaimed(paths: &Paths) -> bool {
     running::read_all(&paths.running_dir(), "json")
         .iter()
-        .any(|r| !crate::process::alive(r.supervisor_pid))
+        .any(|r| !crate::procfs::alive(r.supervisor_pid))
 }
 
 /// Starts `kron __recover` in a session of its own when some run's
@@ -95,7 +95,7 @@ pub struct Recovered {
 pub fn recover_all(paths: &Paths) -> Vec<Result<Recovered, String>> {
     running::read_all(&paths.running_dir(), "json")
         .iter()
-        .filter(|r| !crate::process::alive(r.supervisor_pid))
+        .filter(|r| !crate::procfs::alive(r.supervisor_pid))
         .filter_map(|run| recover(paths, run).transpose())
         .collect()
 }
@@ -157,14 +157,14 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
 /// Stops what lives of process group `pgid`: SIGTERM, then SIGKILL after
 /// `grace`. Returns whether any of it was alive.
 fn stop_group(pgid: i32, grace: Duration) -> bool {
-    if !crate::process::group_alive(pgid) {
+    if !crate::procfs::group_alive(pgid) {
         return false;
     }
     let group = Pid::from_raw(-pgid);
     let _ = kill(group, Signal::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if !crate::process::group_alive(pgid) {
+        if !crate::procfs::group_alive(pgid) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));

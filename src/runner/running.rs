@@ -57,7 +57,7 @@ impl RunningRun {
 pub fn running(paths: &Paths) -> Vec<RunningRun> {
     let mut runs: Vec<RunningRun> = read_all(&paths.running_dir(), "json")
         .into_iter()
-        .filter(|r| crate::process::alive(r.supervisor_pid))
+        .filter(|r| crate::procfs::alive(r.supervisor_pid))
         .collect();
     runs.sort_by(|a, b| (a.started, &a.run_id).cmp(&(b.started, &b.run_id)));
     runs

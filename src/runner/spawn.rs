@@ -2,8 +2,9 @@
 //! in its own session and process group, in `workdir`, with standard input
 //! from the task's `stdin` text or `/dev/null`, and an environment built
 //! from nothing: a fixed base, then the task's `env` (already merged over
-//! `[defaults].env`), then the `KRON_*` variables. `kron run --dry-run`
-//! prints the same [`Plan`].
+//! `[defaults].env`), then the `KRON_*` variables, and the task's lock on
+//! descriptor 3 ([`LOCK_FD`]). `kron run --dry-run` prints the same
+//! [`Plan`].
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -22,6 +23,13 @@ use crate::taskfile::{Task, TaskCommand};
 
 /// The `PATH` every command starts with (a task's `env` may change it).
 pub const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The descriptor on which a command inherits its task's lock: it holds
+/// the lock, as a command under flock(1) does, for as long as it (or a
+/// process it starts) keeps the descriptor open. Closing it is the
+/// command's choice, such as `daemon 3>&- &` for a process that should not
+/// keep later runs out.
+pub const LOCK_FD: RawFd = 3;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Plan {
@@ -119,9 +127,15 @@ pub fn plan(task: &Task, info: &AttemptInfo) -> Plan {
 }
 
 /// Starts `plan` with stdout and stderr both on `output` (one pipe keeps
-/// their order), as the leader of a new session and process group.
-/// `scratch` is a private directory for the standard-input file.
-pub fn spawn(plan: &Plan, output: PipeWriter, scratch: &Path) -> Result<Child, SpawnError> {
+/// their order) and `lock`, if any, on [`LOCK_FD`], as the leader of a new
+/// session and process group. `scratch` is a private directory for the
+/// standard-input file.
+pub fn spawn(
+    plan: &Plan,
+    output: PipeWriter,
+    lock: Option<BorrowedFd>,
+    scratch: &Path,
+) -> Result<Child, SpawnError> {
     if plan.program.is_empty() {
         return Err(SpawnError::Empty);
     }
@@ -151,6 +165,7 @@ pub fn spawn(plan: &Plan, output: PipeWriter, scratch: &Path) -> Result<Child, S
         &plan.env,
         Some(&plan.workdir),
         [stdin.as_fd(), output.as_fd(), output.as_fd()],
+        lock,
     )
     .map_err(start_error)
 }
@@ -224,8 +239,17 @@ impl Child {
 
 /// Starts `program` (a path) with `argv0` and `args`, exactly the
 /// environment `env`, in `workdir`, with `stdio` as its descriptors 0, 1
-/// and 2, in a new session, with default signal dispositions and an empty
-/// mask.
+/// and 2 and `lock` as [`LOCK_FD`], in a new session, with default signal
+/// dispositions and an empty mask. Every other descriptor is the
+/// supervisor's and close-on-exec, so none leaks into the command.
+///
+/// The descriptors are given to the child by the spawn's file actions
+/// (`dup2`), never by clearing close-on-exec in the supervisor: its other
+/// threads start other commands meanwhile, which must not inherit them.
+/// `lock` is first copied above 3 (close-on-exec, closed when this
+/// returns), so the copies onto 0 to 2 cannot overwrite it and its own
+/// `dup2` is never onto the same number (which would leave close-on-exec
+/// set with an older libc).
 ///
 /// posix_spawn(3), not fork(2): glibc starts the child with `CLONE_VFORK`
 /// on the caller's memory, so the cost does not grow with the supervisor's
@@ -238,6 +262,7 @@ pub fn start(
     env: &BTreeMap<String, String>,
     workdir: Option<&Path>,
     stdio: [BorrowedFd; 3],
+    lock: Option<BorrowedFd>,
 ) -> std::io::Result<Child> {
     use nix::libc;
     use std::ffi::{CString, c_char};
@@ -267,6 +292,12 @@ pub fn start(
         0 => Ok(()),
         e => Err(std::io::Error::from_raw_os_error(e)),
     };
+    // `try_clone_to_owned` is F_DUPFD_CLOEXEC from 3 up; a copy on 3 is
+    // held while copied again, so the second is above it.
+    let lock = match lock.map(|fd| fd.try_clone_to_owned()).transpose()? {
+        Some(copy) if copy.as_raw_fd() == LOCK_FD => Some(copy.try_clone()?),
+        copy => copy,
+    };
 
     // SAFETY: each object is initialised before use and destroyed once
     // (by the guards); every pointer passed lives until posix_spawn returns.
@@ -281,6 +312,13 @@ pub fn start(
                 actions.0,
                 fd.as_raw_fd(),
                 target as libc::c_int,
+            ))?;
+        }
+        if let Some(lock) = &lock {
+            check(libc::posix_spawn_file_actions_adddup2(
+                actions.0,
+                lock.as_raw_fd(),
+                LOCK_FD,
             ))?;
         }
         if let Some(dir) = &dir {
@@ -320,6 +358,29 @@ pub fn start(
             exit: pidfd(pid).ok(),
             status: None,
         })
+    }
+}
+
+/// Marks every descriptor from 3 up close-on-exec. kron opens its own
+/// that way; this catches those it inherited without the flag (from the
+/// shell that started `kron run`, or the daemon's starter), so that a
+/// command gets 0 to 2 and its lock and nothing else. A supervisor calls
+/// it as it starts; the flag is only ever set, so other threads are safe.
+pub fn close_inherited_on_exec() {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD sets the descriptor's flags and touches no
+        // memory; a number no longer open (the listing's own) fails with
+        // EBADF, which is harmless.
+        unsafe {
+            nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC);
+        }
     }
 }
 
