@@ -93,6 +93,24 @@ pub struct Record {
     /// Why a run was skipped, interrupted or could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Processes of the command's group still running when its main
+    /// process exited, and left running (`leftovers = "keep"`), by pid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<i32>,
+    /// Such processes that kron stopped (`leftovers = "kill"`, or they
+    /// still held the command's output), by pid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers_stopped: Vec<i32>,
+}
+
+/// `1 process (pid 4242)`, `2 processes (pids 4242, 4243)`: leftovers in
+/// words, for footers and messages.
+pub fn processes(pids: &[i32]) -> String {
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    match list.as_slice() {
+        [pid] => format!("1 process (pid {pid})"),
+        _ => format!("{} processes (pids {})", list.len(), list.join(", ")),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -366,6 +384,8 @@ mod tests {
             outcome: Outcome::Success,
             duration_ms: 1000,
             reason: None,
+            leftovers: Vec::new(),
+            leftovers_stopped: Vec::new(),
         }
     }
 
@@ -405,5 +425,23 @@ mod tests {
             text,
             r#"{"run_id":"r1","task":"t","trigger":"manual","scheduled":null,"started":"2023-11-14T22:13:20Z","finished":"2023-11-14T22:13:21Z","attempts":1,"exit_code":0,"signal":null,"outcome":"success","duration_ms":1000}"#
         );
+        // Leftovers are written only when there are some, and records
+        // written before them read back with none.
+        let mut with = record("t", 1);
+        with.leftovers = vec![42];
+        with.leftovers_stopped = vec![7, 8];
+        let with_text = serde_json::to_string(&with).unwrap();
+        assert!(
+            with_text
+                .ends_with(r#""duration_ms":1000,"leftovers":[42],"leftovers_stopped":[7,8]}"#),
+            "{with_text}"
+        );
+        assert_eq!(serde_json::from_str::<Record>(&with_text).unwrap(), with);
+        assert_eq!(
+            serde_json::from_str::<Record>(&text).unwrap(),
+            record("t", 1)
+        );
+        assert_eq!(processes(&[42]), "1 process (pid 42)");
+        assert_eq!(processes(&[7, 8]), "2 processes (pids 7, 8)");
     }
 }

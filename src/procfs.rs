@@ -2,11 +2,12 @@
 //! longer wait for: who holds an flock(2) lock (a lock belongs to an open
 //! file, which every process that inherited it shares, so the pid
 //! `/proc/locks` gives is only the one that took it, perhaps long gone),
-//! which run a process belongs to (its `KRON_RUN_ID`), and whether a pid is
-//! really alive: one that answers `kill(pid, 0)` may be a zombie no one
-//! reaps (PID 1 in some containers) or a process the kernel is tearing down
-//! (SIGKILLed a moment ago), and for kron both are dead, since what they
-//! held (a lock, a pipe) is released or about to be.
+//! which processes are left in a process group, which run a process
+//! belongs to (its `KRON_RUN_ID`), and whether a pid is really alive: one
+//! that answers `kill(pid, 0)` may be a zombie no one reaps (PID 1 in some
+//! containers) or a process the kernel is tearing down (SIGKILLed a moment
+//! ago), and for kron both are dead, since what they held (a lock, a pipe)
+//! is released or about to be.
 //!
 //! Only this user's processes can be looked into; the others, and systems
 //! without `/proc`, give empty answers, never errors: callers use these
@@ -88,14 +89,6 @@ pub fn dying(pid: i32) -> bool {
     }
 }
 
-/// Whether a live process of group `pgid` remains (zombies do not count).
-pub fn group_alive(pgid: i32) -> bool {
-    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(-pgid), None).is_err() {
-        return false;
-    }
-    pids().any(|pid| stat(pid).is_some_and(|s| s.pgrp == pgid && !zombie(s)))
-}
-
 fn kill_pending(pid: i32) -> bool {
     const SIGKILL_BIT: u64 = 1 << (9 - 1);
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
@@ -105,9 +98,30 @@ fn kill_pending(pid: i32) -> bool {
         .lines()
         .filter_map(|line| {
             let (key, value) = line.split_once(':')?;
-            matches!(key, "SigPnd" | "ShdPnd").then(|| u64::from_str_radix(value.trim(), 16).ok())?
+            matches!(key, "SigPnd" | "ShdPnd")
+                .then(|| u64::from_str_radix(value.trim(), 16).ok())?
         })
         .any(|pending| pending & SIGKILL_BIT != 0)
+}
+
+/// The live processes of process group `pgid`, sorted. A group that is
+/// gone is told by one kill(2), without reading `/proc`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    use nix::errno::Errno;
+    use nix::unistd::Pid;
+    if pgid <= 1 || nix::sys::signal::killpg(Pid::from_raw(pgid), None) == Err(Errno::ESRCH) {
+        return Vec::new();
+    }
+    let mut members: Vec<i32> = pids()
+        .filter(|&pid| stat(pid).is_some_and(|s| s.pgrp == pgid && !zombie(s)))
+        .collect();
+    members.sort_unstable();
+    members
+}
+
+/// Whether a live process of group `pgid` remains (zombies do not count).
+pub fn group_alive(pgid: i32) -> bool {
+    !group_members(pgid).is_empty()
 }
 
 /// The pids of all processes, in no particular order.
@@ -240,9 +254,7 @@ mod tests {
         let pid = child.id() as i32;
         // A zombie until waited for.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while stat(pid).is_some_and(|s| s.state != 'Z')
-            && std::time::Instant::now() < deadline
-        {
+        while stat(pid).is_some_and(|s| s.state != 'Z') && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert!(!alive(pid));

@@ -186,6 +186,8 @@ mod tests {
             outcome,
             duration_ms,
             reason: None,
+            leftovers: Vec::new(),
+            leftovers_stopped: Vec::new(),
         }
     }
 

@@ -812,3 +812,44 @@ kron: 5 task(s) not exported; the others were
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+/// `leftovers` where the target behaves otherwise: systemd and Kubernetes
+/// stop what a command leaves running, cron keeps it.
+#[test]
+fn leftovers_are_noted_where_the_target_differs() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.keeps]\nschedule = \"@daily\"\ncommand = \"true\"\nleftovers = \"keep\"\n\n\
+         [tasks.kills]\nschedule = \"@daily\"\ncommand = \"true\"\nleftovers = \"kill\"\n\n\
+         [tasks.plain]\nschedule = \"@daily\"\ncommand = \"true\"\n",
+    );
+    let dir = env.path().join("units");
+    env.kron(&["export", "--format", "systemd", dir.to_str().unwrap()])
+        .output()
+        .success();
+    let note = "# kron: leftovers = \"keep\": systemd stops what the command leaves running";
+    assert!(read(&dir, "kron-keeps.service").contains(note));
+    assert!(!read(&dir, "kron-kills.service").contains("leftovers"));
+    assert!(!read(&dir, "kron-plain.service").contains("leftovers"));
+    let out = env
+        .kron(&["export", "--format", "kubernetes", "--image", "alpine"])
+        .output();
+    out.success();
+    let text = out.stdout();
+    assert_eq!(
+        text.matches(
+            "# kron: leftovers = \"keep\": a container's processes end with its main process"
+        )
+        .count(),
+        1,
+        "{text}"
+    );
+    let out = env.kron(&["export", "--format", "crontab"]).output();
+    let text = out.stdout();
+    assert_eq!(
+        text.matches("leftovers = \"kill\" (cron leaves what a job starts running)")
+            .count(),
+        1,
+        "{text}"
+    );
+}

@@ -136,6 +136,11 @@ fn a_finished_command_does_not_leave_its_background_processes() {
     assert_eq!(out.stdout(), "done\n");
     let pid = read_pid(&dir.join("bg.pid"));
     wait_until("the background process is gone", || gone(pid));
+    // It held the output: stopped, whatever `leftovers` says, and recorded.
+    assert_eq!(
+        history(&env, "t")[0]["leftovers_stopped"],
+        serde_json::json!([pid])
+    );
 }
 
 #[test]

@@ -28,11 +28,13 @@ mod firing;
 mod hooks;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
+/// What a command leaves in its process group: kept and recorded, or stopped (`leftovers`).
+mod leftovers;
 /// `kron list`, `show`, `check` and `next TASK` on task files.
 mod list_show_check;
 /// `kron next --expr`: output formats and errors.
 mod next;
-/// Overlap policies, shared lock names, and the lock file shared with flock(1).
+/// Overlap policies, shared lock names, the lock file shared with flock(1), a killed supervisor's command keeping its lock.
 mod overlap_locks;
 /// Retries and their backoff, timeouts stopping a process group, `kron kill`.
 mod retry_timeout;

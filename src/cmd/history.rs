@@ -52,11 +52,17 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
 }
 
 fn cells(r: &Record, zone: &Zone) -> Vec<String> {
-    let status = match (r.exit_code, &r.signal) {
+    let mut status = match (r.exit_code, &r.signal) {
         (Some(code), _) => format!("exit {code}"),
         (_, Some(signal)) => signal.clone(),
         _ => "-".into(),
     };
+    // What the command left in its group: running, or stopped.
+    for (pids, what) in [(&r.leftovers, "left"), (&r.leftovers_stopped, "stopped")] {
+        if !pids.is_empty() {
+            status.push_str(&format!(" ({} {what})", pids.len()));
+        }
+    }
     vec![
         r.started
             .to_zoned(zone.time_zone().clone())

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use super::{Ctx, out};
 use crate::cli::RunArgs;
 use crate::error::Error;
-use crate::history::{Outcome, Trigger};
+use crate::history::{self, Outcome, Trigger};
 use crate::runner::launch::Launch;
 use crate::runner::{self, Request, Run, spawn};
 use crate::taskfile::{Overlap, Task, TaskCommand};
@@ -39,6 +39,20 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
         .reason
         .as_deref()
         .map_or(String::new(), |r| format!(": {r}"));
+    if !r.leftovers.is_empty() {
+        eprintln!(
+            "kron: {}: the command left {} running (leftovers = \"kill\" stops them)",
+            task.name,
+            history::processes(&r.leftovers)
+        );
+    }
+    if !r.leftovers_stopped.is_empty() {
+        eprintln!(
+            "kron: {}: stopped {} the command left running",
+            task.name,
+            history::processes(&r.leftovers_stopped)
+        );
+    }
     match r.outcome {
         Outcome::Success => {}
         Outcome::Skipped => eprintln!("kron: {} skipped{why}", task.name),

@@ -126,6 +126,7 @@ fn settings_rows(task: &Task) -> Vec<(String, String)> {
         ("stdin", opt(s.stdin.as_ref().map(|t| format!("{t:?}")))),
         ("timeout", opt(s.timeout.map(format_duration))),
         ("kill_grace", format_duration(s.kill_grace)),
+        ("leftovers", format!("{:?}", s.leftovers).to_lowercase()),
         ("retry.attempts", s.retry.attempts.to_string()),
         ("retry.backoff", format_duration(s.retry.backoff)),
         ("retry.factor", s.retry.factor.to_string()),

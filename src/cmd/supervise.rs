@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
             ctx,
             &launch,
             req,
-            result.map_or_else(Supervised::Failed, Supervised::Done),
+            result.map_or_else(Supervised::Failed, |r| Supervised::Done(Box::new(r))),
         );
         return match code {
             0 => Ok(()),

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use super::{MACROS, assignment, is_space, parse};
 use crate::schedule::Zone;
-use crate::taskfile::{CatchUp, Mail, Overlap, Settings, Source, Task, TaskCommand, TaskFile};
+use crate::taskfile::{
+    CatchUp, Leftovers, Mail, Overlap, Settings, Source, Task, TaskCommand, TaskFile,
+};
 use crate::units::{format_duration, format_size};
 
 /// A task file written as a crontab.
@@ -231,6 +233,9 @@ fn export_task(
             "kill_grace = \"{}\" (cron never stops a job)",
             format_duration(s.kill_grace)
         ));
+    }
+    if set("leftovers") && s.leftovers == Leftovers::Kill {
+        notes.push("leftovers = \"kill\" (cron leaves what a job starts running)".into());
     }
     if s.retry.attempts > 0 {
         notes.push(format!(

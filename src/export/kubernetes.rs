@@ -24,7 +24,7 @@ use super::{
     values,
 };
 use crate::schedule::Expr;
-use crate::taskfile::{CatchUp, Overlap, Source, Task, TaskFile};
+use crate::taskfile::{CatchUp, Leftovers, Overlap, Source, Task, TaskFile};
 use crate::units::format_duration;
 
 /// The longest CronJob name: the controller appends 11 characters to name
@@ -285,6 +285,10 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
              apart (concurrencyPolicy)",
             s.lock
         ));
+    }
+    if set("leftovers") && s.leftovers == Leftovers::Keep {
+        notes
+            .push("leftovers = \"keep\": a container's processes end with its main process".into());
     }
     let deadline = match s.catch_up {
         CatchUp::Skip => Some(STARTING_DEADLINE),

@@ -1,6 +1,6 @@
 //! One attempt, from a started child to its end: copy its output to the run
-//! log (and the terminal), enforce the timeout, and stop its process group
-//! when asked.
+//! log (and the terminal), enforce the timeout, stop its process group
+//! when asked, and see what the command left running in its group.
 //!
 //! The loop is a small state machine over one `poll` of the output pipe and
 //! the signal pipe, with at most one deadline at a time:
@@ -9,15 +9,22 @@
 //! running --timeout or stop signal--> terminating (SIGTERM to the group)
 //! terminating --kill_grace--> killed (SIGKILL to the group)
 //! running --main process exits--> draining (read what is left)
+//! draining --leftovers = "kill" and the group not empty--> terminating
 //! draining --1 s and the pipe still open--> terminating
-//! any --main process reaped and output at EOF--> done
+//! any --main process reaped, output at EOF, and a signalled group empty--> done
 //! ```
 //!
-//! Draining exists because a command may leave a background process that
-//! holds the output pipe; the run ends with its main process, and what it
-//! left behind in its group is stopped like a timed-out command. After
-//! SIGKILL, a process that escaped the group could still hold the pipe, so
-//! the loop gives up on the output 1 s later.
+//! Leftovers are the processes still in the group when the main process
+//! exits on its own: a `cmd &` in a script. With `leftovers = "keep"` (the
+//! default) they are left running and named in [`Ended::left`]; with
+//! `"kill"` they are stopped like a timed-out command and named in
+//! [`Ended::stopped`]. Either way, one that still holds the output pipe
+//! 1 s later is stopped: the output is the run's, and the run ends with
+//! its main process. A group that was signalled is waited for until it is
+//! empty (SIGKILL follows SIGTERM after `kill_grace`), so that nothing the
+//! run stopped outlives its record; after SIGKILL, a process that escaped
+//! the group could still hold the pipe, so the loop gives up on the output
+//! 1 s later, and on the group too.
 
 use std::io::{PipeReader, Read, Write};
 use std::os::fd::AsFd;
@@ -30,9 +37,13 @@ use nix::unistd::Pid;
 
 use super::signals::{Signals, Stop};
 use super::spawn::Child;
+use crate::procfs::group_members;
+use crate::taskfile::Leftovers;
 
 /// How long output may stay open after the main process exited.
 const DRAIN: Duration = Duration::from_secs(1);
+/// How often a signalled group is checked for members, until it is empty.
+const GROUP_CHECK: Duration = Duration::from_millis(50);
 /// How often a child's exit is checked where the kernel has no pidfds.
 const NO_PIDFD_CHECK: Duration = Duration::from_millis(50);
 
@@ -42,17 +53,23 @@ pub trait Sink {
 }
 
 /// How an attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ended {
     pub status: ExitStatus,
     /// The timeout expired (the group was then stopped).
     pub timed_out: bool,
     pub duration: Duration,
+    /// Processes of the group still running as the attempt ended.
+    pub left: Vec<i32>,
+    /// Processes left in the group when the main process exited, which
+    /// were stopped (`leftovers = "kill"`, or they held the output).
+    pub stopped: Vec<i32>,
 }
 
 pub struct Limits {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
+    pub leftovers: Leftovers,
 }
 
 /// Runs the loop until the child is reaped and its output is done.
@@ -72,6 +89,7 @@ pub fn watch(
     let mut timed_out = false;
     let mut term_at: Option<Instant> = None;
     let mut kill_at: Option<Instant> = None;
+    let mut stopped: Vec<i32> = Vec::new();
     // A stop requested before the child started is honoured at once.
     let mut stop_seen = false;
     loop {
@@ -100,6 +118,7 @@ pub fn watch(
             && term_at.is_none()
             && now >= at + DRAIN
         {
+            stopped = group_members(group.as_raw());
             signal_group(group, Signal::SIGTERM);
             term_at = Some(now);
         }
@@ -115,15 +134,31 @@ pub fn watch(
         {
             status = Some(s);
             exited_at = Some(now);
+            if term_at.is_none() && limits.leftovers == Leftovers::Kill {
+                stopped = group_members(group.as_raw());
+                if !stopped.is_empty() {
+                    signal_group(group, Signal::SIGTERM);
+                    term_at = Some(now);
+                }
+            }
         }
+        let given_up = kill_at.is_some_and(|k| now >= k + DRAIN);
         if let Some(status) = status
-            && (eof || kill_at.is_some_and(|k| now >= k + DRAIN))
+            && (eof || given_up)
         {
-            return Ended {
-                status,
-                timed_out,
-                duration: started.elapsed(),
-            };
+            // A group that was signalled is waited for; else what is
+            // left in it is left running.
+            let left = group_members(group.as_raw());
+            if term_at.is_none() || left.is_empty() || given_up {
+                stopped.retain(|pid| !left.contains(pid));
+                return Ended {
+                    status,
+                    timed_out,
+                    duration: started.elapsed(),
+                    left,
+                    stopped,
+                };
+            }
         }
         // The next deadline, if any.
         let deadline = [
@@ -137,6 +172,7 @@ pub fn watch(
                 .map(|at| at + limits.kill_grace),
             kill_at.map(|k| k + DRAIN),
             (status.is_none() && child.exit_fd().is_none()).then(|| now + NO_PIDFD_CHECK),
+            (status.is_some() && eof && term_at.is_some()).then(|| now + GROUP_CHECK),
         ]
         .into_iter()
         .flatten()

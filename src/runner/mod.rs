@@ -145,7 +145,8 @@ pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
 /// How one of [`supervise_all`]'s runs ended.
 #[derive(Debug)]
 pub enum Supervised {
-    Done(Report),
+    /// Boxed: a report is large beside the other variants.
+    Done(Box<Report>),
     /// It would have to wait for its lock, or no thread could be started
     /// for it: nothing was recorded, and it should be run by itself.
     HandedBack,
@@ -173,7 +174,7 @@ pub fn supervise_all(
                     ended(
                         req,
                         match result {
-                            Ok(Some(report)) => Supervised::Done(report),
+                            Ok(Some(report)) => Supervised::Done(Box::new(report)),
                             Ok(None) => Supervised::HandedBack,
                             Err(e) => Supervised::Failed(e),
                         },
@@ -271,6 +272,8 @@ fn record(
         outcome,
         duration_ms: finished.duration_since(started).as_millis().max(0) as u64,
         reason,
+        leftovers: Vec::new(),
+        leftovers_stopped: Vec::new(),
     }
 }
 
@@ -304,6 +307,8 @@ pub fn record_unstarted(paths: &Paths, run: &Run, reason: String) -> Result<(), 
         outcome: Outcome::Failure,
         duration_ms: 0,
         reason: Some(reason),
+        leftovers: Vec::new(),
+        leftovers_stopped: Vec::new(),
     };
     history::record(paths, &record)
 }
@@ -373,7 +378,10 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
     let limits = Limits {
         timeout: settings.timeout,
         kill_grace: settings.kill_grace,
+        leftovers: settings.leftovers,
     };
+    // What the attempts' commands left in their groups, for the record.
+    let (mut left, mut stopped) = (Vec::new(), Vec::new());
     let mut attempt = 1;
     let end = loop {
         // Registered once the command runs (below), with its group.
@@ -391,6 +399,10 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
             Some(Stop::Terminate(signal)) => AttemptEnd::Stopped(signal),
             _ => one_attempt(req, attempt, lock, signals, &limits, &mut out, &mut entry),
         };
+        if let AttemptEnd::Ended(e) = &end {
+            left.extend(&e.left);
+            stopped.extend(&e.stopped);
+        }
         let stop = signals.drain();
         let last = attempt >= total || end.succeeded() || stop.is_some();
         let mut footer = format!(
@@ -430,7 +442,9 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
         AttemptEnd::Stopped(_) => attempt - 1,
         _ => attempt,
     };
-    let record = record(req, started, made, status, outcome, reason);
+    let mut record = record(req, started, made, status, outcome, reason);
+    record.leftovers = left;
+    record.leftovers_stopped = stopped;
     warn(&mut out.warnings, history::record(req.paths, &record));
     running::unregister(&registry, req.run_id());
     let _ = std::io::stdout().flush();

@@ -50,7 +50,7 @@ use super::signals::Signals;
 use super::{Report, Request, spawn};
 use crate::history::{Outcome, Record};
 use crate::runlog::{FOOTER, HEADER, RunLog};
-use crate::taskfile::{Mail, Task};
+use crate::taskfile::{Leftovers, Mail, Task};
 use crate::units::format_duration;
 
 /// How long a hook may run before it is stopped like a timed-out command.
@@ -305,9 +305,12 @@ fn run_hook(
         line(log, &format!("{HOOK_END}{key} for run {}: {e}", r.run_id));
         failed(format!("could not start: {e}"))
     })?;
+    // What a hook starts in the background is its own business, as with
+    // cron; `leftovers` is about the task's command.
     let limits = Limits {
         timeout: Some(HOOK_TIMEOUT),
         kill_grace: task.settings.kill_grace,
+        leftovers: Leftovers::Keep,
     };
     let end = attempt::watch(
         child,
@@ -407,9 +410,11 @@ fn send_mail(
     )
     .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
     drop(writer);
+    // A sendmail may leave a delivery process behind: never stopped.
     let limits = Limits {
         timeout: Some(SENDMAIL_TIMEOUT),
         kill_grace: Duration::from_secs(5),
+        leftovers: Leftovers::Keep,
     };
     let end = attempt::watch(
         child,

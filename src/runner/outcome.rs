@@ -31,7 +31,7 @@ use super::attempt::Ended;
 use super::signal_name;
 use super::signals::Stop;
 use super::spawn::SpawnError;
-use crate::history::Outcome;
+use crate::history::{Outcome, processes};
 use crate::units::format_duration;
 
 /// How one attempt ended, for the footer, the record and the exit status.
@@ -51,7 +51,8 @@ impl AttemptEnd {
     }
 
     /// For the run log's footer: `exit 3 after 2s`, `timeout after 5s
-    /// (SIGTERM)`, `failed to start: ...`.
+    /// (SIGTERM)`, `failed to start: ...`, `exit 0 after 1s; left 1
+    /// process (pid 4242) running`.
     pub(super) fn describe(&self) -> String {
         match self {
             AttemptEnd::NotStarted(e) => format!("failed to start: {e}"),
@@ -63,11 +64,18 @@ impl AttemptEnd {
                     _ => "ended".into(),
                 };
                 let after = format_duration(e.duration);
-                if e.timed_out {
+                let mut text = if e.timed_out {
                     format!("timeout after {after} ({status})")
                 } else {
                     format!("{status} after {after}")
+                };
+                if !e.left.is_empty() {
+                    text.push_str(&format!("; left {} running", processes(&e.left)));
                 }
+                if !e.stopped.is_empty() {
+                    text.push_str(&format!("; stopped {} it left", processes(&e.stopped)));
+                }
+                text
             }
         }
     }
@@ -154,6 +162,8 @@ mod tests {
             status,
             timed_out: false,
             duration: Duration::from_secs(1),
+            left: Vec::new(),
+            stopped: Vec::new(),
         })
     }
 
@@ -164,6 +174,8 @@ mod tests {
             status,
             timed_out: true,
             duration: Duration::from_secs(1),
+            left: Vec::new(),
+            stopped: Vec::new(),
         })
     }
 
@@ -251,6 +263,21 @@ mod tests {
         let verdict = classify(&cannot_start(ErrorKind::NotFound), None);
         assert_eq!(verdict.status, None);
         assert!(verdict.reason.unwrap().contains("cannot start `prog`"));
+    }
+
+    /// The footer names what the command left in its group.
+    #[test]
+    fn the_footer_names_leftovers() {
+        let AttemptEnd::Ended(mut e) = ended(exit(0)) else {
+            unreachable!()
+        };
+        e.left = vec![42];
+        e.stopped = vec![7, 8];
+        assert_eq!(
+            AttemptEnd::Ended(e).describe(),
+            "exit 0 after 1s; left 1 process (pid 42) running; \
+             stopped 2 processes (pids 7, 8) it left"
+        );
     }
 
     /// What ends the retries, stop requests aside.

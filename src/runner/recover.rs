@@ -110,9 +110,10 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("claiming {}: {e}", file.display())),
     }
-    let stopped = run
+    let stopped_pids = run
         .pgid
-        .is_some_and(|pgid| stop_group(pgid, run.kill_grace()));
+        .map_or_else(Vec::new, |pgid| stop_group(pgid, run.kill_grace()));
+    let stopped = !stopped_pids.is_empty();
     let pid = run.supervisor_pid;
     let reason = if run.waiting {
         format!("its supervisor (pid {pid}) died while the run waited for its lock")
@@ -146,6 +147,8 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
         outcome: Outcome::Interrupted,
         duration_ms: finished.duration_since(run.started).as_millis().max(0) as u64,
         reason: Some(reason),
+        leftovers: Vec::new(),
+        leftovers_stopped: stopped_pids,
     };
     let written = history::record(paths, &record);
     let _ = std::fs::remove_file(&claimed);
@@ -155,20 +158,21 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
 }
 
 /// Stops what lives of process group `pgid`: SIGTERM, then SIGKILL after
-/// `grace`. Returns whether any of it was alive.
-fn stop_group(pgid: i32, grace: Duration) -> bool {
-    if !crate::procfs::group_alive(pgid) {
-        return false;
+/// `grace`. Returns the pids that were alive.
+fn stop_group(pgid: i32, grace: Duration) -> Vec<i32> {
+    let members = crate::procfs::group_members(pgid);
+    if members.is_empty() {
+        return members;
     }
     let group = Pid::from_raw(-pgid);
     let _ = kill(group, Signal::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !crate::procfs::group_alive(pgid) {
-            return true;
+            return members;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = kill(group, Signal::SIGKILL);
-    true
+    members
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use toml_edit::{Item, TableLike};
 
 use super::{
-    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Mail, Overlap, RETRY_KEYS, SHARED_KEYS, Settings,
-    TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
+    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Leftovers, Mail, Overlap, RETRY_KEYS,
+    SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
@@ -328,6 +328,13 @@ impl Reader<'_> {
                 "stdin" => layer.stdin = self.string(item, path),
                 "timeout" => layer.timeout = self.duration(item, path, true),
                 "kill_grace" => layer.kill_grace = self.duration(item, path, false),
+                "leftovers" => {
+                    layer.leftovers = self.choice(
+                        item,
+                        path,
+                        &[("keep", Leftovers::Keep), ("kill", Leftovers::Kill)],
+                    );
+                }
                 "retry" => self.retry(item, path, &mut layer),
                 "overlap" => {
                     layer.overlap = self.choice(

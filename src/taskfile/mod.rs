@@ -21,7 +21,7 @@ pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 18] = [
+pub const SHARED_KEYS: [&str; 19] = [
     "timezone",
     "shell",
     "workdir",
@@ -29,6 +29,7 @@ pub const SHARED_KEYS: [&str; 18] = [
     "stdin",
     "timeout",
     "kill_grace",
+    "leftovers",
     "retry",
     "overlap",
     "lock",
@@ -97,6 +98,18 @@ pub enum Overlap {
     Allow,
 }
 
+/// What becomes of the processes a command leaves in its process group
+/// when its main process exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Leftovers {
+    /// Left running, as cron does, and recorded with the run.
+    Keep,
+    /// Stopped (SIGTERM to the group, SIGKILL after `kill_grace`), as
+    /// systemd does, and recorded with the run.
+    Kill,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CatchUp {
@@ -145,6 +158,7 @@ pub struct Layer {
     pub stdin: Option<String>,
     pub timeout: Option<Duration>,
     pub kill_grace: Option<Duration>,
+    pub leftovers: Option<Leftovers>,
     pub retry_attempts: Option<u32>,
     pub retry_backoff: Option<Duration>,
     pub retry_factor: Option<f64>,
@@ -179,6 +193,7 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     #[serde(serialize_with = "ser_duration")]
     pub kill_grace: Duration,
+    pub leftovers: Leftovers,
     pub retry: RetryPolicy,
     pub overlap: Overlap,
     /// The lock name; the task's name unless it sets `lock`.
@@ -231,6 +246,7 @@ impl Settings {
             stdin: pick(&task.stdin, &defaults.stdin),
             timeout: pick(&task.timeout, &defaults.timeout),
             kill_grace: pick(&task.kill_grace, &defaults.kill_grace).unwrap_or(DEFAULT_KILL_GRACE),
+            leftovers: pick(&task.leftovers, &defaults.leftovers).unwrap_or(Leftovers::Keep),
             retry: RetryPolicy {
                 attempts: pick(&task.retry_attempts, &defaults.retry_attempts).unwrap_or(0),
                 backoff: pick(&task.retry_backoff, &defaults.retry_backoff)
@@ -270,6 +286,7 @@ impl Layer {
             "stdin" => self.stdin.is_some(),
             "timeout" => self.timeout.is_some(),
             "kill_grace" => self.kill_grace.is_some(),
+            "leftovers" => self.leftovers.is_some(),
             "retry.attempts" => self.retry_attempts.is_some(),
             "retry.backoff" => self.retry_backoff.is_some(),
             "retry.factor" => self.retry_factor.is_some(),

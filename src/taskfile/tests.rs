@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{CatchUp, Mail, Overlap, Source, TaskCommand, parse};
+use super::{CatchUp, Leftovers, Mail, Overlap, Source, TaskCommand, parse};
 
 /// A task that is valid on its own, for tests about other keys.
 const TASK: &str = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n";
@@ -360,4 +360,27 @@ fn load_refuses_a_file_that_is_not_utf8_as_invalid() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn leftovers_default_to_keep_and_merge_like_other_keys() {
+    let file = parse(TASK, Path::new("t.toml")).unwrap();
+    assert_eq!(file.tasks[0].settings.leftovers, Leftovers::Keep);
+    let text = format!(
+        "[defaults]\nleftovers = \"kill\"\n\n{TASK}\n[tasks.b]\nschedule = \"@daily\"\n\
+         command = \"true\"\nleftovers = \"keep\"\n"
+    );
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    let (a, b) = (&file.tasks[0], &file.tasks[1]);
+    assert_eq!(a.settings.leftovers, Leftovers::Kill);
+    assert_eq!(a.source(&file.defaults, "leftovers"), Source::Defaults);
+    assert_eq!(b.settings.leftovers, Leftovers::Keep);
+    assert_eq!(b.source(&file.defaults, "leftovers"), Source::Task);
+    let got = errors_in("t.toml", &format!("{TASK}leftovers = \"kil\"\n"));
+    assert_eq!(
+        got,
+        [
+            "t.toml:4:13: tasks.a.leftovers: `kil` is not one of keep, kill\n  help: did you mean `kill`?"
+        ]
+    );
 }

@@ -17,7 +17,7 @@ pub use oncalendar::{Trigger, trigger};
 use super::{
     Export, File, Parts, Refused, argv, changes_offset, min_gap, one_line, portable_env_name,
 };
-use crate::taskfile::{CatchUp, Overlap, Source, Task, TaskFile};
+use crate::taskfile::{CatchUp, Leftovers, Overlap, Source, Task, TaskFile};
 use crate::units::format_duration;
 
 /// The exit status `flock -n` gives when the lock is busy: a run skipped
@@ -204,6 +204,13 @@ fn service(task: &Task, file: &TaskFile) -> Result<String, String> {
 
     // What systemd has no place for.
     let set = |key: &str| task.source(&file.defaults, key) != Source::Builtin;
+    if set("leftovers") && s.leftovers == Leftovers::Keep {
+        notes.push(
+            "leftovers = \"keep\": systemd stops what the command leaves running when it \
+             exits (KillMode=control-group)"
+                .into(),
+        );
+    }
     if set("log.max_size") || set("log.keep") {
         notes.push(format!(
             "the output goes to the journal (journalctl --user -u {}), which rotates \
