@@ -120,26 +120,10 @@ fn legend(color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Trigger;
 
     fn run(minute: i64, outcome: Outcome, duration_ms: u64) -> Record {
         let started = Timestamp::from_second(1_772_935_200 + minute * 60).unwrap();
-        Record {
-            run_id: format!("r{minute}"),
-            task: "t".into(),
-            trigger: Trigger::Schedule,
-            scheduled: None,
-            started,
-            finished: started,
-            attempts: 1,
-            exit_code: None,
-            signal: None,
-            outcome,
-            duration_ms,
-            reason: None,
-            leftovers: Vec::new(),
-            leftovers_stopped: Vec::new(),
-        }
+        Record::sample("t", format!("r{minute}"), started, outcome, duration_ms)
     }
 
     #[test]

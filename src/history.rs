@@ -113,6 +113,36 @@ pub fn processes(pids: &[i32]) -> String {
     }
 }
 
+#[cfg(test)]
+impl Record {
+    /// A record for tests: one attempt of a scheduled run of `task` that
+    /// started at `started`, lasted `duration_ms` and ended as `outcome`.
+    pub(crate) fn sample(
+        task: &str,
+        run_id: String,
+        started: Timestamp,
+        outcome: Outcome,
+        duration_ms: u64,
+    ) -> Record {
+        Record {
+            run_id,
+            task: task.into(),
+            trigger: Trigger::Schedule,
+            scheduled: Some(started),
+            started,
+            finished: started + std::time::Duration::from_millis(duration_ms),
+            attempts: 1,
+            exit_code: None,
+            signal: None,
+            outcome,
+            duration_ms,
+            reason: None,
+            leftovers: Vec::new(),
+            leftovers_stopped: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{action} {}: {source}", path.display())]
 pub struct HistoryError {

@@ -307,26 +307,10 @@ pub fn render(metrics: &Metrics) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Trigger;
 
     fn record(task: &str, n: i64, outcome: Outcome, duration_ms: u64) -> Record {
         let started = Timestamp::from_second(1_700_000_000 + n * 60).unwrap();
-        Record {
-            run_id: format!("{task}-{n}"),
-            task: task.into(),
-            trigger: Trigger::Schedule,
-            scheduled: Some(started),
-            started,
-            finished: started + std::time::Duration::from_millis(duration_ms),
-            attempts: 1,
-            exit_code: None,
-            signal: None,
-            outcome,
-            duration_ms,
-            reason: None,
-            leftovers: Vec::new(),
-            leftovers_stopped: Vec::new(),
-        }
+        Record::sample(task, format!("{task}-{n}"), started, outcome, duration_ms)
     }
 
     #[test]

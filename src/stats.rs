@@ -165,17 +165,10 @@ pub fn percentile(sorted: &[u64], p: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Trigger;
 
     fn run(n: i64, outcome: Outcome, attempts: u32, duration_ms: u64) -> Record {
         let started = Timestamp::from_second(1_700_000_000 + n * 3600).unwrap();
         Record {
-            run_id: format!("r{n}"),
-            task: "t".into(),
-            trigger: Trigger::Schedule,
-            scheduled: Some(started),
-            started,
-            finished: started + std::time::Duration::from_millis(duration_ms),
             attempts,
             exit_code: match outcome {
                 Outcome::Success => Some(0),
@@ -183,11 +176,7 @@ mod tests {
                 _ => None,
             },
             signal: (outcome == Outcome::Timeout).then(|| "SIGTERM".into()),
-            outcome,
-            duration_ms,
-            reason: None,
-            leftovers: Vec::new(),
-            leftovers_stopped: Vec::new(),
+            ..Record::sample("t", format!("r{n}"), started, outcome, duration_ms)
         }
     }
 

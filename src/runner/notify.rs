@@ -305,20 +305,13 @@ fn run_hook(
         line(log, &format!("{HOOK_END}{key} for run {}: {e}", r.run_id));
         failed(format!("could not start: {e}"))
     })?;
-    // What a hook starts in the background is its own business, as with
-    // cron; `leftovers` is about the task's command.
-    let limits = Limits {
-        timeout: Some(HOOK_TIMEOUT),
-        kill_grace: task.settings.kill_grace,
-        leftovers: Leftovers::Keep,
-    };
-    let end = attempt::watch(
+    let end = watch(
         child,
         reader,
         signals,
-        &limits,
-        &mut ToLog(log),
-        Instant::now(),
+        HOOK_TIMEOUT,
+        task.settings.kill_grace,
+        log,
     );
     let how = describe(&end);
     line(log, &format!("{HOOK_END}{key} for run {} {how}", r.run_id));
@@ -329,6 +322,33 @@ fn run_hook(
             "failed: {how} (not retried; its output is in the run log)"
         )))
     }
+}
+
+/// Waits for a hook or sendmail as for an attempt, its output going to the
+/// run log, stopped after `timeout`. What either starts in the background
+/// (a delivery process, say) is its own business, as with cron:
+/// `leftovers` is about the task's command.
+fn watch(
+    child: spawn::Child,
+    reader: std::io::PipeReader,
+    signals: &mut Signals,
+    timeout: Duration,
+    kill_grace: Duration,
+    log: &mut Option<RunLog>,
+) -> Ended {
+    let limits = Limits {
+        timeout: Some(timeout),
+        kill_grace,
+        leftovers: Leftovers::Keep,
+    };
+    attempt::watch(
+        child,
+        reader,
+        signals,
+        &limits,
+        &mut ToLog(log),
+        Instant::now(),
+    )
 }
 
 /// The sendmail program: on `PATH`, else in [`SENDMAIL_PATHS`].
@@ -410,20 +430,8 @@ fn send_mail(
     )
     .map_err(|e| failed(format!("not sent: cannot start {}: {e}", program.display())))?;
     drop(writer);
-    // A sendmail may leave a delivery process behind: never stopped.
-    let limits = Limits {
-        timeout: Some(SENDMAIL_TIMEOUT),
-        kill_grace: Duration::from_secs(5),
-        leftovers: Leftovers::Keep,
-    };
-    let end = attempt::watch(
-        child,
-        reader,
-        signals,
-        &limits,
-        &mut ToLog(log),
-        Instant::now(),
-    );
+    let grace = Duration::from_secs(5);
+    let end = watch(child, reader, signals, SENDMAIL_TIMEOUT, grace, log);
     drop(cleanup);
     if end.status.success() && !end.timed_out {
         line(

@@ -432,44 +432,31 @@ impl Reader<'_> {
     /// `[defaults].max_parallel`: a whole number from 1 up.
     fn max_parallel(&mut self, item: &Item) -> Option<std::num::NonZeroU32> {
         let path = "defaults.max_parallel";
-        match item.as_integer() {
-            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => {
-                std::num::NonZeroU32::new(n as u32)
-            }
-            Some(n) => {
-                self.error(
-                    item.span(),
-                    path,
-                    format!("{n} is not a positive whole number"),
-                    Some("leave max_parallel out for no limit".into()),
-                );
-                None
-            }
-            None => {
-                self.error(
-                    item.span(),
-                    path,
-                    format!("expected a whole number, found {}", kind(item)),
-                    None,
-                );
-                None
-            }
+        let n = self.expected(item, path, item.as_integer(), "a whole number")?;
+        let positive = u32::try_from(n).ok().and_then(std::num::NonZeroU32::new);
+        if positive.is_none() {
+            self.error(
+                item.span(),
+                path,
+                format!("{n} is not a positive whole number"),
+                Some("leave max_parallel out for no limit".into()),
+            );
         }
+        positive
+    }
+
+    /// `value` (the item read as the type wanted), or an error saying what
+    /// was expected instead of what the item is.
+    fn expected<T>(&mut self, item: &Item, path: &str, value: Option<T>, what: &str) -> Option<T> {
+        if value.is_none() {
+            let message = format!("expected {what}, found {}", kind(item));
+            self.error(item.span(), path, message, None);
+        }
+        value
     }
 
     fn string(&mut self, item: &Item, path: &str) -> Option<String> {
-        match item.as_str() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                self.error(
-                    item.span(),
-                    path,
-                    format!("expected a string, found {}", kind(item)),
-                    None,
-                );
-                None
-            }
-        }
+        self.expected(item, path, item.as_str().map(String::from), "a string")
     }
 
     fn nonempty_string(&mut self, item: &Item, path: &str) -> Option<String> {
@@ -482,40 +469,17 @@ impl Reader<'_> {
     }
 
     fn bool(&mut self, item: &Item, path: &str) -> Option<bool> {
-        let b = item.as_bool();
-        if b.is_none() {
-            self.error(
-                item.span(),
-                path,
-                format!("expected true or false, found {}", kind(item)),
-                None,
-            );
-        }
-        b
+        self.expected(item, path, item.as_bool(), "true or false")
     }
 
     fn integer(&mut self, item: &Item, path: &str, max: i64) -> Option<u32> {
-        match item.as_integer() {
-            Some(n) if (0..=max).contains(&n) => Some(n as u32),
-            Some(n) => {
-                self.error(
-                    item.span(),
-                    path,
-                    format!("{n} is out of range 0-{max}"),
-                    None,
-                );
-                None
-            }
-            None => {
-                self.error(
-                    item.span(),
-                    path,
-                    format!("expected a whole number, found {}", kind(item)),
-                    None,
-                );
-                None
-            }
+        let n = self.expected(item, path, item.as_integer(), "a whole number")?;
+        if !(0..=max).contains(&n) {
+            let message = format!("{n} is out of range 0-{max}");
+            self.error(item.span(), path, message, None);
+            return None;
         }
+        Some(n as u32)
     }
 
     fn duration(&mut self, item: &Item, path: &str, positive: bool) -> Option<Duration> {
