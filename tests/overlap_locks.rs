@@ -327,11 +327,15 @@ fn a_killed_supervisors_command_keeps_the_lock() {
         "{reason} names the command ({command})"
     );
     assert!(second.stderr().contains(&reason), "{}", second.stderr());
-    // Until the command ends.
-    assert!(held(&lock));
-    std::fs::write(env.work().join("never"), "").unwrap();
+    // Until the command ends: here, stopped by the recovery of its run,
+    // which kron run started once it had tried.
     wait_until("the command ends", || gone(command));
     wait_until("the lock is free", || !held(&lock));
+    wait_until("the orphaned run is recorded", || {
+        history(&env, "t")
+            .iter()
+            .any(|r| r["run_id"] == run_id.as_str() && r["outcome"] == "interrupted")
+    });
     env.kron(&["run", "t"]).output().success();
 }
 

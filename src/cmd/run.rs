@@ -25,12 +25,18 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     if args.dry_run {
         return dry_run(ctx, task);
     }
-    // A run whose supervisor died may hold the lock this one needs.
-    runner::recover::start(&ctx.paths);
+    // A run whose supervisor died may hold the lock this one needs: it is
+    // stopped and recorded, after this run (skipped, if so, with a reason
+    // that names it) has tried.
+    let recover = || runner::recover::start(&ctx.paths);
     if args.detach {
-        return detach(ctx, task);
+        let result = detach(ctx, task);
+        recover();
+        return result;
     }
-    let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true))?;
+    let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true));
+    recover();
+    let report = report?;
     for warning in &report.warnings {
         eprintln!("kron: warning: {warning}");
     }
