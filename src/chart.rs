@@ -25,7 +25,7 @@ fn colour(outcome: Outcome) -> Colour {
         Outcome::Success => Colour::Green,
         Outcome::Failure | Outcome::Timeout => Colour::Red,
         Outcome::Skipped => Colour::Yellow,
-        Outcome::Interrupted => Colour::Grey,
+        Outcome::Interrupted | Outcome::Missed => Colour::Grey,
     }
 }
 
@@ -36,6 +36,7 @@ fn plain(outcome: Outcome) -> char {
         Outcome::Failure | Outcome::Timeout => 'x',
         Outcome::Skipped => '-',
         Outcome::Interrupted => '~',
+        Outcome::Missed => '.',
     }
 }
 

@@ -58,6 +58,10 @@ pub enum Outcome {
     Timeout,
     Skipped,
     Interrupted,
+    /// Scheduled instants that did not run (the daemon was not running, the
+    /// catch-up policy or `max_lateness` let them go): one record for a
+    /// stretch of them ([`Record::missed`]).
+    Missed,
 }
 
 impl Outcome {
@@ -68,6 +72,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Skipped => "skipped",
             Outcome::Interrupted => "interrupted",
+            Outcome::Missed => "missed",
         }
     }
 }
@@ -90,7 +95,7 @@ pub struct Record {
     pub signal: Option<String>,
     pub outcome: Outcome,
     pub duration_ms: u64,
-    /// Why a run was skipped, interrupted or could not start.
+    /// Why a run was skipped, interrupted, missed or could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Processes of the command's group still running when its main
@@ -101,6 +106,22 @@ pub struct Record {
     /// still held the command's output), by pid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leftovers_stopped: Vec<i32>,
+    /// For a `missed` record: the stretch of instants it stands for
+    /// (`scheduled` is the last of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<Stretch>,
+}
+
+/// Scheduled instants that did not run, as one record: a laptop closed
+/// for a month with an every-second task writes one record, not millions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stretch {
+    /// How many instants (at least, when `more`).
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+    pub first: Timestamp,
+    pub last: Timestamp,
 }
 
 /// `1 process (pid 4242)`, `2 processes (pids 4242, 4243)`: leftovers in
@@ -139,6 +160,7 @@ impl Record {
             reason: None,
             leftovers: Vec::new(),
             leftovers_stopped: Vec::new(),
+            missed: None,
         }
     }
 }
@@ -416,6 +438,7 @@ mod tests {
             reason: None,
             leftovers: Vec::new(),
             leftovers_stopped: Vec::new(),
+            missed: None,
         }
     }
 

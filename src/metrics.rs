@@ -79,11 +79,20 @@ pub struct TaskMetrics {
     /// When that run finished.
     #[serde(default)]
     pub last_ran: Option<Timestamp>,
+    /// Scheduled instants that did not run (`missed` records stand for a
+    /// stretch of them each).
+    #[serde(default)]
+    pub missed: u64,
 }
 
 impl TaskMetrics {
     /// Counts `record` in.
     pub fn add(&mut self, record: &Record) {
+        if record.outcome == Outcome::Missed {
+            // Not a run: no gauge moves.
+            self.missed += record.missed.map_or(1, |m| m.count);
+            return;
+        }
         *self
             .runs
             .entry(record.outcome.as_str().to_string())
@@ -93,6 +102,9 @@ impl TaskMetrics {
 
     /// Updates the gauges with `record` where it is the latest (by end).
     pub fn observe(&mut self, r: &Record) {
+        if r.outcome == Outcome::Missed {
+            return;
+        }
         let later = |t: Option<Timestamp>| t.is_none_or(|t| r.finished >= t);
         if later(self.last_finished) {
             self.last_outcome = Some(r.outcome);
@@ -238,6 +250,21 @@ pub fn render(metrics: &Metrics) -> String {
                         m.count(outcome)
                     );
                 }
+            }
+        },
+    );
+    family(
+        "kron_missed_runs_total",
+        "counter",
+        "Scheduled instants of a task that did not run (the daemon was not running, catch_up, max_lateness).",
+        &mut |out| {
+            for (task, m) in tasks {
+                let _ = writeln!(
+                    out,
+                    "kron_missed_runs_total{{task=\"{}\"}} {}",
+                    escape(task),
+                    m.missed
+                );
             }
         },
     );

@@ -23,6 +23,8 @@ pub struct Outcomes {
     pub timeout: usize,
     pub skipped: usize,
     pub interrupted: usize,
+    /// Records of instants that did not run (a record may stand for many).
+    pub missed: usize,
 }
 
 impl Outcomes {
@@ -33,6 +35,7 @@ impl Outcomes {
             Outcome::Timeout => &mut self.timeout,
             Outcome::Skipped => &mut self.skipped,
             Outcome::Interrupted => &mut self.interrupted,
+            Outcome::Missed => &mut self.missed,
         };
         *slot += 1;
     }
@@ -217,7 +220,8 @@ mod tests {
                 failure: 1,
                 timeout: 1,
                 skipped: 1,
-                interrupted: 1
+                interrupted: 1,
+                missed: 0,
             }
         );
         // 5 successes of 7 runs that ended on their own.

@@ -150,7 +150,9 @@ fn missed_runs_are_caught_up_by_policy() {
         succeeded("once") == 1 && succeeded("all") == 5
     });
     for r in history(&env, "once").iter().chain(&history(&env, "all")) {
-        assert_eq!(r["trigger"], "catch-up", "{r}");
+        if r["outcome"] == "success" {
+            assert_eq!(r["trigger"], "catch-up", "{r}");
+        }
     }
     let all: Vec<i64> = history(&env, "all")
         .iter()
@@ -160,9 +162,39 @@ fn missed_runs_are_caught_up_by_policy() {
     sorted.sort();
     assert!(sorted.windows(2).all(|w| w[1] - w[0] == 3600), "{all:?}");
     assert_eq!(*sorted.last().unwrap(), hour);
-    let once = ts(&history(&env, "once")[0]["scheduled"]).as_second();
+    let once = history(&env, "once")
+        .into_iter()
+        .find(|r| r["outcome"] == "success")
+        .unwrap();
+    let once = ts(&once["scheduled"]).as_second();
     assert_eq!(once, hour, "once runs the latest");
-    assert!(history(&env, "skip").is_empty());
+    // What did not run leaves one `missed` record per stretch, with why.
+    let skip = history(&env, "skip");
+    assert_eq!(skip.len(), 1, "{skip:?}");
+    assert_eq!(skip[0]["outcome"], "missed");
+    assert_eq!(skip[0]["missed"]["count"], 5, "{}", skip[0]);
+    assert_eq!(ts(&skip[0]["missed"]["first"]).as_second(), hour - 4 * 3600);
+    assert_eq!(ts(&skip[0]["missed"]["last"]).as_second(), hour);
+    let reason = skip[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the daemon was not running") && reason.contains("catch_up = \"skip\""),
+        "{reason}"
+    );
+    let once_missed: Vec<_> = history(&env, "once")
+        .into_iter()
+        .filter(|r| r["outcome"] == "missed")
+        .collect();
+    assert_eq!(once_missed.len(), 1);
+    assert_eq!(once_missed[0]["missed"]["count"], 4, "the latest ran");
+    assert_eq!(
+        ts(&once_missed[0]["missed"]["last"]).as_second(),
+        hour - 3600
+    );
+    assert!(
+        history(&env, "all")
+            .iter()
+            .all(|r| r["outcome"] == "success")
+    );
     assert!(
         daemon.log().contains("skip: 5 run(s) missed"),
         "{}",
@@ -178,6 +210,37 @@ fn missed_runs_are_caught_up_by_policy() {
         "the next start is the next hour's: {status}"
     );
     assert_eq!(history(&env, "all").len(), 5);
+    assert_eq!(history(&env, "skip").len(), 1);
+}
+
+#[test]
+fn instants_missed_while_the_daemon_was_stopped_say_from_when_to_when() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.t]\nschedule = \"* * * * * *\"\ncatch_up = \"skip\"\ncommand = \"true\"\n",
+    );
+    let daemon = DaemonGuard::start(&env);
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    drop(daemon);
+    let stopped = Timestamp::now().as_second();
+    wait_until("two instants pass", || {
+        Timestamp::now().as_second() >= stopped + 3
+    });
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("the missed record", || {
+        history(&env, "t").iter().any(|r| r["outcome"] == "missed")
+    });
+    let missed = history(&env, "t")
+        .into_iter()
+        .find(|r| r["outcome"] == "missed")
+        .unwrap();
+    assert!(missed["missed"]["count"].as_u64().unwrap() >= 2, "{missed}");
+    assert_eq!(missed["attempts"], 0);
+    let reason = missed["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the daemon was not running (from 20") && reason.contains(" to 20"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -50,9 +50,10 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::dirs::{self, Paths};
+use crate::history::{self, Outcome, Record, Stretch, Trigger};
 use crate::logging::{self, error, info, warning};
 use crate::runner::launch::Launch;
-use crate::taskfile::{self, load::LoadError};
+use crate::taskfile::{self, CatchUp, load::LoadError};
 use clock::{Clock, Wake};
 use plan::{Fire, LATE_TOLERANCE, Planner, Spec};
 use server::Server;
@@ -109,6 +110,12 @@ pub struct Daemon {
     snapshots_ok: bool,
     /// Give memory back before the next sleep (after a load).
     trim_pending: bool,
+    /// Why instants found missed at the next plan were missed: the daemon
+    /// was not running (on start), the clock jumped; else it woke late.
+    missed_cause: Option<String>,
+    /// `[defaults].metrics_file`, for the `missed` records this daemon
+    /// writes itself.
+    metrics_file: Option<PathBuf>,
 }
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
@@ -159,6 +166,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         snapshots: snapshot::Snapshots::new(paths.clone()),
         snapshots_ok: false,
         trim_pending: false,
+        missed_cause: None,
+        metrics_file: None,
     };
     info!(
         "kron {} daemon started (pid {}): task file {}, socket {}",
@@ -236,6 +245,10 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 Ok(Wake::Jumped) => {
                     info!("the wall clock was set; planning again");
                     tolerance = Duration::ZERO;
+                    daemon.missed_cause = Some(
+                        "the wall clock jumped (the machine was asleep, or the time was set)"
+                            .into(),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => warning!("reading the timer: {e}"),
@@ -262,6 +275,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             daemon.reload(why);
         }
     }
+    daemon.state.stopped = Some(Timestamp::now());
+    daemon.state_dirty = true;
     daemon.save_state();
     let _ = std::fs::remove_file(&socket);
     info!(
@@ -278,6 +293,12 @@ impl Daemon {
             Ok(state) => self.state = state,
             Err(e) => warning!("{e}"),
         }
+        self.state_dirty |= self.state.stopped.is_some();
+        let when = match self.state.stopped.take() {
+            Some(stopped) => format!("from {stopped} to {}", self.started),
+            None => format!("until {}; it had not stopped cleanly", self.started),
+        };
+        self.missed_cause = Some(format!("the daemon was not running ({when})"));
     }
 
     fn save_state(&mut self) {
@@ -315,6 +336,7 @@ impl Daemon {
         };
         let now = Timestamp::now();
         let count = file.tasks.len();
+        self.metrics_file = file.defaults.metrics_file.clone();
         self.planner
             .load(Spec::all(&file), file.max_parallel, &mut self.state, now);
         drop(file);
@@ -398,6 +420,10 @@ impl Daemon {
         let missed = self
             .planner
             .advance(now, tolerance, &mut self.state, &mut |d| rng.below(d));
+        let cause = self
+            .missed_cause
+            .take()
+            .unwrap_or_else(|| "the daemon woke late".into());
         for m in missed {
             self.state_dirty = true;
             info!(
@@ -408,6 +434,9 @@ impl Daemon {
                 m.policy,
                 m.runs
             );
+            if let Some(stretch) = m.not_run {
+                self.record_missed(&m, stretch, &cause, now);
+            }
         }
         let supervisors = &self.supervisors;
         let busy = |task: &str| supervisors.busy(task);
@@ -424,6 +453,52 @@ impl Daemon {
         self.save_state();
         for batch in fires.chunks(RUNS_PER_SUPERVISOR) {
             self.start(batch);
+        }
+    }
+
+    /// Records the instants of `m` that do not run, as one `missed` record
+    /// (and in the metrics). The daemon writes it itself: nothing runs.
+    fn record_missed(&self, m: &plan::Missed, stretch: Stretch, cause: &str, now: Timestamp) {
+        let policy = match m.policy {
+            CatchUp::Skip => "catch_up = \"skip\" runs none of them".to_string(),
+            CatchUp::Once => "catch_up = \"once\" ran only the latest".to_string(),
+            CatchUp::All => format!(
+                "catch_up = \"all\" ran only the latest {}",
+                plan::CATCH_UP_ALL_LIMIT
+            ),
+        };
+        let count = if stretch.more {
+            format!("over {}", stretch.count)
+        } else {
+            stretch.count.to_string()
+        };
+        let record = Record {
+            run_id: crate::runner::new_run_id(),
+            task: m.task.clone(),
+            trigger: Trigger::Schedule,
+            scheduled: Some(stretch.last),
+            started: now,
+            finished: now,
+            attempts: 0,
+            exit_code: None,
+            signal: None,
+            outcome: Outcome::Missed,
+            duration_ms: 0,
+            reason: Some(format!(
+                "missed {count} instant(s) from {} to {}: {cause}; {policy}",
+                stretch.first, stretch.last
+            )),
+            leftovers: Vec::new(),
+            leftovers_stopped: Vec::new(),
+            missed: Some(stretch),
+        };
+        if let Err(e) = history::record(&self.paths, &record) {
+            warning!("{}: recording missed instants: {e}", m.task);
+        }
+        if let Some(textfile) = &self.metrics_file
+            && let Err(e) = crate::metrics::update(&self.paths, textfile, &record)
+        {
+            warning!("{}: metrics: {e}", m.task);
         }
     }
 

@@ -33,6 +33,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::state::State;
+use crate::history::Stretch;
 pub use crate::history::Trigger;
 use crate::runner::Run;
 use crate::schedule::{Expr, Schedule};
@@ -97,6 +98,9 @@ pub struct Missed {
     pub policy: CatchUp,
     /// Catch-up runs started for them.
     pub runs: usize,
+    /// The instants that will not run at all (neither on time nor caught
+    /// up), for their `missed` record; `None` when every one runs.
+    pub not_run: Option<Stretch>,
 }
 
 struct Entry {
@@ -284,12 +288,14 @@ impl Planner {
                 state.handled(&spec.name, latest);
             }
             if !missed.is_empty() {
+                let caught_up = runs - usize::from(on_time);
                 report.push(Missed {
                     task: spec.name.clone(),
                     count: missed.len(),
                     more,
                     policy: spec.catch_up,
-                    runs: runs - usize::from(on_time),
+                    runs: caught_up,
+                    not_run: not_run(&spec.schedule, entry.handled, missed, more, caught_up),
                 });
             }
             entry.handled = latest;
@@ -407,6 +413,63 @@ fn add(at: Timestamp, d: Duration) -> Timestamp {
 /// window that doubles until it holds more than `limit` instants or reaches
 /// `after`, so that a long downtime costs a few searches, not one per
 /// missed instant.
+/// At most this many missed instants are counted one by one for a
+/// `missed` record; beyond, the record says "at least".
+pub const COUNT_LIMIT: u64 = 10_000_000;
+
+/// The instants of `missed` (the latest due instants after `handled`, all
+/// of them unless `more`) that do not run, when `caught_up` of the latest
+/// of them run as catch-up runs (those run by `catch_up`: none for `skip`,
+/// the latest for `once`, each for `all`).
+fn not_run(
+    schedule: &Schedule,
+    handled: Timestamp,
+    missed: &[Timestamp],
+    more: bool,
+    caught_up: usize,
+) -> Option<Stretch> {
+    let kept = &missed[..missed.len() - caught_up.min(missed.len())];
+    // Older than `missed`, when it is only the latest: counted here.
+    let (older, older_more, older_last) = if more {
+        count_between(schedule, handled, missed[0])
+    } else {
+        (0, false, None)
+    };
+    let count = older + kept.len() as u64;
+    if count == 0 {
+        return None;
+    }
+    let first = schedule.next_after(handled)?;
+    let last = kept.last().copied().or(older_last)?;
+    Some(Stretch {
+        count,
+        more: older_more,
+        first,
+        last,
+    })
+}
+
+/// How many instants of `schedule` lie after `after` and before `before`,
+/// whether there were more than [`COUNT_LIMIT`], and the last one counted.
+fn count_between(
+    schedule: &Schedule,
+    after: Timestamp,
+    before: Timestamp,
+) -> (u64, bool, Option<Timestamp>) {
+    let mut count = 0;
+    let mut last = None;
+    let mut t = schedule.next_after(after);
+    while let Some(instant) = t.filter(|&t| t < before) {
+        if count == COUNT_LIMIT {
+            return (count, true, last);
+        }
+        count += 1;
+        last = Some(instant);
+        t = schedule.next_after(instant);
+    }
+    (count, false, last)
+}
+
 pub fn due_instants(
     schedule: &Schedule,
     after: Timestamp,
@@ -530,6 +593,25 @@ mod tests {
     }
 
     #[test]
+    fn a_day_of_every_second_down_is_one_stretch() {
+        let mut state = State::default();
+        state.last.insert("a".into(), ts("2026-03-07T10:30:00Z"));
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:30:00Z");
+        let mut a = spec("a", "* * * * * *");
+        a.catch_up = CatchUp::All;
+        plan.load(vec![a], None, &mut state, now);
+        let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
+        let stretch = missed[0].not_run.expect("most did not run");
+        // A day of seconds, but for the latest 100 that are caught up.
+        assert_eq!(stretch.count, 86_400 - CATCH_UP_ALL_LIMIT as u64);
+        assert!(!stretch.more);
+        assert_eq!(stretch.first, ts("2026-03-07T10:30:01Z"));
+        assert_eq!(stretch.last, ts("2026-03-08T10:28:20Z"));
+        assert_eq!(drain(&mut plan, now).len(), CATCH_UP_ALL_LIMIT);
+    }
+
+    #[test]
     fn catch_up_once_runs_the_latest_missed_instant() {
         let (fires, missed, _) = after_downtime(CatchUp::Once);
         assert_eq!(
@@ -544,7 +626,14 @@ mod tests {
                 count: 5,
                 more: false,
                 policy: CatchUp::Once,
-                runs: 1
+                runs: 1,
+                // The four before the latest: 06:00 to 09:00.
+                not_run: Some(Stretch {
+                    count: 4,
+                    more: false,
+                    first: ts("2026-03-08T06:00:00Z"),
+                    last: ts("2026-03-08T09:00:00Z"),
+                }),
             }]
         );
     }

@@ -26,6 +26,9 @@ pub struct State {
     pub boot_id: Option<String>,
     /// Per task, the last scheduled instant handled (fired or skipped).
     pub last: BTreeMap<String, Timestamp>,
+    /// When the last daemon stopped cleanly (`None` after a crash, or
+    /// while a daemon runs): the start of a downtime, for `missed` records.
+    pub stopped: Option<Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,8 @@ struct File {
     boot_id: Option<String>,
     #[serde(default)]
     tasks: BTreeMap<String, TaskEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stopped: Option<Timestamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +93,7 @@ impl State {
         Ok(State {
             boot_id: file.boot_id,
             last,
+            stopped: file.stopped,
         })
     }
 
@@ -108,6 +114,7 @@ impl State {
                     )
                 })
                 .collect(),
+            stopped: self.stopped,
         };
         let mut bytes = serde_json::to_vec_pretty(&file).expect("state serialises");
         bytes.push(b'\n');

@@ -274,6 +274,7 @@ fn record(
         reason,
         leftovers: Vec::new(),
         leftovers_stopped: Vec::new(),
+        missed: None,
     }
 }
 
@@ -309,6 +310,7 @@ pub fn record_unstarted(paths: &Paths, run: &Run, reason: String) -> Result<(), 
         reason: Some(reason),
         leftovers: Vec::new(),
         leftovers_stopped: Vec::new(),
+        missed: None,
     };
     history::record(paths, &record)
 }

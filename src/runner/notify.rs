@@ -124,7 +124,7 @@ fn hook_for(task: &Task, outcome: Outcome) -> Option<(&'static str, &str)> {
     match outcome {
         Outcome::Success => s.on_success.as_deref().map(|c| ("on_success", c)),
         Outcome::Failure | Outcome::Timeout => s.on_failure.as_deref().map(|c| ("on_failure", c)),
-        Outcome::Skipped | Outcome::Interrupted => None,
+        Outcome::Skipped | Outcome::Interrupted | Outcome::Missed => None,
     }
 }
 
@@ -137,7 +137,7 @@ fn mail_due(task: &Task, outcome: Outcome) -> bool {
         && match s.mail {
             Mail::Never => false,
             Mail::Failure => matches!(outcome, Outcome::Failure | Outcome::Timeout),
-            Mail::Always => outcome != Outcome::Skipped,
+            Mail::Always => !matches!(outcome, Outcome::Skipped | Outcome::Missed),
         }
 }
 

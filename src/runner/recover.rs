@@ -149,6 +149,7 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
         reason: Some(reason),
         leftovers: Vec::new(),
         leftovers_stopped: stopped_pids,
+        missed: None,
     };
     let written = history::record(paths, &record);
     let _ = std::fs::remove_file(&claimed);
