@@ -179,6 +179,20 @@ pub enum Command {
     ///   kron history backup --chart    # a bar per run: duration, coloured by outcome
     History(HistoryArgs),
 
+    /// Explain what happened to a task's last scheduled instants, and why.
+    ///
+    /// One line per instant, newest first: when it ran (and how late), or
+    /// why it was skipped (the run that held the lock) or did not run at all
+    /// (the daemon was not running from when to when, catch_up, a clock
+    /// jump), from the history and the schedule.
+    ///
+    /// Examples:
+    ///
+    ///   kron why backup
+    ///
+    ///   kron why backup --at 2026-03-08T02:30:00+01:00
+    Why(WhyArgs),
+
     /// Show how tasks do: runs, success rate, durations, retries, last failure.
     ///
     /// Computed from the history (each task's last 1,000 runs). The success
@@ -376,6 +390,27 @@ pub struct HistoryArgs {
     /// its duration, coloured by outcome (plain characters without colour).
     #[arg(long, requires = "name", conflicts_with = "json")]
     pub chart: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The task.
+    #[arg(add = crate::complete::task_candidates())]
+    pub name: String,
+
+    /// The instants nearest WHEN (at or before it): an RFC 3339 instant, or
+    /// a duration ago such as 2h or 1d [default: now].
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+
+    /// How many instants.
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 5)]
+    pub count: usize,
+
+    /// Print a JSON array: each instant, what became of it (ran, skipped,
+    /// missed, unknown), the line, and the record that says so.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -50,3 +50,5 @@ mod service;
 mod stats_metrics;
 /// One supervisor for several runs: side by side, stopped one by one, a waiting run handed off.
 mod supervise;
+/// `kron why`: what became of a task's instants, from the daemon's records.
+mod why;

@@ -79,7 +79,7 @@ fn cells(r: &Record, zone: &Zone) -> Vec<String> {
 }
 
 /// An RFC 3339 instant, or a duration ago (`2h`, `1d`).
-fn parse_since(text: &str) -> Result<Timestamp, Error> {
+pub(super) fn parse_since(text: &str) -> Result<Timestamp, Error> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }

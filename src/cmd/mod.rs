@@ -23,6 +23,7 @@ mod show;
 mod stats;
 mod status;
 mod supervise;
+mod why;
 
 use crate::cli::{Cli, ColorWhen, Command};
 use crate::dirs::Paths;
@@ -72,6 +73,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::History(args) => history::run(&ctx, &args),
+        Command::Why(args) => why::run(&ctx, &args),
         Command::Stats(args) => stats::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),

@@ -1,0 +1,101 @@
+//! `kron why`: what became of a task's last instants, from the real
+//! daemon's records: runs, skips behind a lock, instants missed while the
+//! daemon was stopped.
+
+use crate::util::daemon::DaemonGuard;
+use crate::util::{Env, history, wait_until};
+
+fn why(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["why"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = env.kron(&all).output();
+    out.success();
+    serde_json::from_str(&out.stdout()).unwrap()
+}
+
+#[test]
+fn ran_and_missed_while_the_daemon_was_stopped() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.t]\nschedule = \"* * * * * *\"\ncatch_up = \"skip\"\ncommand = \"true\"\n",
+    );
+    let daemon = DaemonGuard::start(&env);
+    wait_until("t ran twice", || history(&env, "t").len() >= 2);
+    drop(daemon);
+    let stopped = jiff::Timestamp::now().as_second();
+    wait_until("instants pass", || {
+        jiff::Timestamp::now().as_second() >= stopped + 3
+    });
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("the missed record", || {
+        history(&env, "t").iter().any(|r| r["outcome"] == "missed")
+    });
+    let answers = why(&env, &["t", "-n", "30"]);
+    let ran = answers.iter().filter(|a| a["what"] == "ran").count();
+    assert!(ran >= 2, "{answers:?}");
+    let missed: Vec<_> = answers.iter().filter(|a| a["what"] == "missed").collect();
+    assert!(missed.len() >= 2, "{answers:?}");
+    assert!(
+        missed[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("the daemon was not running (from"),
+        "{}",
+        missed[0]
+    );
+    // Newest first.
+    let instants: Vec<&str> = answers
+        .iter()
+        .map(|a| a["instant"].as_str().unwrap())
+        .collect();
+    let mut sorted = instants.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(instants, sorted);
+    let text = env.kron(&["why", "t", "-n", "30"]).output();
+    text.success();
+    assert!(
+        text.stdout().starts_with("t: `* * * * * *`"),
+        "{}",
+        text.stdout()
+    );
+    assert!(text.stdout().contains("  ran at "), "{}", text.stdout());
+    assert!(
+        text.stdout().contains("did not run: missed "),
+        "{}",
+        text.stdout()
+    );
+}
+
+#[test]
+fn a_skip_names_the_run_that_held_the_lock() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "[tasks.slow]\nschedule = \"* * * * * *\"\ncommand = \"sleep 2.5\"\nworkdir = {:?}\n",
+        dir.display().to_string()
+    ));
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("a run was skipped", || {
+        history(&env, "slow")
+            .iter()
+            .any(|r| r["outcome"] == "skipped")
+    });
+    let answers = why(&env, &["slow", "-n", "10"]);
+    let skipped = answers
+        .iter()
+        .find(|a| a["what"] == "skipped")
+        .unwrap_or_else(|| panic!("{answers:?}"));
+    let text = skipped["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("skipped: lock `slow` is held by run 20"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_task_is_refused() {
+    let env = Env::new();
+    env.write_task_file("");
+    env.kron(&["why", "nosuch"]).output().code(2);
+}
