@@ -440,7 +440,24 @@ impl Daemon {
         }
         let supervisors = &self.supervisors;
         let busy = |task: &str| supervisors.busy(task);
-        let fires = self.planner.ready(now, self.running(), &busy);
+        let mut late = Vec::new();
+        let fires = self.planner.ready(now, self.running(), &busy, &mut late);
+        for l in late {
+            let at = l.run.scheduled.expect("only runs for an instant expire");
+            let stretch = Stretch {
+                count: 1,
+                more: false,
+                first: at,
+                last: at,
+            };
+            let reason = format!(
+                "missed 1 instant(s) from {at} to {at}: it waited to start until {now}, past \
+                 max_lateness = {}",
+                crate::units::format_duration(l.max_lateness)
+            );
+            self.state_dirty |= self.state.handled(&l.run.task, at);
+            self.write_missed(&l.run.task, stretch, reason, now);
+        }
         // The instants are handled, and that is on disk, before any of
         // their runs can start: a daemon killed in between (a window of a
         // few microseconds) loses those runs rather than running an instant
@@ -472,9 +489,24 @@ impl Daemon {
         } else {
             stretch.count.to_string()
         };
+        let late = if m.too_late {
+            "; max_lateness let the others go"
+        } else {
+            ""
+        };
+        let reason = format!(
+            "missed {count} instant(s) from {} to {}: {cause}; {policy}{late}",
+            stretch.first, stretch.last
+        );
+        self.write_missed(&m.task, stretch, reason, now);
+    }
+
+    /// Writes a `missed` record of `task` for `stretch` (and counts it in
+    /// the metrics).
+    fn write_missed(&self, task: &str, stretch: Stretch, reason: String, now: Timestamp) {
         let record = Record {
             run_id: crate::runner::new_run_id(),
-            task: m.task.clone(),
+            task: task.to_string(),
             trigger: Trigger::Schedule,
             scheduled: Some(stretch.last),
             started: now,
@@ -484,21 +516,18 @@ impl Daemon {
             signal: None,
             outcome: Outcome::Missed,
             duration_ms: 0,
-            reason: Some(format!(
-                "missed {count} instant(s) from {} to {}: {cause}; {policy}",
-                stretch.first, stretch.last
-            )),
+            reason: Some(reason),
             leftovers: Vec::new(),
             leftovers_stopped: Vec::new(),
             missed: Some(stretch),
         };
         if let Err(e) = history::record(&self.paths, &record) {
-            warning!("{}: recording missed instants: {e}", m.task);
+            warning!("{task}: recording missed instants: {e}");
         }
         if let Some(textfile) = &self.metrics_file
             && let Err(e) = crate::metrics::update(&self.paths, textfile, &record)
         {
-            warning!("{}: metrics: {e}", m.task);
+            warning!("{task}: metrics: {e}");
         }
     }
 

@@ -54,6 +54,7 @@ pub struct Spec {
     pub schedule_key: String,
     pub jitter: Duration,
     pub catch_up: CatchUp,
+    pub max_lateness: Option<Duration>,
     pub paused: bool,
 }
 
@@ -67,6 +68,7 @@ impl Spec {
                 schedule_key: format!("{} {}", task.schedule_text, task.settings.timezone.name()),
                 jitter: task.settings.jitter,
                 catch_up: task.settings.catch_up,
+                max_lateness: task.settings.max_lateness,
                 paused: task.settings.paused,
             })
             .collect()
@@ -101,6 +103,24 @@ pub struct Missed {
     /// The instants that will not run at all (neither on time nor caught
     /// up), for their `missed` record; `None` when every one runs.
     pub not_run: Option<Stretch>,
+    /// Some of them would have run but for `max_lateness`.
+    pub too_late: bool,
+}
+
+/// A run that waited for a `max_parallel` slot past its `max_lateness`:
+/// it is not started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLate {
+    pub run: Run,
+    pub max_lateness: Duration,
+}
+
+/// Whether a run for instant `scheduled` starting at `now` would be later
+/// than `max_lateness` allows.
+fn too_late(scheduled: Timestamp, now: Timestamp, max_lateness: Option<Duration>) -> bool {
+    max_lateness.is_some_and(|max| {
+        now.duration_since(scheduled) > SignedDuration::try_from(max).unwrap_or(SignedDuration::MAX)
+    })
 }
 
 struct Entry {
@@ -244,8 +264,10 @@ impl Planner {
                 entry.next = spec.schedule.next_after(now);
                 continue;
             };
-            let on_time = !tolerance.is_zero()
+            let in_time = |t: Timestamp| !too_late(t, now, spec.max_lateness);
+            let late_on_time = !tolerance.is_zero()
                 && now.duration_since(latest) <= SignedDuration::try_from(tolerance).unwrap();
+            let on_time = late_on_time && in_time(latest);
             let missed = if on_time {
                 &instants[..instants.len() - 1]
             } else {
@@ -273,13 +295,21 @@ impl Planner {
                     },
                     at: add(now, jitter(spec.jitter)),
                 };
+            let mut too_late = late_on_time && !on_time;
             match spec.catch_up {
                 CatchUp::Skip => {}
                 CatchUp::Once if on_time || missed.is_empty() => {}
+                CatchUp::Once if !in_time(latest) => too_late = true,
                 CatchUp::Once => fires.push(catch_up(latest, jitter)),
                 CatchUp::All => {
+                    // The latest are the least late: those in time are the
+                    // newest of `missed`, as `not_run` expects.
                     for &t in missed {
-                        fires.push(catch_up(t, jitter));
+                        if in_time(t) {
+                            fires.push(catch_up(t, jitter));
+                        } else {
+                            too_late = true;
+                        }
                     }
                 }
             }
@@ -296,6 +326,7 @@ impl Planner {
                     policy: spec.catch_up,
                     runs: caught_up,
                     not_run: not_run(&spec.schedule, entry.handled, missed, more, caught_up),
+                    too_late,
                 });
             }
             entry.handled = latest;
@@ -347,6 +378,7 @@ impl Planner {
         now: Timestamp,
         running: usize,
         busy: &dyn Fn(&str) -> bool,
+        late: &mut Vec<TooLate>,
     ) -> Vec<Fire> {
         let due = self.delayed.partition_point(|f| f.at <= now);
         self.waiting.extend(self.delayed.drain(..due));
@@ -354,6 +386,21 @@ impl Planner {
         let free = cap.saturating_sub(running);
         let mut out: Vec<Fire> = Vec::new();
         let mut i = 0;
+        // Waited past their `max_lateness` (for a slot, or for an earlier
+        // catch-up run of the same task): not started.
+        let entries = &self.entries;
+        let max_lateness = |task: &str| entries.get(task).and_then(|e| e.spec.max_lateness);
+        self.waiting.retain(|fire| {
+            let max = max_lateness(&fire.run.task);
+            let expired = fire.run.scheduled.is_some_and(|t| too_late(t, now, max));
+            if let (true, Some(max_lateness)) = (expired, max) {
+                late.push(TooLate {
+                    run: fire.run.clone(),
+                    max_lateness,
+                });
+            }
+            !expired
+        });
         while i < self.waiting.len() && out.len() < free {
             let fire = &self.waiting[i];
             let held = fire.run.trigger == Trigger::CatchUp
@@ -513,6 +560,7 @@ mod tests {
             schedule_key: expr.into(),
             jitter: Duration::ZERO,
             catch_up: CatchUp::Once,
+            max_lateness: None,
             paused: false,
         }
     }
@@ -525,7 +573,7 @@ mod tests {
     fn drain(plan: &mut Planner, now: Timestamp) -> Vec<Fire> {
         let mut fires = Vec::new();
         loop {
-            let ready = plan.ready(now, 0, &idle);
+            let ready = plan.ready(now, 0, &idle, &mut Vec::new());
             if ready.is_empty() {
                 return fires;
             }
@@ -564,14 +612,14 @@ mod tests {
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:00Z")));
         let missed = plan.advance(now, LATE_TOLERANCE, &mut state, &mut no_jitter);
         assert!(missed.is_empty());
-        assert!(plan.ready(now, 0, &idle).is_empty());
+        assert!(plan.ready(now, 0, &idle, &mut Vec::new()).is_empty());
 
         let wake = ts("2026-03-08T10:01:00.0002Z");
         assert!(
             plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter)
                 .is_empty()
         );
-        let fires = plan.ready(wake, 0, &idle);
+        let fires = plan.ready(wake, 0, &idle, &mut Vec::new());
         assert_eq!(
             names(&fires),
             [("a", Trigger::Schedule, Some("2026-03-08T10:01:00Z".into()))]
@@ -590,6 +638,40 @@ mod tests {
         let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T11:00:00Z")));
         (drain(&mut plan, now), missed, state)
+    }
+
+    #[test]
+    fn max_lateness_lets_runs_too_late_go_and_says_so() {
+        let mut state = State::default();
+        state.last.insert("a".into(), ts("2026-03-08T05:00:00Z"));
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:30:00Z");
+        let mut a = spec("a", "0 * * * *");
+        a.catch_up = CatchUp::All;
+        a.max_lateness = Some(Duration::from_secs(2 * 3600));
+        plan.load(vec![a], NonZeroU32::new(1), &mut state, now);
+        let missed = plan.advance(now, Duration::ZERO, &mut state, &mut no_jitter);
+        // 09:00 and 10:00 are within 2h; 06:00 to 08:00 are not.
+        let stretch = missed[0].not_run.unwrap();
+        assert_eq!(
+            (stretch.count, stretch.first, stretch.last),
+            (3, ts("2026-03-08T06:00:00Z"), ts("2026-03-08T08:00:00Z"))
+        );
+        assert!(missed[0].too_late);
+        let mut late = Vec::new();
+        let first = plan.ready(now, 0, &idle, &mut late);
+        assert_eq!(
+            names(&first),
+            [("a", Trigger::CatchUp, Some("2026-03-08T09:00:00Z".into()))]
+        );
+        assert!(late.is_empty());
+        // The 10:00 run waits for the slot (max_parallel 1) until 12:01:
+        // past its max_lateness, it is not started.
+        let later = ts("2026-03-08T12:01:00Z");
+        assert!(plan.ready(later, 0, &|_| true, &mut late).is_empty());
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].run.scheduled, Some(ts("2026-03-08T10:00:00Z")));
+        assert_eq!(late[0].max_lateness, Duration::from_secs(7200));
     }
 
     #[test]
@@ -634,6 +716,7 @@ mod tests {
                     first: ts("2026-03-08T06:00:00Z"),
                     last: ts("2026-03-08T09:00:00Z"),
                 }),
+                too_late: false,
             }]
         );
     }
@@ -678,10 +761,16 @@ mod tests {
                 })
                 .collect()
         };
-        assert_eq!(hours(plan.ready(now, 0, &idle)), ["08", "b"]);
-        assert!(plan.ready(now, 2, &|t| t == "a").is_empty());
-        assert_eq!(hours(plan.ready(now, 1, &idle)), ["09"]);
-        assert_eq!(hours(plan.ready(now, 1, &idle)), ["10"]);
+        assert_eq!(
+            hours(plan.ready(now, 0, &idle, &mut Vec::new())),
+            ["08", "b"]
+        );
+        assert!(
+            plan.ready(now, 2, &|t| t == "a", &mut Vec::new())
+                .is_empty()
+        );
+        assert_eq!(hours(plan.ready(now, 1, &idle, &mut Vec::new())), ["09"]);
+        assert_eq!(hours(plan.ready(now, 1, &idle, &mut Vec::new())), ["10"]);
         assert_eq!(plan.waiting(), 0);
     }
 
@@ -737,7 +826,7 @@ mod tests {
         assert_eq!(missed[0].count, 3);
         assert_eq!(missed[0].runs, 0);
         assert_eq!(
-            names(&plan.ready(wake, 0, &idle)),
+            names(&plan.ready(wake, 0, &idle, &mut Vec::new())),
             [("a", Trigger::Schedule, Some("2026-03-08T10:00:04Z".into()))]
         );
     }
@@ -751,9 +840,9 @@ mod tests {
         plan.load(vec![a], None, &mut state, ts("2026-03-08T10:00:30Z"));
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut half);
-        assert!(plan.ready(wake, 0, &idle).is_empty());
+        assert!(plan.ready(wake, 0, &idle, &mut Vec::new()).is_empty());
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T10:01:10Z")));
-        let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0, &idle);
+        let fires = plan.ready(ts("2026-03-08T10:01:10Z"), 0, &idle, &mut Vec::new());
         assert_eq!(fires.len(), 1);
         assert_eq!(fires[0].run.scheduled, Some(wake));
     }
@@ -772,15 +861,15 @@ mod tests {
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
         let first: Vec<_> = plan
-            .ready(wake, 0, &idle)
+            .ready(wake, 0, &idle, &mut Vec::new())
             .into_iter()
             .map(|f| f.run.task)
             .collect();
         assert_eq!(first, ["a", "b"]);
         assert_eq!(plan.waiting(), 1);
-        assert!(plan.ready(wake, 2, &idle).is_empty());
+        assert!(plan.ready(wake, 2, &idle, &mut Vec::new()).is_empty());
         let next: Vec<_> = plan
-            .ready(wake, 1, &idle)
+            .ready(wake, 1, &idle, &mut Vec::new())
             .into_iter()
             .map(|f| f.run.task)
             .collect();
@@ -801,7 +890,7 @@ mod tests {
         // b's run waits for a slot, then b is removed: the run goes too.
         let wake = ts("2026-03-08T10:01:00Z");
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert!(plan.ready(wake, 1, &idle).is_empty());
+        assert!(plan.ready(wake, 1, &idle, &mut Vec::new()).is_empty());
         assert_eq!(plan.waiting(), 1);
         let t1 = ts("2026-03-08T10:01:05Z");
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, t1);
@@ -819,7 +908,7 @@ mod tests {
         assert!(!state.last.contains_key("a"));
         let t2 = ts("2026-03-08T11:00:05Z");
         plan.advance(t2, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert!(plan.ready(t2, 0, &idle).is_empty());
+        assert!(plan.ready(t2, 0, &idle, &mut Vec::new()).is_empty());
         // Resumed: from now, nothing of the paused hour is caught up.
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, t2);
         assert!(
@@ -842,7 +931,7 @@ mod tests {
         let wake = ts("2026-03-08T10:01:00.001Z");
         plan.load(vec![spec("a", "* * * * *")], None, &mut state, wake);
         plan.advance(wake, LATE_TOLERANCE, &mut state, &mut no_jitter);
-        assert_eq!(plan.ready(wake, 0, &idle).len(), 1);
+        assert_eq!(plan.ready(wake, 0, &idle, &mut Vec::new()).len(), 1);
     }
 
     #[test]
@@ -860,7 +949,7 @@ mod tests {
         );
         assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 1);
         assert_eq!(
-            names(&plan.ready(now, 0, &idle)),
+            names(&plan.ready(now, 0, &idle, &mut Vec::new())),
             [("r", Trigger::Reboot, None)]
         );
         assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 0);
@@ -877,7 +966,7 @@ mod tests {
         let missed = plan.advance(jumped, Duration::ZERO, &mut state, &mut no_jitter);
         assert_eq!(missed[0].count, 12);
         assert_eq!(
-            names(&plan.ready(jumped, 0, &idle)),
+            names(&plan.ready(jumped, 0, &idle, &mut Vec::new())),
             [("a", Trigger::CatchUp, Some("2026-03-08T12:00:00Z".into()))]
         );
         let back = ts("2026-03-08T09:00:00Z");
@@ -885,7 +974,7 @@ mod tests {
             plan.advance(back, Duration::ZERO, &mut state, &mut no_jitter)
                 .is_empty()
         );
-        assert!(plan.ready(back, 0, &idle).is_empty());
+        assert!(plan.ready(back, 0, &idle, &mut Vec::new()).is_empty());
         assert_eq!(plan.deadline(), Some(ts("2026-03-08T12:10:00Z")));
     }
 
@@ -898,7 +987,7 @@ mod tests {
         assert!(plan.run_now("a", None, now));
         assert!(!plan.run_now("b", None, now));
         assert_eq!(
-            names(&plan.ready(now, 0, &idle)),
+            names(&plan.ready(now, 0, &idle, &mut Vec::new())),
             [("a", Trigger::Manual, None)]
         );
     }

@@ -374,6 +374,7 @@ impl Reader<'_> {
                         ],
                     );
                 }
+                "max_lateness" => layer.max_lateness = self.duration(item, path, true),
                 "paused" => layer.paused = self.bool(item, path),
                 "log" => self.log(item, path, &mut layer),
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),

@@ -21,7 +21,7 @@ pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 19] = [
+pub const SHARED_KEYS: [&str; 20] = [
     "timezone",
     "shell",
     "workdir",
@@ -35,6 +35,7 @@ pub const SHARED_KEYS: [&str; 19] = [
     "lock",
     "jitter",
     "catch_up",
+    "max_lateness",
     "paused",
     "log",
     "on_failure",
@@ -168,6 +169,7 @@ pub struct Layer {
     pub lock: Option<String>,
     pub jitter: Option<Duration>,
     pub catch_up: Option<CatchUp>,
+    pub max_lateness: Option<Duration>,
     pub paused: Option<bool>,
     pub log_max_size: Option<u64>,
     pub log_keep: Option<u32>,
@@ -201,6 +203,10 @@ pub struct Settings {
     #[serde(serialize_with = "ser_duration")]
     pub jitter: Duration,
     pub catch_up: CatchUp,
+    /// A run later than this after its instant is not started but recorded
+    /// `missed`; `None`: no limit.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub max_lateness: Option<Duration>,
     pub paused: bool,
     pub log: LogPolicy,
     pub on_failure: Option<String>,
@@ -260,6 +266,7 @@ impl Settings {
             lock: pick(&task.lock, &defaults.lock).unwrap_or_else(|| name.into()),
             jitter: pick(&task.jitter, &defaults.jitter).unwrap_or(Duration::ZERO),
             catch_up: pick(&task.catch_up, &defaults.catch_up).unwrap_or(CatchUp::Once),
+            max_lateness: pick(&task.max_lateness, &defaults.max_lateness),
             paused: pick(&task.paused, &defaults.paused).unwrap_or(false),
             log: LogPolicy {
                 max_size: pick(&task.log_max_size, &defaults.log_max_size)
@@ -296,6 +303,7 @@ impl Layer {
             "lock" => self.lock.is_some(),
             "jitter" => self.jitter.is_some(),
             "catch_up" => self.catch_up.is_some(),
+            "max_lateness" => self.max_lateness.is_some(),
             "paused" => self.paused.is_some(),
             "log.max_size" => self.log_max_size.is_some(),
             "log.keep" => self.log_keep.is_some(),
