@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::taskfile::install::{InstallError, write_atomically};
+use crate::taskfile::install::{InstallError, replace};
 
 /// The format version written in the file.
 const FORMAT: u32 = 1;
@@ -99,6 +99,14 @@ impl State {
 
     /// Writes the memory to `path` atomically, mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        self.replace(path)?;
+        crate::taskfile::install::sync_dir(path)?;
+        Ok(())
+    }
+
+    /// Writes the memory to `path` atomically, safe from a crash of this
+    /// process but not yet from a power loss: `install::sync_dir` does that.
+    pub fn replace(&self, path: &Path) -> Result<(), StateError> {
         let file = File {
             format: FORMAT,
             boot_id: self.boot_id.clone(),
@@ -118,7 +126,7 @@ impl State {
         };
         let mut bytes = serde_json::to_vec_pretty(&file).expect("state serialises");
         bytes.push(b'\n');
-        write_atomically(path, &bytes)?;
+        replace(path, &bytes)?;
         Ok(())
     }
 

@@ -115,6 +115,14 @@ pub fn install(task_file: &Path, text: &str) -> Result<(), InstallError> {
 
 /// Write, fsync, rename, fsync the directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
+    replace(path, bytes)?;
+    sync_dir(path)
+}
+
+/// Write, fsync, rename: the new content is in place (and safe from a
+/// process crash) once this returns; [`sync_dir`] makes the rename itself
+/// survive a power loss. Split so that a caller can act between the two.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
     let dir = parent(path);
     dirs::create_private_dir(dir).map_err(io("creating", dir))?;
     let name = path
@@ -131,15 +139,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
             .map_err(io("creating", &temp))?;
         file.write_all(bytes).map_err(io("writing", &temp))?;
         file.sync_all().map_err(io("syncing", &temp))?;
-        std::fs::rename(&temp, path).map_err(io("installing", path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("syncing", dir))
+        std::fs::rename(&temp, path).map_err(io("installing", path))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Fsyncs the directory of `path`, so that a rename into it is durable.
+pub fn sync_dir(path: &Path) -> Result<(), InstallError> {
+    let dir = parent(path);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing", dir))
 }
 
 fn parent(path: &Path) -> &Path {
