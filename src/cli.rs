@@ -538,7 +538,9 @@ pub struct ImportArgs {
     pub input: String,
 
     /// Read the /etc/crontab format, with its user column; lines for other
-    /// users are reported, not imported.
+    /// users are reported, not imported. Without it, /etc/crontab, files
+    /// under /etc/cron.d and a crontab whose every job has a user name in
+    /// its sixth field are refused (exit 2).
     #[arg(long)]
     pub system: bool,
 

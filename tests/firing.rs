@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::daemon::{DaemonGuard, wait_idle};
+use crate::util::daemon::{DaemonGuard, StopOnDrop, status, wait_idle};
 use crate::util::{Env, append, history, lines, wait_until};
 
 fn ts(value: &serde_json::Value) -> Timestamp {
@@ -284,7 +284,8 @@ fn a_task_never_seen_starts_from_now() {
 fn reboot_tasks_run_once_per_boot() {
     let env = Env::new();
     env.write_task_file("[tasks.boot]\nschedule = \"@reboot\"\ncommand = \"true\"\n");
-    state(&env, "an-earlier-boot", &[]);
+    // The daemon knew the task in an earlier boot.
+    state(&env, "an-earlier-boot", &[("boot", Timestamp::UNIX_EPOCH)]);
     let daemon = DaemonGuard::start(&env);
     wait_until("the reboot run", || history(&env, "boot").len() == 1);
     assert_eq!(history(&env, "boot")[0]["trigger"], "reboot");
@@ -294,6 +295,46 @@ fn reboot_tasks_run_once_per_boot() {
     let status = wait_idle(&env);
     assert_eq!(status["next"], Value::Null, "{status}");
     assert_eq!(history(&env, "boot").len(), 1);
+}
+
+/// Issue 11, bug 1: `printf '@reboot echo hi\n' | kron import -` ran the
+/// job at once, as the import started a daemon that had not run in this
+/// boot. A task that arrives while the machine is up waits for the next
+/// boot, whether the daemon runs already or the verb starts it.
+#[test]
+fn issue_11_an_imported_reboot_task_waits_for_the_next_boot() {
+    let env = Env::new();
+    // The daemon last ran in an earlier boot and has never seen the task.
+    state(&env, "an-earlier-boot", &[]);
+    let stop = StopOnDrop(&env);
+    env.kron(&["import", "-"])
+        .autostart()
+        .output_with_stdin("@reboot echo hi\n")
+        .success();
+    let idle = wait_idle(&env);
+    assert_eq!(idle["tasks"], 1, "{idle}");
+    // Added to the running daemon: the same.
+    env.kron(&["add", "later", "--schedule", "@reboot", "--", "true"])
+        .output()
+        .success();
+    wait_until("the daemon loads the new task", || {
+        status(&env)["tasks"] == 2
+    });
+    let idle = wait_idle(&env);
+    assert_eq!(idle["next"], Value::Null, "{idle}");
+    assert!(history(&env, "echo").is_empty());
+    assert!(history(&env, "later").is_empty());
+    // What the daemon remembers makes both run in the next boot.
+    drop(stop);
+    let path = env.path().join("state/kron/state.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let next_boot = text.replace(&boot_id(), "the-next-boot");
+    assert_ne!(text, next_boot);
+    std::fs::write(&path, next_boot).unwrap();
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("both reboot runs", || {
+        history(&env, "echo").len() == 1 && history(&env, "later").len() == 1
+    });
 }
 
 #[test]

@@ -556,6 +556,56 @@ fn system_crontab_imports_only_your_lines() {
     }
 }
 
+/// Issue 11, bug 2: a system crontab imported without `--system` turned
+/// the user column into the command (`command = "root\tcd / && ..."`).
+#[test]
+fn issue_11_a_system_crontab_without_system_is_refused() {
+    let me = current_user();
+    let other = if me == "root" { "daemon" } else { "root" };
+    let two_users = read_fixture("system-two-users")
+        .replace("@ME@", &me)
+        .replace("@OTHER@", other);
+    for text in [two_users, read_fixture("debian-etc-crontab")] {
+        let env = Env::new();
+        let out = env.kron(&["import", "-"]).output_with_stdin(&text);
+        out.code(2);
+        let stderr = out.stderr();
+        assert!(stderr.contains("looks like a system crontab"), "{stderr}");
+        assert!(stderr.contains("kron import --system -"), "{stderr}");
+        assert_eq!(env.read_task_file(), None);
+        // --dry-run too: it would show the user column as the command.
+        env.kron(&["import", "--dry-run", "-"])
+            .output_with_stdin(&text)
+            .code(2);
+    }
+    // By its path, whatever it holds (cron reads these with a user column).
+    for path in ["/etc/crontab", "/etc/cron.d/anacron"] {
+        let env = Env::new();
+        let out = env.kron(&["import", path]).output();
+        out.code(2);
+        assert!(
+            out.stderr()
+                .contains(&format!("kron import --system {path}")),
+            "{}",
+            out.stderr()
+        );
+    }
+    // A user crontab whose commands begin with a word that is not a user,
+    // or is also a program, imports as before.
+    let env = Env::new();
+    let text = format!("0 * * * * {me}-is-not-a-user run\n@daily sh -c true\n");
+    env.kron(&["import", "-"])
+        .output_with_stdin(&text)
+        .success();
+    let sync_is_a_user = matches!(nix::unistd::User::from_name("sync"), Ok(Some(_)));
+    if sync_is_a_user {
+        let env = Env::new();
+        env.kron(&["import", "-"])
+            .output_with_stdin("0 * * * * sync -f /home\n")
+            .success();
+    }
+}
+
 const TASKS: &str = r#"[defaults]
 env = { PATH = "/usr/bin:/bin" }
 

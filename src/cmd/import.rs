@@ -22,6 +22,13 @@ use crate::taskfile::install::{self, InstallError};
 use crate::taskfile::{self, Layer};
 
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
+    if !args.system && is_system_path(&args.input) {
+        return Err(Error::Invalid(format!(
+            "{} is a system crontab, with a user column after the schedule; \
+             import it with --system (kron import --system {})",
+            args.input, args.input
+        )));
+    }
     let (label, text) = read_input(&args.input)?;
     let me = if args.system {
         Some(current_user()?)
@@ -29,6 +36,16 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         None
     };
     let parsed = crontab::parse(&text, me.as_deref());
+    if !args.system
+        && let Some(user) = user_column(&parsed.jobs)
+    {
+        return Err(Error::Invalid(format!(
+            "{label} looks like a system crontab: the sixth field of every job is a user \
+             (`{user}`), which would become part of the command; import it with --system \
+             (kron import --system {}), or if `{user}` is the program, write its path",
+            args.input
+        )));
+    }
     let mut problems = parsed.problems;
 
     let path = ctx.paths.task_file.clone();
@@ -151,6 +168,49 @@ fn read_input(input: &str) -> Result<(String, String), Error> {
         Ok(text) => Ok((label, text)),
         Err(_) => Err(Error::Invalid(format!("{label} is not UTF-8 text"))),
     }
+}
+
+/// `/etc/crontab` and the files under `/etc/cron.d`, which cron reads with
+/// a user column, as given or after following symbolic links.
+fn is_system_path(input: &str) -> bool {
+    if input == "-" {
+        return false;
+    }
+    let given = std::path::absolute(input).unwrap_or_else(|_| input.into());
+    let real = std::fs::canonicalize(input).unwrap_or_else(|_| given.clone());
+    [given, real]
+        .iter()
+        .any(|path| path == std::path::Path::new("/etc/crontab") || path.starts_with("/etc/cron.d"))
+}
+
+/// The user name in the sixth field of every job, when there is one (the
+/// first of them): a name the password database knows, followed by a
+/// command, and not itself a program on `PATH` (`backup`, `mail` and `sync`
+/// are users on some systems).
+fn user_column(jobs: &[crontab::Job]) -> Option<String> {
+    let mut first = None;
+    for job in jobs {
+        let mut words = job.command.split([' ', '\t']).filter(|w| !w.is_empty());
+        let (Some(word), Some(_)) = (words.next(), words.next()) else {
+            return None;
+        };
+        let is_user = matches!(nix::unistd::User::from_name(word), Ok(Some(_)));
+        if !is_user || on_path(word) {
+            return None;
+        }
+        first.get_or_insert_with(|| word.to_string());
+    }
+    first
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The user whose lines `--system` imports: the password database's name

@@ -55,7 +55,7 @@ use crate::logging::{self, error, info, warning};
 use crate::runner::launch::Launch;
 use crate::taskfile::{self, CatchUp, load::LoadError};
 use clock::{Clock, Wake};
-use plan::{Fire, LATE_TOLERANCE, Planner, Spec};
+use plan::{Boot, Fire, LATE_TOLERANCE, Planner, Spec};
 use server::Server;
 use state::State;
 use supervisors::{RUNS_PER_SUPERVISOR, Supervisors};
@@ -350,10 +350,14 @@ impl Daemon {
         );
         match boot_id() {
             Ok(id) => {
+                let boot = Boot {
+                    id,
+                    file_predates_it: unchanged_since_boot(&path),
+                };
                 let rng = &mut self.rng;
                 let queued = self
                     .planner
-                    .reboot(&id, &mut self.state, now, &mut |d| rng.below(d));
+                    .reboot(&boot, &mut self.state, now, &mut |d| rng.below(d));
                 if queued > 0 {
                     info!("new boot: {queued} @reboot task(s) to run");
                 }
@@ -644,6 +648,22 @@ fn boot_id() -> std::io::Result<String> {
     Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?
         .trim()
         .to_string())
+}
+
+/// Whether the file at `path` has not changed (its inode's ctime, which no
+/// copy or `touch` can set back) since this boot began (`btime` in
+/// `/proc/stat`); false when either cannot be read.
+fn unchanged_since_boot(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|s| s.trim().parse::<i64>().ok())
+    });
+    btime.is_some_and(|boot| meta.ctime() < boot)
 }
 
 /// Gives memory back after a load, so that the idle daemon stays small:

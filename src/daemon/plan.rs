@@ -24,9 +24,15 @@
 //!   (catch-up runs: now plus that delay).
 //! - Runs ready to start wait in order (by start time) while `max_parallel`
 //!   supervisors run.
-//! - `@reboot` tasks run once per boot id.
+//! - `@reboot` tasks run once per boot id, at the daemon's first load in
+//!   that boot, and only those that were there before the boot: a task the
+//!   daemon's memory knew from an earlier boot, or any task of a file not
+//!   changed since the boot began (its ctime is older: the daemon that
+//!   autostarts at boot has not seen a file written by hand before). A task
+//!   that arrives while the machine is up (add, import, edit, resume, even
+//!   when the verb is what starts the daemon) waits for the next boot.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -77,6 +83,16 @@ impl Spec {
     fn is_reboot(&self) -> bool {
         matches!(self.schedule.expr(), Expr::Reboot)
     }
+}
+
+/// The boot the daemon runs in, for `@reboot` tasks.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    /// `/proc/sys/kernel/random/boot_id`.
+    pub id: String,
+    /// The task file has not changed since this boot began, so every task
+    /// in it was there at boot.
+    pub file_predates_it: bool,
 }
 
 /// A run to start.
@@ -140,6 +156,9 @@ pub struct Planner {
     /// Runs ready to start, waiting for a `max_parallel` slot, in order.
     waiting: VecDeque<Fire>,
     max_parallel: Option<NonZeroU32>,
+    /// Tasks the last load added that the daemon's memory did not know
+    /// (for [`Planner::reboot`], which follows every load).
+    fresh: BTreeSet<String>,
 }
 
 impl Planner {
@@ -153,6 +172,7 @@ impl Planner {
         now: Timestamp,
     ) {
         self.max_parallel = max_parallel;
+        self.fresh.clear();
         let mut entries = BTreeMap::new();
         for spec in specs {
             let old = self.entries.remove(&spec.name);
@@ -176,7 +196,10 @@ impl Planner {
                         state.last.insert(name.clone(), from);
                         from
                     }
-                    None => *state.last.entry(name.clone()).or_insert(now),
+                    None => *state.last.entry(name.clone()).or_insert_with(|| {
+                        self.fresh.insert(name.clone());
+                        now
+                    }),
                 }
             };
             let next = if spec.paused {
@@ -206,23 +229,27 @@ impl Planner {
         self.waiting.retain(|f| f.run.task != task);
     }
 
-    /// Queues the `@reboot` tasks when `boot_id` is not the one they last
-    /// ran for, and remembers it. Returns how many were queued.
+    /// Queues the `@reboot` tasks when `boot.id` is not the one they last
+    /// ran for, and remembers it. Returns how many were queued. Called
+    /// after every load: a task that load added and the memory did not
+    /// know runs only when `boot.file_predates_it` (see the rules above).
     pub fn reboot(
         &mut self,
-        boot_id: &str,
+        boot: &Boot,
         state: &mut State,
         now: Timestamp,
         jitter: &mut dyn FnMut(Duration) -> Duration,
     ) -> usize {
-        if state.boot_id.as_deref() == Some(boot_id) {
+        let fresh = std::mem::take(&mut self.fresh);
+        if state.boot_id.as_deref() == Some(boot.id.as_str()) {
             return 0;
         }
-        state.boot_id = Some(boot_id.into());
+        state.boot_id = Some(boot.id.clone());
         let fires: Vec<Fire> = self
             .entries
             .values()
             .filter(|e| !e.spec.paused && e.spec.is_reboot())
+            .filter(|e| boot.file_predates_it || !fresh.contains(&e.spec.name))
             .map(|e| Fire {
                 run: Run {
                     task: e.spec.name.clone(),
@@ -934,9 +961,17 @@ mod tests {
         assert_eq!(plan.ready(wake, 0, &idle, &mut Vec::new()).len(), 1);
     }
 
+    fn boot(id: &str, file_predates_it: bool) -> Boot {
+        Boot {
+            id: id.into(),
+            file_predates_it,
+        }
+    }
+
     #[test]
     fn reboot_tasks_run_once_per_boot() {
         let mut state = State::default();
+        state.last.insert("r".into(), ts("2026-03-07T10:00:00Z"));
         let mut plan = Planner::default();
         let now = ts("2026-03-08T10:00:00Z");
         let mut paused = spec("p", "@reboot");
@@ -947,13 +982,50 @@ mod tests {
             &mut state,
             now,
         );
-        assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 1);
+        let first = boot("boot-1", false);
+        assert_eq!(plan.reboot(&first, &mut state, now, &mut no_jitter), 1);
         assert_eq!(
             names(&plan.ready(now, 0, &idle, &mut Vec::new())),
             [("r", Trigger::Reboot, None)]
         );
-        assert_eq!(plan.reboot("boot-1", &mut state, now, &mut no_jitter), 0);
-        assert_eq!(plan.reboot("boot-2", &mut state, now, &mut no_jitter), 1);
+        assert_eq!(plan.reboot(&first, &mut state, now, &mut no_jitter), 0);
+        let second = boot("boot-2", false);
+        assert_eq!(plan.reboot(&second, &mut state, now, &mut no_jitter), 1);
+    }
+
+    #[test]
+    fn a_reboot_task_that_arrives_after_boot_waits_for_the_next() {
+        // Imported while no daemon ran: the import starts the daemon, which
+        // has not run in this boot, but the task is new to it.
+        let mut state = State {
+            boot_id: Some("boot-0".into()),
+            ..State::default()
+        };
+        let mut plan = Planner::default();
+        let now = ts("2026-03-08T10:00:00Z");
+        plan.load(vec![spec("r", "@reboot")], None, &mut state, now);
+        let first = boot("boot-1", false);
+        assert_eq!(plan.reboot(&first, &mut state, now, &mut no_jitter), 0);
+        // Added to the running daemon: the same.
+        plan.load(
+            vec![spec("r", "@reboot"), spec("s", "@reboot")],
+            None,
+            &mut state,
+            now,
+        );
+        assert_eq!(plan.reboot(&first, &mut state, now, &mut no_jitter), 0);
+        assert!(plan.ready(now, 0, &idle).is_empty());
+        // The next boot runs both.
+        let second = boot("boot-2", false);
+        assert_eq!(plan.reboot(&second, &mut state, now, &mut no_jitter), 2);
+
+        // A daemon that never ran, started at boot on a file written before
+        // it: the file was there at boot, so its tasks run.
+        let mut state = State::default();
+        let mut plan = Planner::default();
+        plan.load(vec![spec("r", "@reboot")], None, &mut state, now);
+        let at_boot = boot("boot-1", true);
+        assert_eq!(plan.reboot(&at_boot, &mut state, now, &mut no_jitter), 1);
     }
 
     #[test]
