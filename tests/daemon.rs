@@ -2,6 +2,7 @@
 //! and bad edits and on SIGHUP, SIGTERM while a run goes on, auto-start,
 //! and its log, bounded while it runs.
 
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -287,6 +288,82 @@ fn verbs_that_change_tasks_start_the_daemon_once() {
         "{}",
         out.stderr()
     );
+}
+
+/// Issue 11, bug 6: with `--file OTHER` (or `KRON_FILE`) while the daemon
+/// runs the default file, `kron add` said "next run in 1s" and nothing ran.
+/// Every verb that changes tasks, and list and status, say that no daemon
+/// runs this file and how to run it.
+#[test]
+fn issue_11_verbs_say_when_the_daemon_runs_another_file() {
+    let env = Env::new();
+    env.write_task_file("");
+    let _daemon = DaemonGuard::start(&env);
+    let other = env.path().join("other.toml");
+    let other_text = other.display().to_string();
+    let expect = |out: &crate::util::Outcome, stream: &str| {
+        assert!(
+            stream.contains(&format!(
+                "no daemon runs {other_text}, so its tasks do not run"
+            )) && stream.contains(&format!(
+                "runs {}, and one daemon runs per user",
+                env.task_file().display()
+            )) && stream.contains(&format!(
+                "kron daemon stop && kron --file {other_text} daemon start"
+            )),
+            "{stream}\n(stdout: {})",
+            out.stdout()
+        );
+    };
+    let file = ["--file", other_text.as_str()];
+    let add = [
+        &file[..],
+        &["add", "t", "--schedule", "* * * * * *", "--", "true"],
+    ]
+    .concat();
+    let out = env.kron(&add).autostart().output();
+    out.success();
+    expect(&out, &out.stderr());
+    let by_env = |args: &[&str]| env.kron(args).env("KRON_FILE", &other).autostart().output();
+    for args in [&["pause", "t"][..], &["resume", "t"], &["list"]] {
+        let out = by_env(args);
+        out.success();
+        expect(&out, &out.stderr());
+    }
+    let out = env
+        .kron(&["import", "-"])
+        .env("KRON_FILE", &other)
+        .autostart()
+        .output_with_stdin("@daily backup\n");
+    out.success();
+    expect(&out, &out.stderr());
+    let out = env
+        .kron(&[&file[..], &["edit"]].concat())
+        .env(
+            "EDITOR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/editor-valid.sh"),
+        )
+        .autostart()
+        .output();
+    out.success();
+    expect(&out, &out.stderr());
+    let out = by_env(&["status"]);
+    out.success();
+    expect(&out, &out.stdout());
+    let out = by_env(&["status", "--json"]);
+    out.success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    expect(&out, json["task_file_not_run"].as_str().unwrap());
+    // The file the daemon runs: not a word.
+    let out = env
+        .kron(&["add", "u", "--schedule", "@daily", "--", "true"])
+        .autostart()
+        .output();
+    out.success();
+    assert_eq!(out.stderr(), "");
+    assert!(!env.kron(&["status"]).output().stdout().contains("warning"));
+    // Nothing ran the other file's every-second task.
+    assert!(history(&env, "t").is_empty());
 }
 
 /// The lines of `text` that are whole (a line being written may show its

@@ -691,7 +691,7 @@ LANG=C
 # kron: paused
 # @hourly date +\\%H
 
-CRON_TZ=UTC
+CRON_TZ=
 SHELL=/bin/sh
 # kron: task plain
 # kron: it does not set LANG, but crontab keeps LANG=C from above (a crontab variable cannot be unset)
@@ -752,6 +752,43 @@ fn exported_tasks_import_back_with_the_same_schedules() {
     assert_eq!(backup["description"], "nightly backup");
     assert_eq!(backup["command"], "restic backup '/home/my files'");
     assert_eq!(show(&back, "plain", tz)["settings"]["timezone"], tz);
+}
+
+/// Issue 11, bug 4: a task that follows the system's zone, exported after
+/// one with a zone of its own, went out under `CRON_TZ=<this machine's
+/// zone>` and came back pinned to it. It goes out under `CRON_TZ=` and
+/// follows the system's zone wherever it is imported.
+#[test]
+fn issue_11_a_task_in_the_system_zone_round_trips_unpinned() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.berlin]\nschedule = \"0 9 * * *\"\ntimezone = \"Europe/Berlin\"\n\
+         command = \"true\"\n\n[tasks.local]\nschedule = \"0 10 * * *\"\ncommand = \"true\"\n",
+    );
+    let out = env.kron(&["export"]).env("TZ", "America/New_York").output();
+    out.success();
+    let crontab = out.stdout();
+    let zones: Vec<&str> = crontab
+        .lines()
+        .filter(|l| l.starts_with("CRON_TZ"))
+        .collect();
+    assert_eq!(zones, ["CRON_TZ=Europe/Berlin", "CRON_TZ="], "{crontab}");
+
+    let back = Env::new();
+    back.kron(&["import", "-"])
+        .env("TZ", "Asia/Tokyo")
+        .output_with_stdin(&crontab)
+        .success();
+    let text = back.read_task_file().unwrap();
+    assert_eq!(text.matches("timezone").count(), 1, "{text}");
+    assert_eq!(
+        show(&back, "local", "Asia/Tokyo")["settings"]["timezone"],
+        "Asia/Tokyo"
+    );
+    assert_eq!(
+        show(&back, "berlin", "Asia/Tokyo")["settings"]["timezone"],
+        "Europe/Berlin"
+    );
 }
 
 /// Every fixture, imported, exported and imported again, gives the same

@@ -119,10 +119,43 @@ fn pid_text(pid: Option<u32>) -> String {
     pid.map_or_else(|| "pid unknown".into(), |p| format!("pid {p}"))
 }
 
+/// When a daemon runs but serves another task file than `ctx`'s (`--file`
+/// or `KRON_FILE` name another): that nothing runs this file, and how to
+/// run it. One daemon runs per user (its lock and socket are in the
+/// runtime directory), so the way is to hand it this file instead.
+pub fn other_file(ctx: &Ctx) -> Option<String> {
+    let paths = absolute(&ctx.paths).ok()?;
+    let Ok(Response::Pong { pid, task_file }) = ipc::request(&paths.socket_path(), &Request::Ping)
+    else {
+        return None;
+    };
+    if task_file == paths.task_file {
+        return None;
+    }
+    let this = paths.task_file.display().to_string();
+    Some(format!(
+        "no daemon runs {this}, so its tasks do not run: the daemon (pid {pid}) runs {}, \
+         and one daemon runs per user; to run this file instead: kron daemon stop && \
+         kron --file {} daemon start",
+        task_file.display(),
+        crate::service::shell_word(&this)
+    ))
+}
+
+/// Says on stderr what [`other_file`] finds.
+pub fn warn_if_other_file(ctx: &Ctx) {
+    if let Some(message) = other_file(ctx) {
+        eprintln!("kron: warning: {message}");
+    }
+}
+
 /// Starts the daemon if none runs, saying so once on stderr, unless
 /// `KRON_NO_AUTOSTART` is set to something other than `0` or empty. A
 /// failure to start is a warning: the change to the task file was made.
+/// A daemon that runs another task file is a warning too
+/// ([`other_file`]): the change is saved, and nothing runs it.
 pub fn ensure_running(ctx: &Ctx) {
+    warn_if_other_file(ctx);
     if std::env::var_os(NO_AUTOSTART).is_some_and(|v| !v.is_empty() && v != "0") {
         return;
     }

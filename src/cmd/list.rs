@@ -35,6 +35,8 @@ struct Last {
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
+    // The NEXT column is what the schedule says; say when nothing runs it.
+    super::daemon::warn_if_other_file(ctx);
     let now = Timestamp::now();
     let mut stdout = std::io::stdout().lock();
     if args.json {

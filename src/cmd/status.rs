@@ -25,6 +25,10 @@ struct Report {
     /// When a daemon holds the lock but does not answer.
     daemon_error: Option<String>,
     task_file: String,
+    /// Set when the daemon runs another task file than `task_file`: that
+    /// nothing runs this one, and how to run it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_file_not_run: Option<String>,
     /// Runs in progress (from the running registry: daemon runs and `kron
     /// run` alike).
     running: Vec<RunningRun>,
@@ -41,6 +45,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         daemon: None,
         daemon_error: None,
         task_file: paths.task_file.display().to_string(),
+        task_file_not_run: None,
         running: running::running(paths),
         orphaned: recover::orphans(paths),
         unrecorded: crate::history::unrecorded(paths),
@@ -48,7 +53,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
     recover::start(paths);
     if let Some(pid) = control::running(paths)? {
         match ipc::request(&paths.socket_path(), &Request::Status) {
-            Ok(Response::Status(status)) => report.daemon = Some(status),
+            Ok(Response::Status(status)) => {
+                report.task_file_not_run = super::daemon::other_file(ctx);
+                report.daemon = Some(status);
+            }
             Ok(other) => report.daemon_error = Some(format!("unexpected answer {other:?}")),
             Err(e) => {
                 let pid = pid.map_or_else(|| "pid unknown".into(), |p| format!("pid {p}"));
@@ -82,6 +90,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
                 d.tasks,
                 d.paused
             )?;
+            if let Some(message) = &report.task_file_not_run {
+                out!(stdout, "warning:   {message}")?;
+            }
             if let Some(error) = &d.load_error {
                 out!(
                     stdout,

@@ -108,7 +108,13 @@ fn export_task(
     };
 
     // The variables this task needs.
-    let zone = (s.timezone.name() != system_zone.name()).then(|| s.timezone.name().to_string());
+    // A task that follows the system's zone has none to write: it runs
+    // under `CRON_TZ=` (unset), which import reads back as the system's
+    // zone, not as the zone this machine happens to have.
+    let follows_system = task.layer.timezone.is_none() && file.defaults.timezone.is_none();
+    let zone = (!follows_system
+        && (s.timezone.name() != system_zone.name() || state.zone.is_some()))
+    .then(|| s.timezone.name().to_string());
     let shell = match &task.command {
         TaskCommand::Shell(_) => s.shell.clone(),
         TaskCommand::Argv(_) if posix(&state.shell) => state.shell.clone(),
@@ -175,17 +181,8 @@ fn export_task(
     let mut assignments = Vec::new();
     let mut variable_notes = Vec::new();
     if zone != state.zone {
-        match &zone {
-            Some(name) => assignments.push(("CRON_TZ".to_string(), name.clone())),
-            None if system_zone.time_zone().iana_name().is_some() => {
-                assignments.push(("CRON_TZ".to_string(), system_zone.name().to_string()));
-            }
-            None => variable_notes.push(
-                "it runs in the system's time zone, but CRON_TZ above still applies (the \
-                 system's zone has no name to set it back to)"
-                    .to_string(),
-            ),
-        }
+        let name = zone.clone().unwrap_or_default();
+        assignments.push(("CRON_TZ".to_string(), name));
     }
     if shell != state.shell {
         assignments.push(("SHELL".into(), shell.clone()));
@@ -205,6 +202,11 @@ fn export_task(
     }
     let mut assignment_lines = Vec::new();
     for (key, value) in &assignments {
+        if key == "CRON_TZ" && value.is_empty() {
+            // The system's zone, as cronie and kron's import read it.
+            assignment_lines.push("CRON_TZ=".into());
+            continue;
+        }
         match assignment_line(key, value) {
             Some(text) => assignment_lines.push(text),
             None if active => {
@@ -287,7 +289,7 @@ fn export_task(
             text.push('\n');
         }
         if let Some(zone) = assignments.iter().find(|(k, _)| k == "CRON_TZ") {
-            state.zone = (zone.1 != system_zone.name()).then(|| zone.1.clone());
+            state.zone = (!zone.1.is_empty()).then(|| zone.1.clone());
         }
         state.shell = shell;
         for (key, value) in env {
