@@ -68,7 +68,9 @@ pub enum Command {
     /// The command comes after `--`. One argument is run by the shell
     /// (`-- 'pg_dump db | gzip > db.gz'`); several are run as they are,
     /// without a shell (`-- restic backup /home`). Comments and formatting
-    /// elsewhere in the file are kept byte for byte.
+    /// elsewhere in the file are kept byte for byte. A schedule that can
+    /// only fire in the past (`0 0 9 1 1 ? 2020`) is refused, naming the
+    /// last instant it had.
     ///
     /// Example:
     ///
@@ -93,6 +95,9 @@ pub enum Command {
     /// Check a task file without installing it (for editors, pre-commit hooks and CI).
     ///
     /// Reports every error at once, each with file, line, column and key.
+    /// A schedule that can only fire in the past (a year field that ran
+    /// out) is an error here, naming its last instant, as in add and import.
+    /// Warnings, such as a zone not in its IANA spelling, go to stderr.
     /// Exits 0 when the file is valid, 2 when it is not.
     Check(CheckArgs),
 
@@ -459,7 +464,9 @@ pub struct AddArgs {
     #[arg(long, value_name = "EXPR")]
     pub schedule: String,
 
-    /// Time zone of the schedule (an IANA name) [default: the file's, else the system's].
+    /// Time zone of the schedule: an IANA name in any case, stored in its
+    /// IANA spelling (europe/berlin is Europe/Berlin) [default: the file's,
+    /// else the system's].
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 

@@ -366,3 +366,65 @@ fn a_task_file_others_can_write_is_refused() {
         assert_eq!(env.read_task_file().unwrap(), TASKS);
     }
 }
+
+/// Issue 11, bug 3: `--tz europe/berlin` was stored (and exported) as
+/// typed, a spelling `TZ=`, systemd and Kubernetes reject or ignore.
+#[test]
+fn issue_11_zones_are_stored_in_their_iana_spelling() {
+    let env = Env::new();
+    env.kron(&[
+        "add",
+        "b",
+        "--schedule",
+        "@daily",
+        "--tz",
+        "europe/berlin",
+        "--",
+        "true",
+    ])
+    .output()
+    .success();
+    let text = env.read_task_file().unwrap();
+    assert!(text.contains("timezone = \"Europe/Berlin\""), "{text}");
+    env.kron(&["import", "-"])
+        .output_with_stdin("CRON_TZ=america/new_YORK\n0 9 * * * backup\n")
+        .success();
+    let text = env.read_task_file().unwrap();
+    assert!(text.contains("timezone = \"America/New_York\""), "{text}");
+    assert!(!text.contains("new_YORK"), "{text}");
+    // What the file says is what kron checks: no warning for either.
+    let out = env.kron(&["check"]).output();
+    out.success();
+    assert_eq!(out.stderr(), "");
+}
+
+/// Issue 11, bug 5: a schedule that can only fire in the past was added
+/// ("no timed runs"); one that can never fire was refused.
+#[test]
+fn issue_11_add_refuses_a_schedule_that_only_fired_in_the_past() {
+    let env = Env::new();
+    let out = env
+        .kron(&["add", "y", "--schedule", "0 0 9 1 1 ? 2020", "--", "true"])
+        .output();
+    out.code(2);
+    assert!(
+        out.stderr().contains(
+            "--schedule: `0 0 9 1 1 ? 2020` can only fire in the past: its last instant was \
+             2020-01-01T09:00:00+00:00 (UTC)"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(env.read_task_file(), None);
+    // A year still to come is fine.
+    env.kron(&[
+        "add",
+        "y",
+        "--schedule",
+        "0 0 9 1 1 ? 2020-2199",
+        "--",
+        "true",
+    ])
+    .output()
+    .success();
+}

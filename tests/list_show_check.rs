@@ -2,6 +2,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use serde_json::Value;
+
 use crate::util::Env;
 
 const TASKS: &str = r#"# my tasks
@@ -318,4 +320,69 @@ fn a_task_file_that_is_not_utf8_is_invalid_with_line_and_column() {
         );
         assert_eq!(d["message"], "invalid UTF-8 (byte 0xff)");
     }
+}
+
+/// Issue 11, bug 3: a hand-edited zone in another case works, and `kron
+/// check` names its IANA spelling (a warning: exit 0).
+#[test]
+fn issue_11_check_names_the_iana_spelling_of_a_zone() {
+    let env = env_with_tasks(
+        "[defaults]\ntimezone = \"europe/berlin\"\n\n[tasks.a]\nschedule = \"@daily\"\n\
+         timezone = \"utc\"\ncommand = \"true\"\n",
+    );
+    let out = env.kron(&["check"]).output();
+    out.success();
+    let stderr = out.stderr();
+    assert!(
+        stderr.contains(":2:12: defaults.timezone: `europe/berlin` is spelled `Europe/Berlin`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("write timezone = \"Europe/Berlin\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("tasks.a.timezone: `utc` is spelled `UTC`"),
+        "{stderr}"
+    );
+    let out = env.kron(&["check", "--json"]).output();
+    out.success();
+    let json: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["warnings"][0]["key_path"], "defaults.timezone");
+    // What kron shows and exports is the IANA spelling.
+    let show = env.kron(&["show", "a", "--json"]).output();
+    show.success();
+    assert!(show.stdout().contains("\"UTC\""), "{}", show.stdout());
+}
+
+/// Issue 11, bug 5: `kron check` refuses a schedule that can only fire in
+/// the past, naming its last instant, while `kron next --expr` lists no
+/// instants for it (schedules.md: it ran out, exit 0).
+#[test]
+fn issue_11_check_refuses_a_schedule_that_ran_out() {
+    let env = env_with_tasks(
+        "[tasks.y]\nschedule = \"0 0 9 1 1 ? 2020\"\ntimezone = \"Europe/Berlin\"\n\
+         command = \"true\"\n",
+    );
+    let out = env.kron(&["check"]).output();
+    out.code(2);
+    assert!(
+        out.stderr().contains(
+            ":2:12: tasks.y.schedule: `0 0 9 1 1 ? 2020` can only fire in the past: its last \
+             instant was 2020-01-01T09:00:00+01:00 (Europe/Berlin)"
+        ),
+        "{}",
+        out.stderr()
+    );
+    let out = env.kron(&["check", "--json"]).output();
+    out.code(2);
+    let json: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["diagnostics"][0]["key_path"], "tasks.y.schedule");
+    let out = env
+        .kron(&["next", "--expr", "0 0 9 1 1 ? 2020", "--json"])
+        .output();
+    out.success();
+    assert_eq!(out.stdout().trim(), "[]");
 }

@@ -11,6 +11,7 @@ use super::{Ctx, out};
 use crate::cli::AddArgs;
 use crate::error::Error;
 use crate::output;
+use crate::schedule::Zone;
 use crate::taskfile::edit::{self, Added, EditError, NewTask};
 use crate::taskfile::install::{self, InstallError};
 use crate::taskfile::{self, TaskCommand, valid_name};
@@ -33,6 +34,7 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
             args.replace,
         )
         .map_err(|e| edit_error(e, path))?;
+        refuse_ended(&text, path, &args.name)?;
         Ok::<_, Error>((text.clone(), (text, added)))
     })
     .map_err(|e| match e {
@@ -79,7 +81,12 @@ fn new_task(args: &AddArgs) -> Result<NewTask, Error> {
     Ok(NewTask {
         description: args.description.clone(),
         schedule: args.schedule.clone(),
-        timezone: args.tz.clone(),
+        // Its IANA spelling (`europe/berlin` is Europe/Berlin); an unknown
+        // zone is reported by the file's check, as --tz.
+        timezone: args.tz.as_ref().map(|name| match Zone::get(name) {
+            Ok(zone) => zone.name().to_string(),
+            Err(_) => name.clone(),
+        }),
         command: Some(command),
         workdir,
         env,
@@ -114,6 +121,28 @@ fn summary(text: &str, path: &Path, name: &str) -> String {
             task.schedule.describe()
         ),
     }
+}
+
+/// Refuses a new task whose schedule can only fire in the past (a year
+/// field that ran out), which the file's check would accept.
+fn refuse_ended(text: &str, path: &Path, name: &str) -> Result<(), Error> {
+    let Ok(file) = taskfile::parse(text, path) else {
+        // Invalid: installing it reports why.
+        return Ok(());
+    };
+    let key = format!("tasks.{name}.schedule");
+    let ended: Vec<_> = file
+        .ended
+        .into_iter()
+        .filter(|d| d.key_path == key)
+        .collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Install(InstallError::Invalid {
+        path: path.into(),
+        diagnostics: ended,
+    }))
 }
 
 /// Problems with the new task, told in terms of the flags that caused them

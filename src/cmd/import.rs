@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
             }),
         }
     }
+    refuse_ended(&mut tasks, &mut problems, current.as_deref(), &path);
     problems.sort_by_key(|p| p.line);
 
     let mut stderr = std::io::stderr().lock();
@@ -144,6 +145,39 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         )?;
     }
     Ok(())
+}
+
+/// Moves the tasks whose schedule can only fire in the past (a year field
+/// that ran out) to the problems, as `kron add` refuses them.
+fn refuse_ended(
+    tasks: &mut Vec<Imported>,
+    problems: &mut Vec<Problem>,
+    current: Option<&str>,
+    path: &std::path::Path,
+) {
+    let named: Vec<(String, NewTask)> = tasks
+        .iter()
+        .map(|t| (t.name.clone(), t.task.clone()))
+        .collect();
+    let Ok(text) = edit::append_all(current.unwrap_or_default(), path, &named) else {
+        return;
+    };
+    let Ok(file) = taskfile::parse(&text, path) else {
+        return;
+    };
+    for ended in file.ended {
+        let Some(at) = tasks
+            .iter()
+            .position(|t| ended.key_path == format!("tasks.{}.schedule", t.name))
+        else {
+            continue;
+        };
+        let task = tasks.remove(at);
+        problems.push(Problem {
+            line: task.line,
+            message: ended.message,
+        });
+    }
 }
 
 /// The crontab's text and how to name it in messages.
@@ -233,5 +267,41 @@ fn edit_error(error: EditError, path: &std::path::Path) -> Error {
             "{other} in {}; nothing was imported",
             path.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskfile::TaskCommand;
+
+    /// A crontab line has five fields, so no imported schedule has a year
+    /// today; the guard is for whatever reader comes next.
+    #[test]
+    fn a_schedule_that_ran_out_is_a_problem_at_its_line() {
+        let task = |name: &str, line, schedule: &str| Imported {
+            name: name.into(),
+            line,
+            task: NewTask {
+                schedule: schedule.into(),
+                command: Some(TaskCommand::Shell("true".into())),
+                ..NewTask::default()
+            },
+        };
+        let mut tasks = vec![task("old", 3, "0 0 9 1 1 ? 2020"), task("new", 4, "@daily")];
+        let mut problems = Vec::new();
+        let path = std::path::Path::new("/nonexistent/tasks.toml");
+        refuse_ended(&mut tasks, &mut problems, None, path);
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].name, "new");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 3);
+        assert!(
+            problems[0]
+                .message
+                .contains("can only fire in the past: its last instant was 2020-01-01T09:00:00"),
+            "{}",
+            problems[0].message
+        );
     }
 }

@@ -46,6 +46,8 @@ impl Ctx {
                 defaults: Default::default(),
                 tasks: Vec::new(),
                 max_parallel: None,
+                warnings: Vec::new(),
+                ended: Vec::new(),
             });
         }
         Ok(taskfile::load(path)?)

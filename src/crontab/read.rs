@@ -89,7 +89,8 @@ pub fn parse(text: &str, system_user: Option<&str>) -> Parsed {
                     .push(problem("a variable assignment needs a name".into())),
                 "CRON_TZ" if value.is_empty() => zone = ZoneState::System,
                 "CRON_TZ" => match Zone::get(&value) {
-                    Ok(_) => zone = ZoneState::Named(value),
+                    // Its IANA spelling, whatever the case it was typed in.
+                    Ok(found) => zone = ZoneState::Named(found.name().into()),
                     Err(e) => {
                         parsed.problems.push(problem(format!("CRON_TZ: {e}")));
                         zone = ZoneState::Unknown {

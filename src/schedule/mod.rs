@@ -60,6 +60,32 @@ impl Schedule {
         Timestamp::from_second(next).ok()
     }
 
+    /// The last instant of a schedule that has none after `now` (its year
+    /// field ran out); `None` when one is still to come, or for `@reboot`.
+    /// A binary search on [`Schedule::next_after`] from 1969 (the year
+    /// field starts in 1970): about 40 steps.
+    pub fn ended(&self, now: Timestamp) -> Option<Timestamp> {
+        if matches!(self.expr, Expr::Reboot) || self.next_after(now).is_some() {
+            return None;
+        }
+        let mut before = Timestamp::from_second(-86_400 * 365).ok()?;
+        self.next_after(before)?;
+        // next_after(before) is Some, next_after(after) is None.
+        let mut after = Timestamp::from_second(now.as_second()).ok()?;
+        while after.as_second() - before.as_second() > 1 {
+            let mid = Timestamp::from_second(
+                before.as_second() + (after.as_second() - before.as_second()) / 2,
+            )
+            .ok()?;
+            if self.next_after(mid).is_some() {
+                before = mid;
+            } else {
+                after = mid;
+            }
+        }
+        self.next_after(before)
+    }
+
     /// The instants strictly after `after`, in order.
     pub fn upcoming(&self, after: Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
         std::iter::successors(self.next_after(after), |&t| self.next_after(t))

@@ -448,3 +448,31 @@ fn rare_schedules_in_dst_zones_stay_fast() {
     );
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn a_schedule_that_ran_out_names_its_last_instant() {
+    let ended = |expr: &str, tz: &str, now: &str| {
+        Schedule::parse(expr, Zone::get(tz).unwrap())
+            .unwrap()
+            .ended(now.parse().unwrap())
+            .map(|t| t.to_string())
+    };
+    let now = "2026-03-08T12:00:00Z";
+    assert_eq!(
+        ended("0 0 9 1 1 ? 2020", "UTC", now).as_deref(),
+        Some("2020-01-01T09:00:00Z")
+    );
+    assert_eq!(
+        ended("* * * * * * 2019-2021", "Europe/Berlin", now).as_deref(),
+        Some("2021-12-31T22:59:59Z")
+    );
+    // Still to come, or no timed instants at all.
+    assert_eq!(ended("0 0 9 1 1 ? 2020-2030", "UTC", now), None);
+    assert_eq!(ended("0 9 * * *", "UTC", now), None);
+    assert_eq!(ended("@reboot", "UTC", now), None);
+    // The instant itself is past: next_after is strictly after.
+    assert_eq!(
+        ended("0 0 12 8 3 ? 2026", "UTC", now).as_deref(),
+        Some("2026-03-08T12:00:00Z")
+    );
+}

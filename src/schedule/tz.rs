@@ -103,12 +103,15 @@ impl Zone {
         }
     }
 
-    /// The zone of an IANA name such as `America/New_York`.
+    /// The zone of an IANA name such as `America/New_York`, in any case;
+    /// [`Zone::name`] is then the name's IANA spelling (`europe/berlin` is
+    /// `Europe/Berlin`, `utc` is `UTC`), which `TZ=`, systemd and
+    /// Kubernetes need.
     pub fn get(name: &str) -> Result<Zone, UnknownZone> {
         match read_zone(name).map_or_else(|| TimeZone::get(name), Ok) {
             Ok(tz) => Ok(Zone {
+                name: tz.iana_name().unwrap_or(name).into(),
                 tz,
-                name: name.into(),
             }),
             Err(_) => Err(UnknownZone { name: name.into() }),
         }
@@ -235,13 +238,13 @@ mod tests {
             assert!(read_zone(name).is_none(), "{name}");
         }
         assert!(Zone::get("../../etc/passwd").is_err());
-        // Another case is not a file name, but jiff's database knows it.
-        assert_eq!(
-            Zone::get("america/new_york")
-                .unwrap()
-                .offset(instant("2026-07-01T00:00:00Z")),
-            -4 * 3600
-        );
+        // Another case is not a file name, but jiff's database knows it,
+        // and its IANA spelling.
+        let ny = Zone::get("america/new_york").unwrap();
+        assert_eq!(ny.offset(instant("2026-07-01T00:00:00Z")), -4 * 3600);
+        assert_eq!(ny.name(), "America/New_York");
+        assert_eq!(Zone::get("utc").unwrap().name(), "UTC");
+        assert_eq!(Zone::get("Etc/UTC").unwrap().name(), "Etc/UTC");
     }
 
     #[test]

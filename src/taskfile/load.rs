@@ -6,6 +6,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use toml_edit::{Item, TableLike};
 
 use super::{
@@ -103,6 +104,8 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
         lines: LineIndex::new(text),
         path,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
+        ended: Vec::new(),
         system_zone: None,
     };
     let doc = match toml_edit::Document::parse(text) {
@@ -165,6 +168,8 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
             defaults,
             tasks,
             max_parallel,
+            warnings: r.warnings,
+            ended: r.ended,
         })
     } else {
         r.diagnostics.sort_by_key(|d| (d.line, d.column));
@@ -176,6 +181,10 @@ struct Reader<'a> {
     lines: LineIndex<'a>,
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
+    /// See [`TaskFile::warnings`].
+    warnings: Vec<Diagnostic>,
+    /// See [`TaskFile::ended`].
+    ended: Vec<Diagnostic>,
     system_zone: Option<Zone>,
 }
 
@@ -187,15 +196,26 @@ impl Reader<'_> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
+        let diagnostic = self.diagnostic(span, key_path, message, help);
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn diagnostic(
+        &self,
+        span: Option<Range<usize>>,
+        key_path: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
         let (line, column) = self.lines.line_column(span.map_or(0, |s| s.start));
-        self.diagnostics.push(Diagnostic {
+        Diagnostic {
             file: self.path.into(),
             line,
             column,
             key_path: key_path.into(),
             message: message.into(),
             help,
-        });
+        }
     }
 
     fn unknown_key(&mut self, table: &dyn TableLike, key: &str, prefix: &str, known: &[&str]) {
@@ -257,7 +277,24 @@ impl Reader<'_> {
                 let key_path = join(&prefix, "schedule");
                 self.string(item, &key_path).and_then(|text| {
                     match Schedule::parse(&text, zone.clone()?) {
-                        Ok(schedule) => Some((text, schedule)),
+                        Ok(schedule) => {
+                            if let Some(last) = schedule.ended(Timestamp::now()) {
+                                let ended = self.diagnostic(
+                                    item.span(),
+                                    &key_path,
+                                    format!(
+                                        "`{text}` can only fire in the past: its last instant \
+                                         was {} ({})",
+                                        last.to_zoned(schedule.zone().time_zone().clone())
+                                            .strftime("%Y-%m-%dT%H:%M:%S%:z"),
+                                        schedule.zone().name()
+                                    ),
+                                    Some("check the year field".into()),
+                                );
+                                self.ended.push(ended);
+                            }
+                            Some((text, schedule))
+                        }
                         Err(e) => {
                             self.error(item.span(), &key_path, format!("`{text}`: {e}"), None);
                             None
@@ -309,18 +346,35 @@ impl Reader<'_> {
                 "max_parallel" if !is_task => {}
                 "metrics_file" if !is_task => layer.metrics_file = self.absolute_path(item, path),
                 "timezone" => {
-                    layer.timezone = self.string(item, path).filter(|name| {
-                        let known = Zone::get(name).is_ok();
-                        if !known {
-                            self.error(
-                                item.span(),
-                                path,
-                                format!("unknown time zone `{name}`"),
-                                Some("use an IANA name such as Europe/Berlin or UTC".into()),
-                            );
-                        }
-                        known
-                    });
+                    layer.timezone = self
+                        .string(item, path)
+                        .filter(|name| match Zone::get(name) {
+                            Ok(zone) => {
+                                if zone.name() != name {
+                                    let warning = self.diagnostic(
+                                        item.span(),
+                                        path,
+                                        format!("`{name}` is spelled `{}`", zone.name()),
+                                        Some(format!(
+                                            "write timezone = \"{}\": TZ=, systemd and Kubernetes \
+                                         know only the IANA spelling",
+                                            zone.name()
+                                        )),
+                                    );
+                                    self.warnings.push(warning);
+                                }
+                                true
+                            }
+                            Err(_) => {
+                                self.error(
+                                    item.span(),
+                                    path,
+                                    format!("unknown time zone `{name}`"),
+                                    Some("use an IANA name such as Europe/Berlin or UTC".into()),
+                                );
+                                false
+                            }
+                        });
                 }
                 "shell" => layer.shell = self.nonempty_string(item, path),
                 "workdir" => layer.workdir = self.absolute_path(item, path),

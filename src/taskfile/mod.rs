@@ -57,6 +57,13 @@ pub struct TaskFile {
     /// `[defaults].max_parallel`: at most this many runs started by the
     /// daemon at once; `None` is unlimited.
     pub max_parallel: Option<std::num::NonZeroU32>,
+    /// What is valid but should be written otherwise (a zone not in its
+    /// IANA spelling): `kron check` shows them.
+    pub warnings: Vec<crate::diag::Diagnostic>,
+    /// Schedules with no instant after the load (their year field ran
+    /// out). The daemon loads them (a file does not break as time passes);
+    /// `kron add`, `import` and `check` refuse them.
+    pub ended: Vec<crate::diag::Diagnostic>,
 }
 
 impl TaskFile {
