@@ -1014,7 +1014,7 @@ mod tests {
             now,
         );
         assert_eq!(plan.reboot(&first, &mut state, now, &mut no_jitter), 0);
-        assert!(plan.ready(now, 0, &idle).is_empty());
+        assert!(plan.ready(now, 0, &idle, &mut Vec::new()).is_empty());
         // The next boot runs both.
         let second = boot("boot-2", false);
         assert_eq!(plan.reboot(&second, &mut state, now, &mut no_jitter), 2);
