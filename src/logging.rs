@@ -112,3 +112,16 @@ pub fn bound(path: &Path) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// The daemon's log file, opened for appending (created 0600): where a
+/// detached daemon, its supervisors and those of `kron run --detach` write
+/// their lines. Each of them keeps it bounded (`logging::bound`).
+pub fn open_log(paths: &crate::dirs::Paths) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::dirs::create_private_dir(&paths.state_dir)?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(paths.daemon_log())
+}

@@ -28,6 +28,8 @@ mod firing;
 mod hooks;
 /// `kron import` and `kron export --format crontab` on real crontab files.
 mod import_export;
+/// The modules' import graph has no cycle.
+mod layers;
 /// What a command leaves in its process group: kept and recorded, or stopped (`leftovers`).
 mod leftovers;
 /// `kron list`, `show`, `check` and `next TASK` on task files.

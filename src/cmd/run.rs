@@ -10,11 +10,11 @@ use super::{Ctx, out};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::history::{self, Outcome, Trigger};
+use crate::ipc;
 use crate::runner::launch::Launch;
 use crate::runner::{self, Request, Run, spawn};
 use crate::taskfile::{Overlap, Task, TaskCommand};
 use crate::units::{format_duration, format_size};
-use crate::{daemon, ipc};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
@@ -106,7 +106,7 @@ fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         // Its log lines go where the daemon's would.
-        .stderr(daemon::control::open_log(&ctx.paths).map_or_else(|_| Stdio::null(), Stdio::from));
+        .stderr(crate::logging::open_log(&ctx.paths).map_or_else(|_| Stdio::null(), Stdio::from));
     // SAFETY: setsid(2) is async-signal-safe.
     unsafe {
         command.pre_exec(|| {

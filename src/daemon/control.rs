@@ -160,18 +160,6 @@ pub enum Started {
     Already(Option<u32>),
 }
 
-/// The daemon's log file, opened for appending (created 0600): where a
-/// detached daemon, its supervisors and those of `kron run --detach` write
-/// their lines. Each of them keeps it bounded (`logging::bound`).
-pub fn open_log(paths: &Paths) -> std::io::Result<std::fs::File> {
-    dirs::create_private_dir(&paths.state_dir)?;
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(paths.daemon_log())
-}
-
 /// Starts `exe daemon run` detached (new session, standard input on
 /// /dev/null, output appended to `daemon.log`) and waits until it answers.
 pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
@@ -180,7 +168,7 @@ pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
     }
     let log_path = paths.daemon_log();
     dirs::create_private_dir(&paths.state_dir).map_err(io_error("creating", &paths.state_dir))?;
-    let log = open_log(paths).map_err(io_error("opening", &log_path))?;
+    let log = crate::logging::open_log(paths).map_err(io_error("opening", &log_path))?;
     let log_err = log.try_clone().map_err(io_error("opening", &log_path))?;
     let mut command = Command::new(exe);
     command
@@ -192,7 +180,7 @@ pub fn start(paths: &Paths, exe: &Path) -> Result<Started, DaemonError> {
         .stderr(log_err);
     // SAFETY: `detach` is async-signal-safe and allocates nothing.
     unsafe {
-        command.pre_exec(super::detach);
+        command.pre_exec(crate::runner::spawn::detach);
     }
     let mut child = command.spawn().map_err(io_error("starting", exe))?;
     let deadline = Instant::now() + WAIT;

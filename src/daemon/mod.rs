@@ -599,18 +599,6 @@ impl Daemon {
     }
 }
 
-/// In a child between fork and exec: a new session, and the signal mask
-/// the daemon uses for its signalfd cleared, so that the program sees its
-/// signals. Both calls are async-signal-safe and allocate nothing.
-pub(crate) fn detach() -> std::io::Result<()> {
-    SigSet::empty()
-        .thread_set_mask()
-        .map_err(std::io::Error::from)?;
-    nix::unistd::setsid()
-        .map(drop)
-        .map_err(std::io::Error::from)
-}
-
 /// The task file and its text; a missing file is an empty one.
 fn read_task_file(path: &Path) -> Result<(taskfile::TaskFile, String), LoadError> {
     let text = match std::fs::read(path) {

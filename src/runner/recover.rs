@@ -64,7 +64,7 @@ pub fn start(paths: &Paths) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    let log = crate::daemon::control::open_log(paths).map_or_else(|_| Stdio::null(), Stdio::from);
+    let log = crate::logging::open_log(paths).map_or_else(|_| Stdio::null(), Stdio::from);
     let mut command = Command::new(exe);
     command
         .arg("--file")
@@ -75,7 +75,7 @@ pub fn start(paths: &Paths) {
         .stderr(log);
     // SAFETY: `detach` is async-signal-safe and allocates nothing.
     unsafe {
-        command.pre_exec(crate::daemon::detach);
+        command.pre_exec(super::spawn::detach);
     }
     if let Err(e) = command.spawn() {
         crate::logging::error!("starting kron __recover: {e}");

@@ -437,3 +437,15 @@ fn stdin_file(dir: &Path, text: &str) -> Result<File, SpawnError> {
         .map_err(io("writing", &path))?;
     Ok(file)
 }
+
+/// In a child between fork and exec: a new session, and the signal mask
+/// cleared (the daemon blocks the signals its signalfd reads), so that the program sees its
+/// signals. Both calls are async-signal-safe and allocate nothing.
+pub fn detach() -> std::io::Result<()> {
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .map_err(std::io::Error::from)?;
+    nix::unistd::setsid()
+        .map(drop)
+        .map_err(std::io::Error::from)
+}
