@@ -213,6 +213,20 @@ pub fn record(paths: &Paths, record: &Record) -> Result<(), HistoryError> {
     }
 }
 
+/// Whether a record of `task` for instant `at` waits in
+/// `$RUNTIME/unrecorded` for its history.
+pub fn kept(paths: &Paths, task: &str, at: Timestamp) -> bool {
+    let Ok(entries) = std::fs::read_dir(paths.unrecorded_dir()) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        std::fs::read(e.path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok())
+            .is_some_and(|r| r.task == task && r.scheduled == Some(at))
+    })
+}
+
 /// How many records wait in `$RUNTIME/unrecorded` for their history.
 pub fn unrecorded(paths: &Paths) -> usize {
     std::fs::read_dir(paths.unrecorded_dir())

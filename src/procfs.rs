@@ -179,6 +179,24 @@ pub fn environ_var(pid: i32, name: &str) -> Option<String> {
     })
 }
 
+/// The command lines of the live kron processes (this program) other than
+/// this one: for a restarted daemon, the supervisors already running.
+pub fn kron_command_lines() -> Vec<Vec<String>> {
+    let me = std::process::id() as i32;
+    pids()
+        .filter(|&pid| pid != me && live(pid) && same_program(pid))
+        .filter_map(|pid| {
+            let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args = bytes
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Some(args)
+        })
+        .collect()
+}
+
 /// Whether process `pid` runs the same program as this one (kron).
 pub fn same_program(pid: i32) -> bool {
     let id = |path: String| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));

@@ -182,6 +182,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     // recorded; those of live supervisors are counted.
     crate::runner::recover::start(paths);
     daemon.supervisors.adopt(paths);
+    daemon.start_unstarted();
 
     // No tolerance on start: every instant already past was missed.
     let mut tolerance = Duration::ZERO;
@@ -547,6 +548,60 @@ impl Daemon {
             && let Err(e) = crate::metrics::update(&self.paths, textfile, &record)
         {
             warning!("{task}: metrics: {e}");
+        }
+    }
+
+    /// An earlier daemon killed after it marked an instant and before it
+    /// started its run leaves the mark and nothing else. On start, each
+    /// task's latest mark must have a trace: a record (any outcome, a
+    /// `missed` stretch included), a registered run, a record kept for a
+    /// full disk, or a live supervisor asked for it. Without one, its run
+    /// never started, and it is started now (trigger `catch-up`).
+    fn start_unstarted(&mut self) {
+        let now = Timestamp::now();
+        let registered: Vec<_> = crate::runner::running(&self.paths)
+            .into_iter()
+            .chain(crate::runner::recover::orphans(&self.paths))
+            .collect();
+        let asked: Vec<Launch> = crate::procfs::kron_command_lines()
+            .into_iter()
+            .filter_map(|args| {
+                let at = args.iter().position(|a| a == "__supervise")?;
+                let runs: Vec<String> = args[at..]
+                    .windows(2)
+                    .filter(|w| w[0] == "--run")
+                    .map(|w| w[1].clone())
+                    .collect();
+                Launch::parse(&runs, false).ok()
+            })
+            .collect();
+        for (task, mark, instant) in self.planner.marks() {
+            // Only a recent mark that is one of the task's instants can be a
+            // run that was about to start: a task seen for the first time,
+            // resumed or rescheduled is marked at the moment of its load.
+            let recent = now.duration_since(mark) <= jiff::SignedDuration::from_secs(600);
+            if !instant || !recent || self.state.last.get(&task) != Some(&mark) {
+                continue;
+            }
+            let (records, _) = history::read(&self.paths.history_dir(), &task).unwrap_or_default();
+            let traced = records.iter().rev().take(200).any(|r| {
+                r.scheduled == Some(mark)
+                    || r.missed.is_some_and(|m| m.first <= mark && mark <= m.last)
+            }) || registered
+                .iter()
+                .any(|r| r.task == task && r.scheduled == Some(mark))
+                || history::kept(&self.paths, &task, mark)
+                || asked
+                    .iter()
+                    .flat_map(|l| &l.runs)
+                    .any(|r| r.task == task && r.scheduled == Some(mark));
+            if !traced {
+                warning!(
+                    "{task}: the run for {mark} was marked but never started (the daemon \
+                     before this one died starting it); starting it now"
+                );
+                self.planner.run_unstarted(&task, mark, now);
+            }
         }
     }
 

@@ -366,6 +366,38 @@ impl Planner {
         report
     }
 
+    /// The tasks, their handled marks, and whether each mark is one of the
+    /// task's instants (rather than the moment it was loaded), for the
+    /// checks of a daemon that starts (paused and `@reboot` tasks have none).
+    pub fn marks(&self) -> Vec<(String, Timestamp, bool)> {
+        self.entries
+            .values()
+            .filter(|e| !e.spec.paused && !e.spec.is_reboot())
+            .map(|e| {
+                let before = e.handled.checked_sub(SignedDuration::from_nanos(1)).ok();
+                let instant = before.and_then(|t| e.spec.schedule.next_after(t)) == Some(e.handled);
+                (e.spec.name.clone(), e.handled, instant)
+            })
+            .collect()
+    }
+
+    /// Queues a catch-up run of `task` for instant `at` now: a run an
+    /// earlier daemon marked but never started.
+    pub fn run_unstarted(&mut self, task: &str, at: Timestamp, now: Timestamp) {
+        self.push(
+            Fire {
+                run: Run {
+                    task: task.into(),
+                    trigger: Trigger::CatchUp,
+                    scheduled: Some(at),
+                    run_id: None,
+                },
+                at: now,
+            },
+            now,
+        );
+    }
+
     /// Queues a manual run of `task` to start now; `false` if there is no
     /// such task.
     pub fn run_now(&mut self, task: &str, run_id: Option<String>, now: Timestamp) -> bool {
