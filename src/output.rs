@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use jiff::Timestamp;
 
 use crate::schedule::Zone;
+use crate::units::format_duration;
 
 /// How output looks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,11 +133,13 @@ pub fn relative(from: Timestamp, to: Timestamp) -> String {
     }
 }
 
-/// A run's duration, short: `850ms`, `1.2s`, `59.9s`, then as
-/// [`compact_duration`] (`3m 4s`).
+/// A run's duration, short: `0s`, `850ms`, `1.2s`, `59.9s`, then as
+/// [`compact_duration`] (`3m 4s`). Under a second it is written as
+/// [`format_duration`] writes it (a duration under a millisecond is `0s`
+/// in both), so the run log, `kron history` and `kron stats` agree.
 pub fn short_duration(ms: u64) -> String {
     match ms {
-        0..1000 => format!("{ms}ms"),
+        0..1000 => format_duration(std::time::Duration::from_millis(ms)),
         1000..59_950 => {
             let tenths = (ms + 50) / 100;
             if tenths.is_multiple_of(10) {
@@ -186,13 +189,24 @@ mod tests {
 
     #[test]
     fn short_durations() {
-        assert_eq!(short_duration(0), "0ms");
+        assert_eq!(short_duration(0), "0s");
         assert_eq!(short_duration(850), "850ms");
         assert_eq!(short_duration(1000), "1s");
         assert_eq!(short_duration(1204), "1.2s");
         assert_eq!(short_duration(59_940), "59.9s");
         assert_eq!(short_duration(59_950), "1m");
         assert_eq!(short_duration(184_000), "3m 4s");
+    }
+
+    #[test]
+    fn a_duration_under_a_millisecond_has_one_form() {
+        // The run log's footer (a measured Duration), history (whole ms)
+        // and stats (short) write a run that took 400µs the same way.
+        let footer = format_duration(std::time::Duration::from_micros(400));
+        let history = format_duration(std::time::Duration::from_millis(0));
+        assert_eq!(footer, "0s");
+        assert_eq!(history, "0s");
+        assert_eq!(short_duration(0), "0s");
     }
 
     #[test]

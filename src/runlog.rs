@@ -10,7 +10,16 @@
 //! ```text
 //! ==> kron run 20260308-030000-1a2b attempt 1/3 trigger schedule scheduled 2026-03-08T03:00:00Z started 2026-03-08T03:00:00.004Z
 //! ...the command's output...
-//! <== kron run 20260308-030000-1a2b attempt 1/3 exit 0 after 1.204s
+//! <== kron run 20260308-030000-1a2b attempt 1/3 exit 0 after 1s204ms
+//! ```
+//!
+//! A run stopped while it waits to retry gets one more footer line, for
+//! the attempt it will not make, saying who stopped it (`kron kill`, a
+//! replacing run, or a signal such as `SIGTERM`):
+//!
+//! ```text
+//! <== kron run 20260308-030000-1a2b attempt 1/3 exit 1 after 5ms; retrying in 10s
+//! <== kron run 20260308-030000-1a2b attempt 2/3 not started: interrupted by kron kill while waiting to retry
 //! ```
 //!
 //! Several processes may write one log (overlap `allow`): each write and

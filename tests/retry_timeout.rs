@@ -203,3 +203,69 @@ fn ctrl_c_on_kron_run_interrupts() {
     wait_with_deadline(run, DEADLINE).code(130);
     assert_eq!(history(&env, "t")[0]["outcome"], "interrupted");
 }
+
+/// Starts `kron run t` for a command that fails at once and retries after
+/// a minute; returns once the run waits to retry.
+fn start_run_that_waits_to_retry(env: &Env) -> std::process::Child {
+    env.write_task_file(&task(
+        "t",
+        "exit 1",
+        &env.work(),
+        "retry = { attempts = 2, backoff = \"1m\" }",
+    ));
+    let run = env.kron(&["run", "t"]).spawn();
+    wait_until("the run waits to retry", || {
+        String::from_utf8_lossy(&log(env, "t")).contains("retrying in 1m")
+    });
+    run
+}
+
+/// The run log's last line.
+fn last_log_line(env: &Env) -> String {
+    let text = String::from_utf8(log(env, "t")).unwrap();
+    text.lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn kill_during_a_retry_wait_closes_the_run_in_its_log() {
+    let env = Env::new();
+    let run = start_run_that_waits_to_retry(&env);
+    env.kron(&["kill", "t"]).output().success();
+    wait_with_deadline(run, DEADLINE).code(128 + 15);
+    let last = last_log_line(&env);
+    assert!(
+        last.starts_with("<== kron run ")
+            && last.ends_with(
+                " attempt 2/3 not started: interrupted by kron kill while waiting to retry"
+            ),
+        "{last}"
+    );
+    assert_eq!(history(&env, "t")[0]["outcome"], "interrupted");
+}
+
+#[test]
+fn a_signal_during_a_retry_wait_is_named_in_the_log() {
+    let env = Env::new();
+    let run = start_run_that_waits_to_retry(&env);
+    signal(run.id(), Signal::SIGTERM);
+    wait_with_deadline(run, DEADLINE).code(128 + 15);
+    let last = last_log_line(&env);
+    assert!(
+        last.ends_with(" attempt 2/3 not started: interrupted by SIGTERM while waiting to retry"),
+        "{last}"
+    );
+}
+
+#[test]
+fn kill_during_an_attempt_names_who_stopped_it() {
+    let env = Env::new();
+    let run = env.start_run_that_waits("retry = { attempts = 1, backoff = \"10ms\" }");
+    env.kron(&["kill", "t"]).output().success();
+    wait_with_deadline(run, DEADLINE).code(128 + 15);
+    let last = last_log_line(&env);
+    assert!(
+        last.contains(" attempt 1/2 SIGTERM after ")
+            && last.ends_with("; interrupted by kron kill"),
+        "{last}"
+    );
+}

@@ -413,6 +413,9 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
             end.describe()
         );
         if last {
+            if let Some(by) = signals.stopped_by().filter(|_| !end.succeeded()) {
+                footer.push_str(&format!("; interrupted by {by}"));
+            }
             out.line(&footer);
             break end;
         }
@@ -430,6 +433,15 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
         entry.pgid = None;
         warn(&mut out.warnings, running::register(&registry, &entry));
         if backoff(signals, wait).is_some() {
+            // Close the run in the log: its last line said it would retry.
+            let by = signals
+                .stopped_by()
+                .map_or("a stop request".into(), |by| by.to_string());
+            out.line(&format!(
+                "{FOOTER}{} attempt {}/{total} not started: interrupted by {by} while waiting to retry",
+                req.run_id(),
+                attempt + 1
+            ));
             break end;
         }
         attempt += 1;

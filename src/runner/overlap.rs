@@ -128,7 +128,7 @@ fn replace(req: &Request, path: &Path, signals: &mut Signals) -> Result<Locked, 
                 && run.run_id != req.run_id()
                 && !stopped.contains(&run.run_id)
             {
-                let _ = running::request(&registry, &run, signals::Request::Stop);
+                let _ = running::request(&registry, &run, signals::Request::Replace);
                 stopped.insert(run.run_id);
             }
         }

@@ -56,11 +56,37 @@ pub enum Stop {
     NoRetry,
 }
 
+/// Who stopped a run, for its run log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopSource {
+    /// `kron kill`.
+    Kill,
+    /// `kron kill --signal SIG`.
+    KillSignal(Signal),
+    /// A run of a task with `overlap = "replace"`.
+    Replace,
+    /// A signal to the supervisor (SIGTERM, SIGINT, SIGHUP).
+    Signal(Signal),
+}
+
+impl std::fmt::Display for StopSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopSource::Kill => write!(f, "kron kill"),
+            StopSource::KillSignal(signal) => write!(f, "kron kill --signal {signal}"),
+            StopSource::Replace => write!(f, "a replacing run (overlap = \"replace\")"),
+            StopSource::Signal(signal) => write!(f, "{signal}"),
+        }
+    }
+}
+
 /// A request for one run, in its request file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
-    /// Stop it as SIGTERM to its supervisor would.
+    /// Stop it as SIGTERM to its supervisor would (`kron kill`).
     Stop,
+    /// Stop it as [`Request::Stop`] does, for a replacing run.
+    Replace,
     /// Send its group this signal and retry no more.
     Signal(Signal),
 }
@@ -69,6 +95,7 @@ impl Request {
     fn encode(self) -> String {
         match self {
             Request::Stop => "stop\n".into(),
+            Request::Replace => "replace\n".into(),
             Request::Signal(signal) => format!("{}\n", signal as i32),
         }
     }
@@ -76,6 +103,7 @@ impl Request {
     fn decode(text: &str) -> Option<Request> {
         match text.trim() {
             "stop" => Some(Request::Stop),
+            "replace" => Some(Request::Replace),
             number => Signal::try_from(number.parse::<i32>().ok()?)
                 .ok()
                 .map(Request::Signal),
@@ -103,6 +131,8 @@ pub struct Signals {
     /// Keeps the process's pipe open (a supervisor of one run).
     _write: Option<PipeWriter>,
     stop: Option<Stop>,
+    /// Who asked for `stop`.
+    source: Option<StopSource>,
     /// The signal a request asked to send the group, not sent yet.
     signal: Option<Signal>,
     /// This run's request file, once it is registered.
@@ -154,6 +184,7 @@ impl Signals {
             read,
             _write: write,
             stop: None,
+            source: None,
             signal: None,
             requests: None,
         }
@@ -179,7 +210,7 @@ impl Signals {
                     continue;
                 };
                 if STOP_SIGNALS.contains(&signal) {
-                    self.terminate(signal);
+                    self.terminate(signal, StopSource::Signal(signal));
                 } else if signal == Signal::SIGUSR1 {
                     self.read_request();
                 }
@@ -189,9 +220,10 @@ impl Signals {
     }
 
     /// A terminate request wins over a no-retry one.
-    fn terminate(&mut self, signal: Signal) {
+    fn terminate(&mut self, signal: Signal, source: StopSource) {
         if !matches!(self.stop, Some(Stop::Terminate(_))) {
             self.stop = Some(Stop::Terminate(signal));
+            self.source = Some(source);
         }
     }
 
@@ -204,11 +236,13 @@ impl Signals {
         };
         let _ = std::fs::remove_file(path);
         match Request::decode(&text) {
-            Some(Request::Stop) => self.terminate(Signal::SIGTERM),
+            Some(Request::Stop) => self.terminate(Signal::SIGTERM, StopSource::Kill),
+            Some(Request::Replace) => self.terminate(Signal::SIGTERM, StopSource::Replace),
             Some(Request::Signal(signal)) => {
                 self.signal = Some(signal);
                 if self.stop.is_none() {
                     self.stop = Some(Stop::NoRetry);
+                    self.source = Some(StopSource::KillSignal(signal));
                 }
             }
             None => {}
@@ -217,6 +251,11 @@ impl Signals {
 
     pub fn stop(&self) -> Option<Stop> {
         self.stop
+    }
+
+    /// Who asked for [`Signals::stop`].
+    pub fn stopped_by(&self) -> Option<StopSource> {
+        self.source
     }
 
     /// The signal a request asked to send the group, once (call
