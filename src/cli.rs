@@ -263,6 +263,14 @@ pub enum Command {
     /// synchronised (when `timedatectl` can tell). Each problem comes with
     /// the command that fixes it. Exits 0 when every check passes (warnings
     /// allowed), 1 when one fails.
+    ///
+    /// Where no systemd user manager runs (containers, WSL, other inits),
+    /// autostart says so rather than passing, and linger is `?` with the
+    /// reason it cannot be told. The autostart fix stops a daemon that kron
+    /// started first, as `kron daemon install`'s line does, since the unit's
+    /// daemon could not start beside it. An empty setup is not a failure:
+    /// with no tasks yet (no task file, or none in it), a daemon that is not
+    /// running is ok and a missing autostart a warning.
     Doctor(DoctorArgs),
 
     /// Print the shell completion script for SHELL.

@@ -72,6 +72,14 @@ pub fn run(setup: &Setup) -> Vec<Check> {
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok());
     let path = &setup.paths.task_file;
     let loaded = path.exists().then(|| taskfile::load(path));
+    // No file, or one without tasks: nothing is due, so a daemon that does
+    // not run yet or does not start at login is no failure. A file that
+    // does not load may hold tasks.
+    let has_tasks = match &loaded {
+        None => false,
+        Some(Ok(file)) => !file.tasks.is_empty(),
+        Some(Err(_)) => true,
+    };
     let mut checks = vec![
         task_file(path, loaded.as_ref()),
         directories(setup.paths),
@@ -79,12 +87,10 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     ];
     checks.push(zones(doc.as_ref()));
     checks.push(system_zone(doc.as_ref()));
-    checks.push(daemon(setup.paths));
-    checks.push(autostart(setup));
-    if Manager::current() == Manager::Systemd
-        && let Some(lingering) = service::lingering()
-    {
-        checks.push(linger(lingering));
+    checks.push(daemon(setup.paths, has_tasks));
+    checks.push(autostart(setup, has_tasks));
+    if Manager::current() == Manager::Systemd {
+        checks.push(linger(service::lingering()));
     }
     let file = loaded.as_ref().and_then(|l| l.as_ref().ok());
     if let Some(c) = sendmail(file, doc.as_ref()) {
@@ -271,10 +277,18 @@ fn system_zone(doc: Option<&toml_edit::DocumentMut>) -> Check {
     }
 }
 
-fn daemon(paths: &Paths) -> Check {
+fn daemon(paths: &Paths, has_tasks: bool) -> Check {
     const WHAT: &str = "daemon";
     let pid = match control::running(paths) {
         Ok(Some(pid)) => pid,
+        Ok(None) if !has_tasks => {
+            return check(
+                WHAT,
+                Status::Ok,
+                "not running, and there are no tasks for it to run yet \
+                 (`kron add` and `kron edit` start it)",
+            );
+        }
         Ok(None) => {
             return check(WHAT, Status::Fail, "not running: no task runs on schedule")
                 .fix("kron daemon start (and kron daemon install, to start it at login)");
@@ -346,33 +360,56 @@ fn daemon(paths: &Paths) -> Check {
     )
 }
 
-fn autostart(setup: &Setup) -> Check {
+fn autostart(setup: &Setup, has_tasks: bool) -> Check {
     const WHAT: &str = "autostart";
     let path = &setup.service_path;
     let manager = Manager::current();
-    let install = match manager {
-        Manager::Systemd => "kron daemon install && systemctl --user enable --now kron",
-        Manager::Launchd => "kron daemon install, then the launchctl line it prints",
+    // Why the unit cannot start the daemon here: no systemd manager runs.
+    let no_manager = match manager {
+        Manager::Systemd => service::user_manager().err(),
+        Manager::Launchd => None,
+    };
+    // A daemon kron started holds the lock the unit's would need: the
+    // unit's daemon would exit, and systemd mark the unit failed.
+    let stop = if control::running(setup.paths).is_ok_and(service::started_by_kron) {
+        "kron daemon stop && "
+    } else {
+        ""
+    };
+    // What is missing fails only when there are tasks to run.
+    let missing = if has_tasks {
+        Status::Fail
+    } else {
+        Status::Warn
     };
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let available = match manager {
-                Manager::Systemd => program_on_path("systemctl").is_some(),
-                Manager::Launchd => true,
+            let nothing_starts =
+                "after a reboot nothing runs until a kron command starts the daemon";
+            if let Some(why) = no_manager {
+                return check(
+                    WHAT,
+                    Status::Warn,
+                    format!("not installed, and {why}: {nothing_starts}"),
+                );
+            }
+            let (status, after) = match manager {
+                Manager::Systemd if program_on_path("systemctl").is_none() => {
+                    (Status::Warn, " (and this system has no systemctl)")
+                }
+                _ => (missing, ""),
             };
-            let (status, after) = if available {
-                (Status::Fail, "")
-            } else {
-                (Status::Warn, " (and this system has no systemctl)")
+            let install = match manager {
+                Manager::Systemd => {
+                    format!("kron daemon install && {stop}systemctl --user enable --now kron")
+                }
+                Manager::Launchd => "kron daemon install, then the launchctl line it prints".into(),
             };
             return check(
                 WHAT,
                 status,
-                format!(
-                    "not installed{after}: after a reboot nothing runs until a kron command \
-                     starts the daemon"
-                ),
+                format!("not installed{after}: {nothing_starts}"),
             )
             .fix(install);
         }
@@ -421,16 +458,17 @@ fn autostart(setup: &Setup) -> Check {
         )
         .fix("kron daemon install --force, then the line it prints");
     }
-    if manager == Manager::Systemd && !enabled(path) {
-        // A daemon kron started holds the lock the unit's would need.
-        let stop = match control::running(setup.paths) {
-            Ok(Some(Some(pid))) if !service::runs_in_unit(pid) => "kron daemon stop && ",
-            Ok(Some(None)) => "kron daemon stop && ",
-            _ => "",
-        };
+    if let Some(why) = no_manager {
         return check(
             WHAT,
-            Status::Fail,
+            Status::Warn,
+            format!("{shown} runs this kron, but {why}: nothing starts it at login"),
+        );
+    }
+    if manager == Manager::Systemd && !enabled(path) {
+        return check(
+            WHAT,
+            missing,
             format!("{shown} is installed but not enabled: it does not start at login"),
         )
         .fix(format!("{stop}systemctl --user enable --now kron"));
@@ -439,9 +477,13 @@ fn autostart(setup: &Setup) -> Check {
 }
 
 /// Whether the user's systemd manager, which runs the unit, outlives
-/// their sessions.
-fn linger(lingering: bool) -> Check {
+/// their sessions; `Unknown`, saying why, where that cannot be told.
+fn linger(lingering: Result<bool, String>) -> Check {
     const WHAT: &str = "linger";
+    let lingering = match lingering {
+        Ok(lingering) => lingering,
+        Err(why) => return check(WHAT, Status::Unknown, format!("cannot tell: {why}")),
+    };
     if lingering {
         return check(
             WHAT,

@@ -393,18 +393,61 @@ pub fn program(text: &str) -> Option<String> {
 }
 
 /// Whether systemd keeps this user's manager (and so the daemon) running
-/// while the user is logged out (`loginctl enable-linger`). `None` when
-/// the system was not booted with systemd.
-pub fn lingering() -> Option<bool> {
-    if !Path::new("/run/systemd/system").is_dir() {
-        return None;
+/// while the user is logged out (`loginctl enable-linger`); else why that
+/// cannot be told (the system was not booted with systemd).
+pub fn lingering() -> Result<bool, String> {
+    if !Path::new(SYSTEMD_BOOTED).is_dir() {
+        return Err(format!(
+            "the system was not booted with systemd (no {SYSTEMD_BOOTED})"
+        ));
     }
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
-    Some(
-        Path::new("/var/lib/systemd/linger")
-            .join(user.name)
-            .exists(),
-    )
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .ok_or("this user has no name in the user database")?;
+    Ok(Path::new("/var/lib/systemd/linger")
+        .join(user.name)
+        .exists())
+}
+
+/// The directory that exists when systemd is the system's init.
+const SYSTEMD_BOOTED: &str = "/run/systemd/system";
+
+/// Whether this user's systemd manager runs, the one that would start the
+/// unit: its private socket, `$XDG_RUNTIME_DIR/systemd/private` (what
+/// `systemctl --user` talks to), is there. Else what is true instead:
+/// systemd is not the system's init (containers, WSL, OpenRC, runit), or
+/// it is but this user's manager is not running.
+pub fn user_manager() -> Result<(), String> {
+    let runtime = xdg("XDG_RUNTIME_DIR")
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
+    let socket = runtime.join("systemd/private");
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::metadata(&socket).is_ok_and(|m| m.file_type().is_socket()) {
+        return Ok(());
+    }
+    if Path::new(SYSTEMD_BOOTED).is_dir() {
+        Err(format!(
+            "your systemd user manager is not running (no {})",
+            socket.display()
+        ))
+    } else {
+        Err(format!(
+            "systemd is not running on this system (no {SYSTEMD_BOOTED} and no {})",
+            socket.display()
+        ))
+    }
+}
+
+/// Whether a daemon runs that the service manager did not start, from
+/// `control::running`: it holds the lock the service's daemon would
+/// need, so it must be stopped before the service starts.
+pub fn started_by_kron(running: Option<Option<u32>>) -> bool {
+    match running {
+        Some(Some(pid)) => !runs_in_unit(pid),
+        Some(None) => true,
+        None => false,
+    }
 }
 
 /// Whether process `pid` runs in the systemd unit `kron.service` (its

@@ -52,6 +52,14 @@ fn check(out: &Outcome, what: &str) -> (String, Option<String>) {
     (lines[i].to_string(), fix)
 }
 
+/// Plays a running systemd user manager: its private socket in the test's
+/// `XDG_RUNTIME_DIR`, which is how kron tells that one runs.
+fn fake_user_manager(env: &Env) {
+    let dir = env.path().join("runtime/systemd");
+    std::fs::create_dir_all(&dir).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(dir.join("private")).unwrap());
+}
+
 fn install_and_enable(env: &Env) {
     env.kron(&["daemon", "install"]).output().success();
     let wants = env.path().join("config/systemd/user/default.target.wants");
@@ -64,6 +72,7 @@ fn a_good_setup_passes() {
     let env = Env::new();
     env.write_task_file(TASKS);
     install_and_enable(&env);
+    fake_user_manager(&env);
     let _daemon = DaemonGuard::start(&env);
     let path = fakes(&env, &[("timedatectl", "echo yes")]);
     let out = doctor(&env, &path);
@@ -90,6 +99,7 @@ fn a_good_setup_passes() {
 fn no_daemon_and_no_autostart_fail_with_their_fixes() {
     let env = Env::new();
     env.write_task_file(TASKS);
+    fake_user_manager(&env);
     let path = fakes(&env, &[("timedatectl", "echo no"), ("systemctl", "exit 0")]);
     let out = doctor(&env, &path);
     out.code(1);
@@ -245,4 +255,92 @@ fn json_lists_the_checks_and_keeps_the_exit_status() {
             .starts_with("kron daemon start")
     );
     assert!(out.stderr().is_empty(), "{}", out.stderr());
+}
+
+#[test]
+fn autostart_where_no_systemd_manager_runs_says_so() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    install_and_enable(&env);
+    let path = fakes(&env, &[("systemctl", "exit 0")]);
+    // The test's XDG_RUNTIME_DIR has no systemd/private socket.
+    let out = doctor(&env, &path);
+    let (line, _) = check(&out, "autostart");
+    assert!(
+        line.starts_with("warn  autostart: ")
+            && line.contains("runs this kron, but ")
+            && line.contains(" is not running ")
+            && line.ends_with(": nothing starts it at login"),
+        "{line}"
+    );
+    // Not installed: no systemctl line that cannot work there.
+    std::fs::remove_file(env.path().join("config/systemd/user/kron.service")).unwrap();
+    let out = doctor(&env, &path);
+    let (line, fix) = check(&out, "autostart");
+    assert!(
+        line.starts_with("warn  autostart: not installed, and ")
+            && line.contains(" is not running "),
+        "{line}"
+    );
+    assert_eq!(fix, None);
+}
+
+#[test]
+fn the_linger_row_is_always_there() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let out = doctor(&env, "/usr/bin:/bin");
+    let (line, _) = check(&out, "linger");
+    if Path::new("/run/systemd/system").is_dir() {
+        assert!(!line.starts_with("?"), "{line}");
+    } else {
+        assert_eq!(
+            line,
+            "?     linger: cannot tell: the system was not booted with systemd (no /run/systemd/system)"
+        );
+    }
+}
+
+#[test]
+fn the_autostart_fix_stops_a_daemon_kron_started_first() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    fake_user_manager(&env);
+    let path = fakes(&env, &[("systemctl", "exit 0")]);
+    let _daemon = DaemonGuard::start(&env);
+    let (line, fix) = check(&doctor(&env, &path), "autostart");
+    assert!(line.starts_with("FAIL  autostart: not installed"), "{line}");
+    assert_eq!(
+        fix.as_deref(),
+        Some("kron daemon install && kron daemon stop && systemctl --user enable --now kron")
+    );
+}
+
+#[test]
+fn an_empty_setup_is_not_a_failure() {
+    let env = Env::new();
+    fake_user_manager(&env);
+    let path = fakes(
+        &env,
+        &[("timedatectl", "echo yes"), ("systemctl", "exit 0")],
+    );
+    for tasks in [None, Some("# no tasks yet\n")] {
+        if let Some(text) = tasks {
+            env.write_task_file(text);
+        }
+        let out = doctor(&env, &path);
+        out.success();
+        let (line, _) = check(&out, "daemon");
+        assert!(
+            line.starts_with("ok    daemon: not running, and there are no tasks"),
+            "{line}"
+        );
+        let (line, fix) = check(&out, "autostart");
+        assert!(line.starts_with("warn  autostart: not installed"), "{line}");
+        assert_eq!(
+            fix.as_deref(),
+            Some("kron daemon install && systemctl --user enable --now kron")
+        );
+        assert!(!out.stdout().contains("FAIL"), "{}", out.stdout());
+    }
 }

@@ -57,13 +57,7 @@ pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
     out!(stdout, "  it runs: {}", service::command_line(&spec))?;
     // A daemon started by kron (not by the service manager) holds the
     // lock: the service's daemon would find it and exit.
-    let running = control::running(paths)?;
-    let stop_first = match running {
-        Some(Some(pid)) => !service::runs_in_unit(pid),
-        Some(None) => true,
-        None => false,
-    };
-    let stop = if stop_first {
+    let stop = if service::started_by_kron(control::running(paths)?) {
         "kron daemon stop && "
     } else {
         ""
@@ -88,7 +82,7 @@ pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
     };
     out!(stdout, "start it now and at every login with:")?;
     out!(stdout, "  {line}")?;
-    if manager == Manager::Systemd && service::lingering() == Some(false) {
+    if manager == Manager::Systemd && service::lingering() == Ok(false) {
         out!(
             stdout,
             "to keep it running while you are logged out (as cron does):"
