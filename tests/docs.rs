@@ -155,3 +155,33 @@ fn the_task_file_page_example_is_valid() {
     });
     assert_eq!(file.tasks.len(), 2);
 }
+
+/// The roff text of the task-file page's entry for `key`: from its `.B KEY`
+/// line to the next `.TP`.
+fn entry(page: &str, key: &str) -> String {
+    let start = page
+        .find(&format!(".TP\n.B {key}\n"))
+        .unwrap_or_else(|| panic!("no entry for `{key}`"));
+    let rest = &page[start + 4..];
+    rest[..rest.find("\n.TP").unwrap_or(rest.len())].to_string()
+}
+
+#[test]
+fn the_task_file_page_says_where_the_description_is_shown() {
+    let text = entry(&page(), "description");
+    // Plain `kron list` does not show it: the page must not say so.
+    let lists = text.matches("kron list").count();
+    let json = text.matches("kron list \\-\\-json").count();
+    assert_eq!(lists, json, "{text}");
+    assert!(text.contains("kron show") && json == 1, "{text}");
+    // And where it says so, it is shown.
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\ndescription = \"nightly backup\"\n",
+    );
+    let show = env.kron(&["show", "t"]).output();
+    assert!(show.success().stdout().contains("nightly backup"));
+    let list = env.kron(&["list", "--json"]).output();
+    let rows: serde_json::Value = serde_json::from_str(&list.success().stdout()).unwrap();
+    assert_eq!(rows[0]["description"], "nightly backup");
+}
