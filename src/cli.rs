@@ -549,7 +549,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The crontab to read, or - for standard input.
-    #[arg(value_name = "FILE", default_value = "-")]
+    #[arg(value_name = "FILE", default_value = "-", value_hint = clap::ValueHint::FilePath)]
     pub input: String,
 
     /// Read the /etc/crontab format, with its user column; lines for other

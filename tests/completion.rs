@@ -222,3 +222,29 @@ fn zsh_completes_task_names_sourced_and_from_fpath() {
         );
     }
 }
+
+#[test]
+fn file_arguments_complete_file_names() {
+    let env = Env::new();
+    let dir = env.work();
+    std::fs::write(dir.join("crontab.txt"), "").unwrap();
+    std::fs::write(dir.join("tasks.toml"), "").unwrap();
+    // `kron import FILE` as `kron check FILE` does, in the current directory.
+    for verb in ["import", "check"] {
+        let mut command = env
+            .kron(&["--", "kron", verb, "cr"])
+            .env("KRON_COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", "2")
+            .env("_CLAP_IFS", "\n")
+            .into_command();
+        let out = command.current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{verb}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .collect::<Vec<_>>(),
+            ["crontab.txt"],
+            "{verb}"
+        );
+    }
+}
