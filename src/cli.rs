@@ -59,8 +59,10 @@ pub enum Command {
     /// one is never installed: kron prints every error and, on a terminal,
     /// offers to edit again with your text kept. If the task file changed
     /// while you edited (say, a `kron add`), kron refuses to overwrite it and
-    /// keeps your version at a path it names. A new file starts from a
-    /// commented template.
+    /// keeps your version at a path it names; the next `kron edit` opens that
+    /// version, for you to merge with the file as it is now. kron keeps the
+    /// last 10 edits it did not install, in $XDG_STATE_HOME/kron/edits. A new
+    /// file starts from a commented template.
     Edit,
 
     /// Add a task to the task file.
@@ -103,7 +105,9 @@ pub enum Command {
 
     /// Convert a crontab into tasks and add them to the task file.
     ///
-    /// Reads the output of `crontab -l` (a file, or - for standard input).
+    /// Reads the output of `crontab -l` (a file, or - for standard input,
+    /// the default; on a terminal it first says on stderr that it reads
+    /// standard input until Ctrl-D).
     /// Comments right above a line become its description; variable
     /// assignments apply to the lines after them (CRON_TZ sets the time
     /// zone, SHELL the shell, every other one the environment); `%` becomes
@@ -491,7 +495,8 @@ pub struct AddArgs {
     pub retry: Option<u32>,
 
     /// Directory to run in: absolute, ~/... (your home), or relative to the
-    /// current directory.
+    /// current directory (stored absolute, without `.` components: `--workdir
+    /// .` is the current directory).
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
 

@@ -427,4 +427,34 @@ fn issue_11_add_refuses_a_schedule_that_only_fired_in_the_past() {
     ])
     .output()
     .success();
+
+#[test]
+fn a_relative_workdir_is_stored_without_dot_components() {
+    let env = Env::new();
+    // As the kernel gives the current directory: without symbolic links.
+    let dir = std::fs::canonicalize(env.work()).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    for (name, given, stored) in [
+        ("here", ".", dir.clone()),
+        ("sub", "./sub/", dir.join("sub")),
+        ("up", "sub/..", dir.join("sub/..")),
+    ] {
+        let mut command = env
+            .kron(&[
+                "add",
+                name,
+                "--schedule",
+                "@daily",
+                "--workdir",
+                given,
+                "--",
+                "true",
+            ])
+            .into_command();
+        let out = command.current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let line = format!("workdir = {:?}", stored.display().to_string());
+        let text = env.read_task_file().unwrap();
+        assert!(text.contains(&line), "{given}: {line} in\n{text}");
+    }
 }

@@ -326,3 +326,61 @@ fn on_a_terminal_no_keeps_the_edit_and_exits_2() {
     let kept = only_kept_edit(&env, &out.stdout());
     assert!(kept.contains("[tasks.broken]"));
 }
+
+#[test]
+fn after_a_refused_edit_the_next_edit_opens_the_kept_copy() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    let refused = edit(&env, "editor-underneath.sh");
+    refused.code(1);
+    assert!(
+        refused.stderr().contains("`kron edit` opens it next"),
+        "{}",
+        refused.stderr()
+    );
+    let kept = only_kept_edit(&env, &refused.stderr());
+    let given = env.path().join("given.toml");
+    let edit_copying = || {
+        env.kron(&["edit"])
+            .env("EDITOR", editor("editor-unchanged.sh", ""))
+            .env("EDITOR_COPY", &given)
+            .output()
+    };
+    // The next edit starts from the kept copy, saying so.
+    let out = edit_copying();
+    out.success();
+    assert_eq!(std::fs::read_to_string(&given).unwrap(), kept);
+    assert!(
+        out.stderr().contains("kron: opening your edit kept at "),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stdout().starts_with("no changes;"), "{}", out.stdout());
+    assert!(env.read_task_file().unwrap().contains("[tasks.underneath]"));
+    // Once: the edit after that opens the file.
+    edit_copying().success();
+    assert_eq!(
+        std::fs::read_to_string(&given).unwrap(),
+        env.read_task_file().unwrap()
+    );
+}
+
+#[test]
+fn only_the_last_ten_kept_edits_are_kept() {
+    let env = Env::new();
+    env.write_task_file(TASKS);
+    for _ in 0..12 {
+        edit(&env, "editor-fails.sh").code(1);
+    }
+    let last = edit(&env, "editor-fails.sh");
+    last.code(1);
+    let kept = kept_edits(&env);
+    assert_eq!(kept.len(), 10, "{kept:?}");
+    // The newest is among them.
+    assert!(
+        kept.iter()
+            .any(|k| last.stderr().contains(&k.display().to_string())),
+        "{}",
+        last.stderr()
+    );
+}

@@ -839,3 +839,31 @@ fn fixtures_survive_import_export_import() {
         }
     }
 }
+
+#[test]
+fn import_on_a_terminal_says_what_it_waits_for() {
+    let env = Env::new();
+    let Some(run) = env.on_a_terminal("import --dry-run") else {
+        return;
+    };
+    // The line, then Ctrl-D (end of input on a terminal).
+    let out = run.output_on_a_terminal("0 3 * * * true\n\x04");
+    out.success();
+    let shown = out.stdout();
+    assert!(
+        shown.contains("kron: reading a crontab from standard input")
+            && shown.contains("end it with Ctrl-D, or give a file: kron import FILE"),
+        "{shown}"
+    );
+    assert!(shown.contains("command = \"true\""), "{shown}");
+    // Not when standard input is a pipe.
+    let out = env
+        .kron(&["import", "--dry-run"])
+        .output_with_stdin("0 3 * * * true\n");
+    out.success();
+    assert!(
+        !out.stderr().contains("reading a crontab"),
+        "{}",
+        out.stderr()
+    );
+}

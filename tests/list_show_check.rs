@@ -95,6 +95,22 @@ fn list_without_a_task_file() {
 }
 
 #[test]
+fn show_labels_the_system_zone_as_the_systems() {
+    let env = env_with_tasks("[tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\n");
+    for tz in ["UTC", "Europe/Berlin"] {
+        let out = env.kron(&["show", "t"]).env("TZ", tz).output();
+        out.success();
+        let stdout = out.stdout();
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("timezone"))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.ends_with(&format!(" {tz}  [system]")), "{stdout}");
+        assert!(stdout.contains("/bin/sh  [built-in]"), "{stdout}");
+    }
+}
+
+#[test]
 fn show_marks_where_settings_come_from() {
     let env = env_with_tasks(TASKS);
     let out = env.kron(&["show", "backup"]).output();

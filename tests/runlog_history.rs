@@ -255,3 +255,41 @@ fn a_detached_run_can_be_followed() {
     out.success();
     assert!(out.stdout().contains("one\ntwo\n"), "{}", out.stdout());
 }
+
+#[test]
+fn list_says_running_while_a_run_runs() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task(
+        "t",
+        &format!("touch started; {}", wait_for("gate")),
+        &dir,
+        "",
+    ));
+    // A run that succeeded: its record is the last one.
+    std::fs::write(dir.join("gate"), "").unwrap();
+    env.kron(&["run", "t"]).output().success();
+    std::fs::remove_file(dir.join("gate")).unwrap();
+    std::fs::remove_file(dir.join("started")).unwrap();
+    let last_cell = |env: &Env| {
+        let out = env.kron(&["list"]).env("COLUMNS", "200").output();
+        out.success();
+        let stdout = out.stdout();
+        stdout
+            .lines()
+            .find(|l| l.starts_with("t "))
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_string()
+    };
+    assert!(last_cell(&env).contains("success "), "{}", last_cell(&env));
+    let run = env.kron(&["run", "t"]).spawn();
+    wait_until("the command started", || dir.join("started").exists());
+    let line = last_cell(&env);
+    assert!(
+        line.contains("running for ") && !line.contains("success"),
+        "{line}"
+    );
+    std::fs::write(dir.join("gate"), "").unwrap();
+    wait_with_deadline(run, DEADLINE).success();
+    assert!(last_cell(&env).contains("success "), "{}", last_cell(&env));
+}

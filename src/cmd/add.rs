@@ -74,8 +74,13 @@ fn new_task(args: &AddArgs) -> Result<NewTask, Error> {
                 path: dir.into(),
                 source,
             })?;
-            Some(cwd.join(dir).to_string_lossy().into_owned())
+            Some(absolute_workdir(&cwd, dir).to_string_lossy().into_owned())
         }
+        Some(dir) if !dir.starts_with('~') => Some(
+            absolute_workdir(Path::new("/"), dir)
+                .to_string_lossy()
+                .into_owned(),
+        ),
         other => other.clone(),
     };
     Ok(NewTask {
@@ -94,6 +99,31 @@ fn new_task(args: &AddArgs) -> Result<NewTask, Error> {
         retry_attempts: args.retry,
         ..NewTask::default()
     })
+}
+
+/// `dir` (absolute, or relative to `cwd`, the physical current directory)
+/// without `.` components or a trailing `/`: `--workdir .` is the current
+/// directory itself. A `..` right after `cwd` goes up from it (`cwd` has no
+/// symbolic links); one after a name of `dir` is kept, since that name may
+/// be a link.
+fn absolute_workdir(cwd: &Path, dir: &str) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = cwd.to_path_buf();
+    let mut in_cwd = true;
+    for part in Path::new(dir).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if in_cwd => {
+                out.pop();
+            }
+            Component::RootDir | Component::Prefix(_) => out.push(part),
+            Component::ParentDir | Component::Normal(_) => {
+                in_cwd = false;
+                out.push(part);
+            }
+        }
+    }
+    out
 }
 
 /// `backup: next run Sun 2026-03-08 03:00:00 -04:00 (in 3h 12m)`.
@@ -188,5 +218,25 @@ fn edit_error(error: EditError, path: &Path) -> Error {
             path.display()
         ))),
         other => Error::Install(InstallError::Refused(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_workdir;
+    use std::path::Path;
+
+    #[test]
+    fn workdirs_have_no_dot_components() {
+        let cwd = Path::new("/home/me/proj");
+        let abs = |dir| absolute_workdir(cwd, dir).display().to_string();
+        assert_eq!(abs("."), "/home/me/proj");
+        assert_eq!(abs("./"), "/home/me/proj");
+        assert_eq!(abs("./sub/./x/"), "/home/me/proj/sub/x");
+        assert_eq!(abs(".."), "/home/me");
+        assert_eq!(abs("../other"), "/home/me/other");
+        // After a name that may be a link, `..` is the kernel's to resolve.
+        assert_eq!(abs("link/.."), "/home/me/proj/link/..");
+        assert_eq!(abs("/srv/./data/."), "/srv/data");
     }
 }

@@ -17,7 +17,12 @@
 //!   overwritten: the edit is kept in the state directory and kron exits 1.
 //!
 //! Whenever the edit is not installed and differs from the start, it is
-//! kept at `$XDG_STATE_HOME/kron/edits/` and the message names the file.
+//! kept at `$XDG_STATE_HOME/kron/edits/` and the message names the file;
+//! the last [`KEPT_EDITS`] are kept, older ones removed. The copy of an
+//! edit refused because the file changed meanwhile is what the next `kron
+//! edit` of that file opens (once; noted in `$XDG_STATE_HOME/kron/
+//! edits.merge`), so that the user merges their version with the file as
+//! it is now rather than start over from the file.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};
@@ -32,10 +37,25 @@ use crate::dirs;
 use crate::error::Error;
 use crate::taskfile::{self, install, template::TEMPLATE};
 
+/// How many edits that were not installed are kept.
+pub const KEPT_EDITS: usize = 10;
+
 pub fn run(ctx: &Ctx) -> Result<(), Error> {
     let path = &ctx.paths.task_file;
     let original = install::read(path)?;
-    let start = original.as_deref().unwrap_or(TEMPLATE);
+    let merge = take_merge(ctx);
+    let start = match &merge {
+        Some((kept, text)) => {
+            eprintln!(
+                "kron: opening your edit kept at {}, which was not installed because {} changed \
+                 meanwhile: merge it with the file as it is now (diff {0} {1})",
+                kept.display(),
+                path.display()
+            );
+            text.as_str()
+        }
+        None => original.as_deref().unwrap_or(TEMPLATE),
+    };
     let scratch = Scratch::create(&ctx.paths.runtime_dir, path, start)?;
     let editor = editor();
     let interactive = std::io::stdin().is_terminal();
@@ -61,6 +81,14 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
             }));
         }
         if bytes == start.as_bytes() {
+            if let Some((kept, _)) = &merge {
+                return out!(
+                    stdout,
+                    "no changes; {} left as it was, your edit still kept at {}",
+                    path.display(),
+                    kept.display()
+                );
+            }
             return match original {
                 Some(_) => out!(stdout, "no changes; {} left as it was", path.display()),
                 None => out!(stdout, "no changes; {} not created", path.display()),
@@ -139,10 +167,11 @@ fn install_edit(ctx: &Ctx, original: Option<&str>, text: &str) -> Result<(), Err
         Ok(true) => Ok(()),
         Ok(false) => {
             let kept = keep(ctx, text.as_bytes())?;
+            note_merge(ctx, &kept);
             Err(Error::Failed(format!(
                 "{} changed while you were editing (a `kron add`, `kron remove` or another \
                  `kron edit`?), so kron did not overwrite it; your version is kept at {}: \
-                 merge it with `kron edit`",
+                 `kron edit` opens it next, to merge it with the file as it is now",
                 path.display(),
                 kept.display()
             )))
@@ -211,8 +240,37 @@ fn kept_if_changed(ctx: &Ctx, bytes: &[u8], start: &str) -> Result<Option<PathBu
     keep(ctx, bytes).map(Some)
 }
 
+/// `$XDG_STATE_HOME/kron/edits.merge`: the task file and the kept edit
+/// the next `kron edit` of it opens, a line each.
+fn merge_note(ctx: &Ctx) -> PathBuf {
+    ctx.paths.state_dir.join("edits.merge")
+}
+
+/// Notes `kept` as the edit of this task file to merge (a failure to note
+/// it only means the next edit opens the file itself).
+fn note_merge(ctx: &Ctx, kept: &Path) {
+    let note = format!("{}\n{}\n", ctx.paths.task_file.display(), kept.display());
+    let _ = install::write_atomically(&merge_note(ctx), note.as_bytes());
+}
+
+/// The kept edit to merge into this task file, and its text, if one is
+/// noted; the note is used once.
+fn take_merge(ctx: &Ctx) -> Option<(PathBuf, String)> {
+    let note_path = merge_note(ctx);
+    let note = std::fs::read_to_string(&note_path).ok()?;
+    let mut lines = note.lines();
+    let (file, kept) = (lines.next()?, PathBuf::from(lines.next()?));
+    if Path::new(file) != ctx.paths.task_file {
+        return None;
+    }
+    let _ = std::fs::remove_file(&note_path);
+    let text = std::fs::read_to_string(&kept).ok()?;
+    Some((kept, text))
+}
+
 /// Saves an edit that was not installed, 0600 in
-/// `$XDG_STATE_HOME/kron/edits/`, and returns its path.
+/// `$XDG_STATE_HOME/kron/edits/`, and returns its path. Only the last
+/// [`KEPT_EDITS`] are kept.
 fn keep(ctx: &Ctx, text: &[u8]) -> Result<PathBuf, Error> {
     let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let stem = ctx
@@ -226,7 +284,25 @@ fn keep(ctx: &Ctx, text: &[u8]) -> Result<PathBuf, Error> {
         .join("edits")
         .join(format!("{stem}-{stamp}-{}.toml", std::process::id()));
     install::write_atomically(&kept, text)?;
+    prune_kept(kept.parent().expect("a kept edit is in a directory"));
     Ok(kept)
+}
+
+/// Removes all but the newest [`KEPT_EDITS`] edits (`*.toml`) in `dir`.
+fn prune_kept(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".toml"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    kept.sort();
+    let excess = kept.len().saturating_sub(KEPT_EDITS);
+    for (_, old) in kept.into_iter().take(excess) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// The private copy the editor works on; removed (with whatever the editor

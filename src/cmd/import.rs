@@ -9,7 +9,7 @@
 //! is valid.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use super::{Ctx, out};
@@ -183,6 +183,13 @@ fn refuse_ended(
 /// The crontab's text and how to name it in messages.
 fn read_input(input: &str) -> Result<(String, String), Error> {
     let (label, bytes) = if input == "-" {
+        if std::io::stdin().is_terminal() {
+            // Else a bare `kron import` would wait without a word.
+            eprintln!(
+                "kron: reading a crontab from standard input (such as `crontab -l` prints); \
+                 end it with Ctrl-D, or give a file: kron import FILE"
+            );
+        }
         let mut bytes = Vec::new();
         let result = std::io::stdin().read_to_end(&mut bytes).map(|_| bytes);
         ("stdin".to_string(), result)

@@ -82,16 +82,7 @@ fn row<'a>(ctx: &Ctx, task: &'a Task, now: Timestamp) -> Row<'a> {
 }
 
 fn cells(ctx: &Ctx, task: &Task, now: Timestamp) -> Vec<String> {
-    let last = history::last(&ctx.paths.history_dir(), &task.name).map_or_else(
-        || "-".to_string(),
-        |r| {
-            format!(
-                "{} {}",
-                r.outcome.as_str(),
-                output::relative(now, r.finished)
-            )
-        },
-    );
+    let last = last_cell(ctx, task, now);
     let (next, at) = match next_run(task, now) {
         _ if task.settings.paused => ("paused".to_string(), "-".to_string()),
         Some(t) => (
@@ -108,6 +99,30 @@ fn cells(ctx: &Ctx, task: &Task, now: Timestamp) -> Vec<String> {
         at,
         last,
     ]
+}
+
+/// LAST: `running for 5s` while a run of the task runs (waiting to
+/// retry included; not one still waiting for its lock), else the last
+/// recorded outcome and when (`success 5s ago`), else `-`.
+fn last_cell(ctx: &Ctx, task: &Task, now: Timestamp) -> String {
+    let started = crate::runner::running(&ctx.paths)
+        .into_iter()
+        .find(|r| r.task == task.name && !r.waiting)
+        .map(|r| r.started);
+    if let Some(started) = started {
+        let seconds = (now.as_second() - started.as_second()).max(0) as u64;
+        return format!("running for {}", output::compact_duration(seconds));
+    }
+    history::last(&ctx.paths.history_dir(), &task.name).map_or_else(
+        || "-".to_string(),
+        |r| {
+            format!(
+                "{} {}",
+                r.outcome.as_str(),
+                output::relative(now, r.finished)
+            )
+        },
+    )
 }
 
 fn next_run(task: &Task, now: Timestamp) -> Option<Timestamp> {

@@ -83,6 +83,9 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<(), Error> {
         let source = match task.source(&file.defaults, key) {
             Source::Task => "",
             Source::Defaults => "  [defaults]",
+            // No zone set: the system's (TZ, then /etc/localtime), not a
+            // value of kron's.
+            Source::Builtin if key == "timezone" => "  [system]",
             Source::Builtin => "  [built-in]",
         };
         out!(stdout, "  {key:<17}  {value}{source}")?;
