@@ -496,3 +496,59 @@ fn the_daemon_log_stays_bounded_while_the_daemon_runs() {
     }
     assert!(pairs >= 8, "{pairs} runs checked:\n{text}");
 }
+
+#[test]
+fn one_change_is_loaded_once() {
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write_task_file("");
+    let daemon = DaemonGuard::start(&env);
+    let loaded = |daemon: &DaemonGuard| {
+        daemon
+            .log()
+            .lines()
+            .filter(|l| l.contains(" INFO loaded "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    // Each install is a rename onto the file; an editor may add a chmod.
+    for n in 1..=5 {
+        env.kron(&[
+            "add",
+            &format!("t{n}"),
+            "--schedule",
+            "@daily",
+            "--",
+            "true",
+        ])
+        .output()
+        .success();
+    }
+    let file = env.task_file();
+    let text = env.read_task_file().unwrap();
+    let copy = file.with_extension("new");
+    std::fs::write(&copy, &text).unwrap();
+    std::fs::set_permissions(&copy, Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&copy, &file).unwrap();
+    std::fs::set_permissions(&file, Permissions::from_mode(0o600)).unwrap();
+    // A last change: once it is loaded, the events before it were read.
+    env.kron(&["add", "last", "--schedule", "@daily", "--", "true"])
+        .output()
+        .success();
+    wait_until("the last change is loaded", || {
+        loaded(&daemon)
+            .last()
+            .is_some_and(|l| l.contains(": 6 task(s)"))
+    });
+    let lines = loaded(&daemon);
+    assert_eq!(
+        lines.len(),
+        7,
+        "start, then one per change:\n{}",
+        daemon.log()
+    );
+    for (n, line) in lines.iter().enumerate() {
+        assert!(line.contains(&format!(": {n} task(s)")), "{}", daemon.log());
+    }
+}

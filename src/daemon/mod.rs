@@ -51,7 +51,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::dirs::{self, Paths};
 use crate::history::{self, Outcome, Record, Stretch, Trigger};
-use crate::logging::{self, error, info, warning};
+use crate::logging::{self, debug, error, info, warning};
 use crate::runner::launch::Launch;
 use crate::taskfile::{self, CatchUp, load::LoadError};
 use clock::{Clock, Wake};
@@ -59,7 +59,7 @@ use plan::{Boot, Fire, LATE_TOLERANCE, Planner, Spec};
 use server::Server;
 use state::State;
 use supervisors::{RUNS_PER_SUPERVISOR, Supervisors};
-use watch::Watch;
+use watch::{Fingerprint, Watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -116,6 +116,8 @@ pub struct Daemon {
     /// `[defaults].metrics_file`, for the `missed` records this daemon
     /// writes itself.
     metrics_file: Option<PathBuf>,
+    /// The task file as last read, to load a change once (see `watch`).
+    read: Option<Fingerprint>,
 }
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a stop
@@ -168,6 +170,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         trim_pending: false,
         missed_cause: None,
         metrics_file: None,
+        read: None,
     };
     info!(
         "kron {} daemon started (pid {}): task file {}, socket {}",
@@ -318,6 +321,13 @@ impl Daemon {
     /// the daemon loaded, even while the file on disk is broken.
     fn reload(&mut self, why: &str) {
         let path = self.paths.task_file.clone();
+        // Taken before the file is read: a change after it is one more event.
+        let read = Fingerprint::of(&path);
+        if why == "change" && read.is_some() && read == self.read {
+            debug!("{} is as it was last read; nothing to load", path.display());
+            return;
+        }
+        self.read = read;
         let file = match read_task_file(&path) {
             Ok((file, text)) => {
                 self.snapshot(&text);

@@ -7,6 +7,13 @@
 //! its name only; SIGHUP (or `kron daemon restart`) reloads after editing
 //! the target elsewhere.
 //!
+//! One change often comes as several events, not always read in one go:
+//! a rename onto the file, then the close of the descriptor that wrote it
+//! (now under the file's name), or an editor's rename and then its chmod.
+//! So a change counts only when the file differs from what was last read:
+//! its [`Fingerprint`] (text, mode, owner) is compared, and a second event
+//! about the same change loads nothing and logs nothing.
+//!
 //! The same inotify instance watches for the removal of the runtime
 //! directory (logind removes `$XDG_RUNTIME_DIR` at the last logout; `rm
 //! -rf`), which takes the daemon's socket, lock and snapshots with it: the
@@ -35,6 +42,34 @@ pub struct Watch {
 pub struct Changes {
     pub task_file: bool,
     pub runtime_gone: bool,
+}
+
+/// What a change of the task file can change: its text, mode and owner
+/// (a hash of the text, which the daemon need not keep). `None`: there is
+/// no file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint(Option<(u64, u32, u32)>);
+
+impl Fingerprint {
+    /// The file at `path` as it is now; `None` when it cannot be read, so
+    /// that the load reports why.
+    pub fn of(path: &Path) -> Option<Fingerprint> {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Fingerprint(None)),
+            Err(_) => return None,
+        };
+        let meta = std::fs::metadata(path).ok()?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        Some(Fingerprint(Some((
+            hasher.finish(),
+            meta.mode(),
+            meta.uid(),
+        ))))
+    }
 }
 
 impl Watch {
@@ -134,6 +169,33 @@ mod tests {
         assert!(!task_file(&mut watch));
         std::fs::write(&file, "y").unwrap();
         assert!(task_file(&mut watch));
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_the_text_and_mode_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tasks.toml");
+        let none = Fingerprint::of(&file).unwrap();
+        std::fs::write(&file, "a").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let a = Fingerprint::of(&file).unwrap();
+        assert_ne!(a, none);
+        // The same text renamed over it, a chmod to the same mode: no change.
+        std::fs::write(dir.path().join(".tmp"), "a").unwrap();
+        std::fs::set_permissions(
+            dir.path().join(".tmp"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        std::fs::rename(dir.path().join(".tmp"), &file).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Fingerprint::of(&file).unwrap(), a);
+        std::fs::write(&file, "b").unwrap();
+        assert_ne!(Fingerprint::of(&file).unwrap(), a);
+        std::fs::write(&file, "a").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_ne!(Fingerprint::of(&file).unwrap(), a);
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
             .map_err(io("creating", &temp))?;
         file.write_all(bytes).map_err(io("writing", &temp))?;
         file.sync_all().map_err(io("syncing", &temp))?;
+        // Closed before the rename, so that its close is not one more
+        // inotify event under the file's name for the daemon.
+        drop(file);
         std::fs::rename(&temp, path).map_err(io("installing", path))
     })();
     if result.is_err() {
