@@ -328,8 +328,10 @@ pub struct NextArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// List instants strictly after this RFC 3339 instant, e.g.
-    /// 2026-03-08T01:59:00-05:00 or 2026-03-08T06:59:00Z [default: now].
+    /// List instants strictly after this instant: RFC 3339, e.g.
+    /// 2026-03-08T01:59:00-05:00 or 2026-03-08T06:59:00Z, or a date
+    /// (2026-03-08, its start) or a date and time (2026-03-08 09:00) in the
+    /// local zone (UTC with --utc) [default: now].
     #[arg(long, value_name = "INSTANT")]
     pub after: Option<String>,
 
@@ -394,8 +396,10 @@ pub struct HistoryArgs {
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub outcome: Option<crate::history::Outcome>,
 
-    /// Only runs started since WHEN: an RFC 3339 instant, or a duration ago
-    /// such as 30m, 2h or 1d.
+    /// Only runs started since WHEN: an RFC 3339 instant, a date
+    /// (2026-03-08, from its start) or a date and time (2026-03-08 09:00) in
+    /// the local zone (UTC with --utc), or a duration ago such as 30m, 2h or
+    /// 1d.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
 

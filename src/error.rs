@@ -18,7 +18,8 @@ pub enum Error {
     #[error(transparent)]
     Zone(#[from] UnknownZone),
     #[error(
-        "invalid instant `{text}`: expected RFC 3339 such as 2026-03-08T01:59:00-05:00 or ...Z"
+        "invalid instant `{text}`: expected {} in the local zone",
+        crate::units::INSTANT_FORMS
     )]
     Instant { text: String },
     #[error(transparent)]

@@ -1,7 +1,52 @@
 //! Human durations (`90s`, `15m`, `1h30m`, `2d`, `250ms`) and sizes
-//! (`512KiB`, `10MB`): parsing and display.
+//! (`512KiB`, `10MB`): parsing and display; instants as people type them
+//! (`2026-03-08`, `2026-03-08 09:00`, RFC 3339): parsing.
 
 use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+
+/// What [`parse_instant`] accepts, for error messages.
+pub const INSTANT_FORMS: &str = "an RFC 3339 instant (2026-03-08T09:00:00Z, \
+    2026-03-08T01:59:00-05:00), a date (2026-03-08) or a date and time (2026-03-08 09:00)";
+
+/// An instant: RFC 3339 with its offset, else a wall time in `zone` (the
+/// local one): a date alone is the start of that day, a date and time
+/// (`2026-03-08 09:00`, seconds optional, `T` for the space too) that time.
+/// A wall time that a daylight-saving change skips moves forward by the
+/// gap (02:30 becomes 03:30), as `date -d` does; one it repeats is the
+/// first of the two.
+pub fn parse_instant(text: &str, zone: &TimeZone) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t);
+    }
+    if let Ok(date) = Date::strptime("%Y-%m-%d", text) {
+        return Some(
+            date.to_zoned(zone.clone())
+                .ok()?
+                .start_of_day()
+                .ok()?
+                .timestamp(),
+        );
+    }
+    let civil = [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|format| DateTime::strptime(format, text).ok())?;
+    Some(
+        zone.to_ambiguous_zoned(civil)
+            .compatible()
+            .ok()?
+            .timestamp(),
+    )
+}
 
 /// Parses one or more `<number><unit>` parts, units largest first, each at
 /// most once: `d`, `h`, `m`, `s`, `ms`.
@@ -123,6 +168,40 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1s500ms");
         assert_eq!(format_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn instants_as_people_type_them() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let at = |text| parse_instant(text, &berlin).map(|t| t.to_string());
+        let is = |text: &str| Some(text.to_string());
+        assert_eq!(at("2026-03-08T09:00:00Z"), is("2026-03-08T09:00:00Z"));
+        assert_eq!(at("2026-03-08T01:59:00-05:00"), is("2026-03-08T06:59:00Z"));
+        // Wall times in the zone: +01:00 in winter, +02:00 in summer.
+        assert_eq!(at("2026-03-08"), is("2026-03-07T23:00:00Z"));
+        assert_eq!(at("2026-07-01 09:00"), is("2026-07-01T07:00:00Z"));
+        assert_eq!(at("2026-07-01 09:00:30"), is("2026-07-01T07:00:30Z"));
+        assert_eq!(at("2026-07-01T09:00"), is("2026-07-01T07:00:00Z"));
+        // Skipped (02:30 on 2026-03-29): just after the gap; repeated
+        // (02:30 on 2026-10-25): the first.
+        assert_eq!(at("2026-03-29 02:30"), is("2026-03-29T01:30:00Z"));
+        assert_eq!(at("2026-10-25 02:30"), is("2026-10-25T00:30:00Z"));
+        // A day that starts at 01:00 (no midnight in Santiago then).
+        let santiago = TimeZone::get("America/Santiago").unwrap();
+        assert_eq!(
+            parse_instant("2026-09-06", &santiago).map(|t| t.to_string()),
+            is("2026-09-06T04:00:00Z")
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-03-08 25:00",
+            "08.03.2026",
+            "2026-03-08 9",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -183,3 +183,39 @@ fn help_describes_the_verb() {
         );
     }
 }
+
+#[test]
+fn after_takes_a_date_or_a_date_and_time_in_the_local_zone() {
+    let env = Env::new();
+    let next = |tz: &str, after: &str| {
+        let out = env
+            .kron(&[
+                "next",
+                "--expr",
+                "*/30 * * * *",
+                "--after",
+                after,
+                "-n",
+                "1",
+                "--json",
+            ])
+            .env("TZ", tz)
+            .output();
+        out.success();
+        serde_json::from_str::<Vec<String>>(&out.stdout()).unwrap()
+    };
+    assert_eq!(next("UTC", "2026-03-08"), ["2026-03-08T00:30:00+00:00"]);
+    assert_eq!(
+        next("Europe/Berlin", "2026-07-01 09:00"),
+        ["2026-07-01T09:30:00+02:00"]
+    );
+    assert_eq!(
+        next("Europe/Berlin", "2026-07-01 09:10:00"),
+        ["2026-07-01T09:30:00+02:00"]
+    );
+    // RFC 3339 as before.
+    assert_eq!(
+        next("Europe/Berlin", "2026-07-01T07:00:00Z"),
+        ["2026-07-01T09:30:00+02:00"]
+    );
+}

@@ -293,3 +293,54 @@ fn list_says_running_while_a_run_runs() {
     wait_with_deadline(run, DEADLINE).success();
     assert!(last_cell(&env).contains("success "), "{}", last_cell(&env));
 }
+
+#[test]
+fn since_takes_a_date_or_a_date_and_time_in_the_local_zone() {
+    let env = Env::new();
+    let dir = env.path().join("state/kron/history");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Runs at 22:30 UTC on 7 and 8 March 2026: 23:30 in Berlin.
+    let mut text = String::new();
+    for (i, started) in ["2026-03-07T22:30:00Z", "2026-03-08T22:30:00Z"]
+        .iter()
+        .enumerate()
+    {
+        let record = serde_json::json!({
+            "run_id": format!("r{i}"), "task": "t", "trigger": "schedule",
+            "scheduled": started, "started": started, "finished": started,
+            "attempts": 1, "exit_code": 0, "signal": null,
+            "outcome": "success", "duration_ms": 0,
+        });
+        text.push_str(&format!("{record}\n"));
+    }
+    std::fs::write(dir.join("t.jsonl"), text).unwrap();
+    let found = |tz: &str, since: &str| {
+        let out = env
+            .kron(&["history", "--since", since, "--json"])
+            .env("TZ", tz)
+            .output();
+        out.success();
+        serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout())
+            .unwrap()
+            .len()
+    };
+    for (tz, since, count) in [
+        ("UTC", "2026-03-08", 1),
+        ("UTC", "2026-03-07", 2),
+        ("UTC", "2026-03-08 22:30", 1),
+        ("UTC", "2026-03-08 22:31", 0),
+        // Berlin's 8 March starts at 23:00 UTC on the 7th.
+        ("Europe/Berlin", "2026-03-08", 1),
+        ("Europe/Berlin", "2026-03-07 23:30", 2),
+        ("Europe/Berlin", "2026-03-07 23:31", 1),
+    ] {
+        assert_eq!(found(tz, since), count, "TZ={tz} --since {since}");
+    }
+    let out = env.kron(&["history", "--since", "8.3.2026"]).output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("a date (2026-03-08)"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::history::Record;
 use crate::output;
 use crate::schedule::Zone;
-use crate::units::{format_duration, parse_duration};
+use crate::units::{INSTANT_FORMS, format_duration, parse_duration, parse_instant};
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
@@ -78,14 +78,16 @@ fn cells(r: &Record, zone: &Zone) -> Vec<String> {
     ]
 }
 
-/// An RFC 3339 instant, or a duration ago (`2h`, `1d`).
+/// An instant ([`parse_instant`]: RFC 3339, or a date or date and time in
+/// the local zone), or a duration ago (`2h`, `1d`).
 pub(super) fn parse_since(text: &str) -> Result<Timestamp, Error> {
-    if let Ok(t) = text.parse::<Timestamp>() {
+    if let Some(t) = parse_instant(text, crate::output::local_zone().time_zone()) {
         return Ok(t);
     }
     let ago = parse_duration(text).map_err(|_| {
         Error::Invalid(format!(
-            "--since `{text}`: expected an RFC 3339 instant (2026-03-08T09:00:00Z) or a duration such as 2h or 1d"
+            "--since `{text}`: expected {INSTANT_FORMS} in the local zone, or a duration \
+             such as 2h or 1d"
         ))
     })?;
     let span = jiff::SignedDuration::try_from(ago)

@@ -38,9 +38,8 @@ pub fn run(ctx: &Ctx, args: &NextArgs) -> Result<(), Error> {
         (None, None) => unreachable!("clap requires TASK or --expr"),
     };
     let reference = match &args.after {
-        Some(text) => text
-            .parse::<Timestamp>()
-            .map_err(|_| Error::Instant { text: text.clone() })?,
+        Some(text) => crate::units::parse_instant(text, output::local_zone().time_zone())
+            .ok_or_else(|| Error::Instant { text: text.clone() })?,
         None => Timestamp::now(),
     };
     let instants: Vec<Timestamp> = schedule.upcoming(reference).take(args.count).collect();
