@@ -853,3 +853,48 @@ fn leftovers_are_noted_where_the_target_differs() {
         "{text}"
     );
 }
+
+#[test]
+fn systemd_notes_daylight_saving_only_where_the_schedule_meets_it() {
+    let env = Env::new();
+    env.write_task_file(
+        r#"
+[defaults]
+timezone = "Europe/Berlin"
+
+[tasks.gap]
+schedule = "30 2 * * *"
+command = "true"
+
+[tasks.morning]
+schedule = "0 9 * * *"
+command = "true"
+
+[tasks.summer]
+schedule = "30 2 * 6 *"
+command = "true"
+
+[tasks.often]
+schedule = "*/30 * * * *"
+command = "true"
+
+[tasks.daytime]
+schedule = "*/30 8-18 * * *"
+command = "true"
+"#,
+    );
+    let dir = env.path().join("units");
+    env.kron(&["export", "--format", "systemd", dir.to_str().unwrap()])
+        .output()
+        .success();
+    let noted = |name: &str| read(&dir, &format!("kron-{name}.timer")).contains("daylight saving");
+    assert!(noted("gap"), "02:30 is skipped in March");
+    assert!(noted("often"), "the repeated hour of October");
+    for name in ["morning", "summer", "daytime"] {
+        assert!(
+            !noted(name),
+            "{name}: {}",
+            read(&dir, &format!("kron-{name}.timer"))
+        );
+    }
+}

@@ -184,10 +184,53 @@ pub(crate) fn min_gap(schedule: &Schedule) -> Option<u64> {
     }
 }
 
+/// Where the exports look at a zone's transitions from: a fixed instant,
+/// so that the same task file exports the same text.
+fn transitions_from() -> i64 {
+    let base: Timestamp = "2026-01-01T00:00:00Z".parse().expect("valid instant");
+    base.as_second()
+}
+
 /// Whether the zone changes its offset (daylight saving) from 2026 on.
 pub(crate) fn changes_offset(zone: &Zone) -> bool {
-    let base: Timestamp = "2026-01-01T00:00:00Z".parse().expect("valid instant");
-    zone.period(base.as_second()).end.is_some()
+    zone.period(transitions_from()).end.is_some()
+}
+
+/// A daylight-saving change's wall times: those the clocks jump over, or
+/// those they repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Gap,
+    Repeat,
+}
+
+/// Whether a time of `expr` (a cron expression; macros such as `@every`
+/// are not wall-clock times) falls in a gap or a repeat of `zone` (as
+/// `which` says) in the 30 years from 2026: its seconds, minutes, hours,
+/// days, months and years all count, so a daily 09:00 never does, nor
+/// 02:30 in June.
+pub(crate) fn meets_transition(expr: &Expr, zone: &Zone, which: Transition) -> bool {
+    let Expr::Cron(cron) = expr else {
+        return false;
+    };
+    let from = transitions_from();
+    let until = from + 30 * 366 * 86_400;
+    let mut t = from;
+    while let Some(end) = zone.period(t).end.filter(|&end| end < until) {
+        let (before, after) = (zone.period(t).offset, zone.period(end).offset);
+        let kind = match after.cmp(&before) {
+            std::cmp::Ordering::Greater => Some(Transition::Gap),
+            std::cmp::Ordering::Less => Some(Transition::Repeat),
+            std::cmp::Ordering::Equal => None,
+        };
+        // The wall times (civil seconds) between the two offsets at `end`.
+        let (low, high) = (end + before.min(after), end + before.max(after));
+        if kind == Some(which) && cron.next_civil(low, high).is_some() {
+            return true;
+        }
+        t = end;
+    }
+    false
 }
 
 /// Whether `name` is an environment variable name every shell and systemd
@@ -243,6 +286,35 @@ mod tests {
             items(&[1, 3, 5], 0, 6, false),
             Items::List(vec![(1, 1), (3, 3), (5, 5)])
         );
+    }
+
+    #[test]
+    fn schedules_that_meet_a_transition() {
+        let meets = |zone: &str, text: &str, which| {
+            let zone = Zone::get(zone).unwrap();
+            let schedule = Schedule::parse(text, zone.clone()).unwrap();
+            meets_transition(schedule.expr(), &zone, which)
+        };
+        use Transition::{Gap, Repeat};
+        // Berlin: 02:00-03:00 is skipped on the last Sunday of March and
+        // repeated on the last Sunday of October.
+        let berlin = "Europe/Berlin";
+        assert!(meets(berlin, "30 2 * * *", Gap));
+        assert!(meets(berlin, "30 2 * * *", Repeat));
+        assert!(meets(berlin, "30 2 * * sun", Gap));
+        assert!(meets(berlin, "*/30 * * * *", Repeat));
+        assert!(meets(berlin, "0 30 2 * 3 ? 2027", Gap));
+        assert!(!meets(berlin, "0 9 * * *", Gap));
+        assert!(!meets(berlin, "0 9 * * *", Repeat));
+        assert!(!meets(berlin, "30 2 * 6 *", Gap));
+        assert!(!meets(berlin, "30 2 * * mon", Gap));
+        assert!(!meets(berlin, "0 3 * * *", Gap), "03:00 exists");
+        assert!(!meets(berlin, "@every 1h", Repeat));
+        // New York: 02:00-03:00 skipped, 01:00-02:00 repeated.
+        let new_york = "America/New_York";
+        assert!(!meets(new_york, "30 1 * * *", Gap));
+        assert!(meets(new_york, "30 1 * * *", Repeat));
+        assert!(!meets("UTC", "*/30 * * * *", Repeat));
     }
 
     #[test]

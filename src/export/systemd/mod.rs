@@ -15,7 +15,8 @@ use std::time::Duration;
 pub use oncalendar::{Trigger, trigger};
 
 use super::{
-    Export, File, Parts, Refused, argv, changes_offset, min_gap, one_line, portable_env_name,
+    Export, File, Parts, Refused, Transition, argv, changes_offset, meets_transition, min_gap,
+    one_line, portable_env_name,
 };
 use crate::taskfile::{CatchUp, Leftovers, Overlap, Source, Task, TaskFile};
 use crate::units::format_duration;
@@ -402,10 +403,19 @@ fn timer(task: &Task, file: &TaskFile, trigger: &Trigger) -> String {
 /// tests): a fixed time in the spring-forward gap is skipped (kron runs it
 /// when the gap ends); a wildcard schedule runs the repeated hour once
 /// (kron runs it twice). The other two cases agree.
+///
+/// So the note is there only when a time of the schedule falls in the kind
+/// of transition where they differ (`meets_transition`): a daily 09:00, or
+/// 02:30 in June, never does.
 fn daylight_saving(task: &Task) -> Option<String> {
     let zone = &task.settings.timezone;
     let parts = Parts::of(task.schedule.expr())?;
-    if !changes_offset(zone) {
+    let differs = if parts.wildcard {
+        Transition::Repeat
+    } else {
+        Transition::Gap
+    };
+    if !changes_offset(zone) || !meets_transition(task.schedule.expr(), zone, differs) {
         return None;
     }
     Some(if parts.wildcard {
