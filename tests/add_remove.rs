@@ -427,6 +427,7 @@ fn issue_11_add_refuses_a_schedule_that_only_fired_in_the_past() {
     ])
     .output()
     .success();
+}
 
 #[test]
 fn a_relative_workdir_is_stored_without_dot_components() {
