@@ -87,7 +87,16 @@ pub enum Command {
     #[command(visible_alias = "rm")]
     Remove(RemoveArgs),
 
-    /// List the tasks: schedule, what it means, next run.
+    /// List the tasks: next run, last outcome, command, schedule and what it
+    /// means.
+    ///
+    /// On a terminal the table fits its width (COLUMNS when the terminal
+    /// does not say): the name, the next run (relative), the last outcome
+    /// and as much of the command as fits are always shown, and wider
+    /// terminals add the schedule, what it means and the next run's date
+    /// and time, in that order, while the command keeps 40 characters.
+    /// Through a pipe or into a file every column is printed and nothing
+    /// is cut. A failed or timed-out last outcome is red where colour is on.
     #[command(visible_alias = "ls")]
     List(ListArgs),
 

@@ -229,28 +229,105 @@ pub fn width() -> usize {
     if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
         return usize::from(w);
     }
+    columns().unwrap_or(100)
+}
+
+/// The width a table for people must fit in when standard output is a
+/// terminal: the terminal's, else `COLUMNS`, else 80. `None` when it is
+/// not a terminal (a pipe, a file): there nothing is cut or left out.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(stdout) {
+        return Some(usize::from(w));
+    }
+    Some(columns().unwrap_or(80))
+}
+
+fn columns() -> Option<usize> {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|&w| w > 0)
-        .unwrap_or(100)
+}
+
+/// How much of the flexible column [`fitted_table`] keeps before it drops
+/// an optional column: a command cut shorter says too little.
+pub const FLEXIBLE_KEEP: usize = 40;
+
+/// A table for `width` (see [`terminal_width`]): every column when `None`,
+/// nothing cut. Otherwise the columns not in `optional` are always shown;
+/// each of `optional`, in that order of priority, is shown only if the
+/// table with it still leaves the `flexible` column its whole width or at
+/// least [`FLEXIBLE_KEEP`] characters; then the flexible column is cut to
+/// fit. Columns keep their order.
+pub fn fitted_table(
+    headers: &[&str],
+    rows: &[Vec<String>],
+    width: Option<usize>,
+    optional: &[usize],
+    flexible: usize,
+) -> String {
+    let Some(width) = width else {
+        return table(headers, rows, usize::MAX, &[]);
+    };
+    let natural = natural_widths(headers, rows);
+    let mut shown: Vec<bool> = (0..headers.len()).map(|c| !optional.contains(&c)).collect();
+    let total = |shown: &[bool]| {
+        let columns: Vec<usize> = (0..headers.len()).filter(|&c| shown[c]).collect();
+        let fixed: usize = columns
+            .iter()
+            .filter(|&&c| c != flexible)
+            .map(|&c| natural[c])
+            .sum();
+        fixed + 2 * columns.len().saturating_sub(1)
+    };
+    let keep = natural[flexible].min(FLEXIBLE_KEEP);
+    for &column in optional {
+        shown[column] = true;
+        if total(&shown) + keep > width {
+            shown[column] = false;
+        }
+    }
+    let picked: Vec<usize> = (0..headers.len()).filter(|&c| shown[c]).collect();
+    let headers: Vec<&str> = picked.iter().map(|&c| headers[c]).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| picked.iter().map(|&c| row[c].clone()).collect())
+        .collect();
+    let cut = picked
+        .iter()
+        .position(|&c| c == flexible)
+        .into_iter()
+        .chain(0..picked.len())
+        .collect::<Vec<_>>();
+    table(&headers, &rows, width, &cut)
+}
+
+fn natural_widths(headers: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| visible_width(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(visible_width(cell));
+        }
+    }
+    widths
 }
 
 /// Lays out rows under headers, two spaces apart. When the table is wider
 /// than `width`, the columns in `shrink` are cut in that order (ending in
-/// `…`), none below the width of its header.
+/// `…`), none below the width of its header. Cells may be [`painted`]:
+/// colour codes take no room.
 pub fn table(headers: &[&str], rows: &[Vec<String>], width: usize, shrink: &[usize]) -> String {
     let columns = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
+    let mut widths = natural_widths(headers, rows);
     let total = |widths: &[usize]| widths.iter().sum::<usize>() + 2 * (columns - 1);
     for &column in shrink {
         let excess = total(&widths).saturating_sub(width);
-        let floor = headers[column].chars().count().max(4);
+        let floor = visible_width(headers[column]).max(4);
         widths[column] = widths[column].saturating_sub(excess).max(floor);
     }
     let mut out = String::new();
@@ -259,10 +336,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], width: usize, shrink: &[usi
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             let cell = truncate(cell, widths[i]);
-            if i + 1 == columns {
-                line.push_str(&cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            line.push_str(&cell);
+            if i + 1 < columns {
+                let pad = widths[i] - visible_width(&cell) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(line.trim_end());
@@ -271,12 +348,58 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], width: usize, shrink: &[usi
     out
 }
 
+/// The characters of `text` a terminal shows: without the colour codes
+/// [`painted`] adds.
+fn visible_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            width += 1;
+        }
+    }
+    width
+}
+
+/// `text` in at most `width` visible characters, ending in `…` when cut;
+/// colour codes are kept, and a cut coloured text ends with a reset.
 fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if visible_width(text) <= width {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut shown = 0;
+    let mut coloured = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            coloured = true;
+            cut.push(c);
+            for c in chars.by_ref() {
+                cut.push(c);
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        if shown + 1 >= width {
+            break;
+        }
+        cut.push(c);
+        shown += 1;
+    }
     cut.push('…');
+    if coloured {
+        cut.push_str("\x1b[0m");
+    }
     cut
 }
 
@@ -302,5 +425,47 @@ mod table_tests {
             narrow.contains("every 15 minutes, 09:00-…  in 3h"),
             "{narrow}"
         );
+    }
+
+    fn rows() -> Vec<Vec<String>> {
+        vec![vec![
+            "backup".into(),
+            "30 2 * * *".into(),
+            "at 02:30".into(),
+            "restic backup /home --exclude-caches --one-file-system".into(),
+        ]]
+    }
+
+    #[test]
+    fn a_narrow_table_drops_optional_columns_before_cutting_the_flexible_one() {
+        let headers = ["NAME", "SCHEDULE", "MEANS", "COMMAND"];
+        let narrow = fitted_table(&headers, &rows(), Some(50), &[1, 2], 3);
+        assert_eq!(
+            narrow,
+            "NAME    COMMAND\nbackup  restic backup /home --exclude-caches --on…\n"
+        );
+        let middle = fitted_table(&headers, &rows(), Some(65), &[1, 2], 3);
+        assert!(
+            middle.starts_with("NAME    SCHEDULE    COMMAND\n"),
+            "{middle}"
+        );
+        assert!(middle.lines().all(|l| l.chars().count() <= 65), "{middle}");
+        let wide = fitted_table(&headers, &rows(), Some(200), &[1, 2], 3);
+        assert!(
+            wide.starts_with("NAME    SCHEDULE    MEANS     COMMAND\n"),
+            "{wide}"
+        );
+        // Not a terminal: everything, whole.
+        let piped = fitted_table(&headers, &rows(), None, &[1, 2], 3);
+        assert_eq!(piped, wide);
+    }
+
+    #[test]
+    fn colour_codes_take_no_room() {
+        let red = painted("failure", Colour::Red, true);
+        let rows = vec![vec![red.clone(), "x".into()], vec!["ok".into(), "y".into()]];
+        let text = table(&["LAST", "C"], &rows, 80, &[]);
+        assert_eq!(text, format!("LAST     C\n{red}  x\nok       y\n"));
+        assert_eq!(truncate(&red, 5), "\x1b[31mfail…\x1b[0m");
     }
 }

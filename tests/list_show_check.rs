@@ -60,14 +60,127 @@ fn list_shows_one_row_per_task() {
         lines[2].starts_with("ping") && lines[2].contains("paused"),
         "{stdout}"
     );
-    // The alias, and a narrow terminal.
+    // The alias; through a pipe nothing is cut, whatever COLUMNS says.
     let out = env.kron(&["ls"]).env("COLUMNS", "60").output();
     out.success();
     assert!(
-        out.stdout().lines().all(|l| l.chars().count() <= 60),
+        out.stdout()
+            .contains("every 15 minutes, 09:00-17:59, Monday to Friday"),
         "{}",
         out.stdout()
     );
+}
+
+/// A task file whose commands are longer than a terminal.
+const LONG: &str = r#"
+[tasks.backup]
+schedule = "30 2 * * *"
+command = ["restic", "backup", "/home", "--exclude-caches", "--one-file-system", "--tag", "nightly"]
+
+[tasks.ping]
+schedule = "*/15 9-17 * * mon-fri"
+command = "ping -c1 example.org > /dev/null && curl -fsS https://hc-ping.com/0123456789abcdef"
+"#;
+
+/// `kron list` on a terminal COLUMNS wide (`script`'s terminal has no
+/// size, so kron falls back to COLUMNS): its lines, or `None` if skipped.
+fn list_on_a_terminal(env: &Env, columns: &str) -> Option<Vec<String>> {
+    let out = env
+        .on_a_terminal("list")?
+        .env("COLUMNS", columns)
+        .output_on_a_terminal("");
+    out.success();
+    Some(
+        out.stdout()
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect(),
+    )
+}
+
+fn headers(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+#[test]
+fn list_fits_the_terminal_by_leaving_columns_out_and_never_cuts_a_pipe() {
+    let env = env_with_tasks(LONG);
+    let Some(narrow) = list_on_a_terminal(&env, "80") else {
+        return;
+    };
+    // 80 columns: name, next run, last outcome and as much of the command as fits.
+    assert_eq!(
+        headers(&narrow[0]),
+        ["NAME", "NEXT", "LAST", "COMMAND"],
+        "{narrow:#?}"
+    );
+    assert!(
+        narrow.iter().all(|l| l.chars().count() <= 80),
+        "{narrow:#?}"
+    );
+    assert!(narrow[1].starts_with("backup "), "{narrow:#?}");
+    assert!(
+        narrow[1].contains(" in ") && narrow[1].contains("  -  "),
+        "{narrow:#?}"
+    );
+    assert!(
+        narrow[1].contains("restic backup /home --exclude-caches"),
+        "{narrow:#?}"
+    );
+    assert!(narrow[1].ends_with('…'), "{narrow:#?}");
+    assert!(narrow[2].contains("ping -c1 example.org"), "{narrow:#?}");
+    // Wider: the schedule, then what it means and the next run's wall time.
+    let middle = list_on_a_terminal(&env, "110").unwrap();
+    assert_eq!(
+        headers(&middle[0]),
+        ["NAME", "SCHEDULE", "NEXT", "LAST", "COMMAND"],
+        "{middle:#?}"
+    );
+    let wide = list_on_a_terminal(&env, "250").unwrap();
+    assert_eq!(
+        headers(&wide[0]),
+        ["NAME", "SCHEDULE", "MEANS", "NEXT", "AT", "LAST", "COMMAND"],
+        "{wide:#?}"
+    );
+    assert!(
+        wide[1].ends_with("--one-file-system --tag nightly"),
+        "{wide:#?}"
+    );
+    // A pipe: every column, nothing cut.
+    let out = env.kron(&["list"]).output();
+    out.success();
+    let piped = out.stdout();
+    let lines: Vec<&str> = piped.lines().collect();
+    assert_eq!(headers(lines[0]), headers(&wide[0]), "{piped}");
+    assert!(
+        lines[2].contains("every 15 minutes, 09:00-17:59, Monday to Friday")
+            && lines[2].ends_with("curl -fsS https://hc-ping.com/0123456789abcdef"),
+        "{piped}"
+    );
+    assert!(!piped.contains('…'), "{piped}");
+}
+
+#[test]
+fn a_failed_last_outcome_is_red_where_colour_is_on() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "{}{}",
+        crate::util::task("good", "true", &dir, ""),
+        crate::util::task("bad", "exit 4", &dir, "")
+    ));
+    env.kron(&["run", "good"]).output().success();
+    env.kron(&["run", "bad"]).output().code(4);
+    for verb in ["list", "history"] {
+        let out = env.kron(&[verb, "--color", "always"]).output();
+        out.success();
+        let text = out.stdout();
+        assert!(text.contains("\x1b[31mfailure"), "{verb}: {text:?}");
+        assert!(!text.contains("\x1b[31msuccess"), "{verb}: {text:?}");
+        // Without colour, none.
+        let plain = env.kron(&[verb]).output().stdout();
+        assert!(!plain.contains('\x1b'), "{verb}: {plain:?}");
+    }
 }
 
 #[test]

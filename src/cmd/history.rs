@@ -70,7 +70,7 @@ fn cells(r: &Record, zone: &Zone) -> Vec<String> {
             .to_string(),
         r.task.clone(),
         r.trigger.as_str().into(),
-        r.outcome.as_str().into(),
+        super::list::outcome_painted(r.outcome.as_str(), r.outcome),
         r.attempts.to_string(),
         status,
         format_duration(std::time::Duration::from_millis(r.duration_ms)),

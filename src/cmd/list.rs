@@ -1,4 +1,11 @@
 //! `kron list`: one row per task.
+//!
+//! On a terminal the table fits its width: name, next run (relative), last
+//! outcome and as much of the command as fits are always there, and the
+//! schedule, its meaning and the next run's wall time are added in that
+//! order while the command keeps 40 characters (`output::fitted_table`).
+//! Anywhere else (a pipe, a file) every column is printed whole. A failed
+//! or timed-out last outcome is red where colour is on.
 
 use std::io::Write;
 
@@ -52,14 +59,22 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
         );
     }
     let rows: Vec<Vec<String>> = file.tasks.iter().map(|t| cells(ctx, t, now)).collect();
-    let table = output::table(
-        &["NAME", "SCHEDULE", "MEANS", "NEXT", "AT", "LAST"],
+    let table = output::fitted_table(
+        &HEADERS,
         &rows,
-        output::width(),
-        &[2, 4, 1],
+        output::terminal_width(),
+        &[SCHEDULE, MEANS, AT],
+        COMMAND,
     );
     write!(stdout, "{table}").map_err(Error::Output)
 }
+
+/// The table's columns, in the order of [`cells`].
+const HEADERS: [&str; 7] = ["NAME", "SCHEDULE", "MEANS", "NEXT", "AT", "LAST", "COMMAND"];
+const SCHEDULE: usize = 1;
+const MEANS: usize = 2;
+const AT: usize = 4;
+const COMMAND: usize = 6;
 
 fn row<'a>(ctx: &Ctx, task: &'a Task, now: Timestamp) -> Row<'a> {
     let next = next_run(task, now);
@@ -98,6 +113,7 @@ fn cells(ctx: &Ctx, task: &Task, now: Timestamp) -> Vec<String> {
         next,
         at,
         last,
+        command_line(&task.command),
     ]
 }
 
@@ -116,13 +132,48 @@ fn last_cell(ctx: &Ctx, task: &Task, now: Timestamp) -> String {
     history::last(&ctx.paths.history_dir(), &task.name).map_or_else(
         || "-".to_string(),
         |r| {
-            format!(
+            let text = format!(
                 "{} {}",
                 r.outcome.as_str(),
                 output::relative(now, r.finished)
-            )
+            );
+            outcome_painted(&text, r.outcome)
         },
     )
+}
+
+/// `text` about a run that ended with `outcome`: red for a failure or a
+/// timeout where colour is on (`kron list`, `kron history`).
+pub(super) fn outcome_painted(text: &str, outcome: history::Outcome) -> String {
+    let bad = matches!(
+        outcome,
+        history::Outcome::Failure | history::Outcome::Timeout
+    );
+    output::painted(text, output::Colour::Red, bad && output::style().color)
+}
+
+/// The command on one line: a shell command as written, an argv quoted as
+/// sh would read it back; control characters (a multi-line command) as
+/// escapes such as `\n`, so that a row stays one line.
+fn command_line(command: &TaskCommand) -> String {
+    let text = match command {
+        TaskCommand::Shell(text) => text.clone(),
+        TaskCommand::Argv(argv) => argv
+            .iter()
+            .map(|w| crate::service::shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => line.push_str("\\n"),
+            '\t' => line.push_str("\\t"),
+            c if c.is_control() => line.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => line.push(c),
+        }
+    }
+    line
 }
 
 fn next_run(task: &Task, now: Timestamp) -> Option<Timestamp> {
