@@ -269,9 +269,10 @@ pub enum Command {
     /// Checks that the task file exists, is yours, is not writable by
     /// others, and is valid; that every time zone it names is known and
     /// the system's zone can be found; that the daemon runs and answers;
-    /// that it starts at login (`kron daemon install`) with this kron
-    /// binary and, under systemd, keeps running after you log out
-    /// (linger); that `sendmail` is there when a task mails its output;
+    /// that it starts at login (`kron daemon install`: the systemd unit,
+    /// or where no systemd runs the autostart entry or a login-profile
+    /// line) with this kron binary and, under systemd, keeps running after
+    /// you log out (linger); that `sendmail` is there when a task mails its output;
     /// and that the clock is
     /// synchronised (when `timedatectl` can tell). Each problem comes with
     /// the command that fixes it. Exits 0 when every check passes (warnings
@@ -629,7 +630,8 @@ pub enum DaemonCommand {
     Status,
     /// Have the service manager start the daemon at login: write a systemd
     /// user unit, or on macOS a launchd agent, and print the command that
-    /// enables it.
+    /// enables it (without systemd: an XDG autostart entry and a line for
+    /// the login profile).
     ///
     /// The unit is $XDG_CONFIG_HOME/systemd/user/kron.service
     /// (~/.config/systemd/user/kron.service); it runs this kron binary (its
@@ -643,13 +645,28 @@ pub enum DaemonCommand {
     /// you pass --force. Run `kron daemon install` again after moving the
     /// binary.
     ///
-    /// Example:
+    /// Where no systemd user manager runs (a container, WSL, OpenRC, runit:
+    /// no /run/systemd/system; KRON_SERVICE_MANAGER=systemd|launchd|none
+    /// overrides the guess), no systemctl line could work. Instead kron
+    /// writes an XDG autostart entry, $XDG_CONFIG_HOME/autostart/kron.desktop,
+    /// which desktop sessions run at login, when it sees a desktop session
+    /// (or with --desktop), and prints a line to add to your login profile
+    /// (~/.profile, ~/.bash_profile, ~/.zprofile, by $SHELL), which kron
+    /// never edits itself. Both run `kron daemon start`, which starts the
+    /// daemon in a session of its own and does nothing when one runs.
+    /// `kron doctor` counts either as autostart.
+    ///
+    /// Examples:
     ///
     ///   kron daemon install && systemctl --user enable --now kron
+    ///
+    ///   echo "$(command -v kron) daemon start >/dev/null 2>&1" >> ~/.profile   # without systemd
     Install(InstallArgs),
     /// Remove what `kron daemon install` wrote, and the links `systemctl
     /// --user enable` made to it, then print the command that stops the
-    /// daemon the service manager runs.
+    /// daemon the service manager runs. Without systemd: remove the
+    /// autostart entry, and name the login-profile line to remove (kron
+    /// does not edit your profile).
     Uninstall,
 }
 
@@ -688,9 +705,16 @@ pub enum Generate {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Replace a different unit (or agent) of the same name.
+    /// Replace a different unit (or agent, or autostart entry) of the same name.
     #[arg(long)]
     pub force: bool,
+
+    /// Where no service manager runs: write the XDG autostart entry
+    /// (~/.config/autostart/kron.desktop) even though no desktop session
+    /// is seen (none of XDG_CURRENT_DESKTOP, DESKTOP_SESSION,
+    /// WAYLAND_DISPLAY, DISPLAY is set).
+    #[arg(long)]
+    pub desktop: bool,
 }
 
 #[derive(Debug, Args)]

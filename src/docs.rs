@@ -152,6 +152,13 @@ The task file, when \fB\-\-file\fR is not given.
 When set (and not 0), the verbs that change tasks do not start the daemon;
 for systems where a service manager runs \fBkron daemon run\fR.
 .TP
+\fBKRON_SERVICE_MANAGER\fR
+\fBsystemd\fR, \fBlaunchd\fR or \fBnone\fR: what \fBkron daemon install\fR,
+\fBuninstall\fR and \fBkron doctor\fR write and check for, instead of what
+kron detects (launchd on macOS; systemd where /run/systemd/system exists;
+else none: an XDG autostart entry and a login-profile line). For images
+built where systemd does not run yet.
+.TP
 \fBKRON_LOG\fR
 The daemon's and supervisors' log level: error, warn, info (default) or debug.
 .TP

@@ -367,7 +367,7 @@ fn autostart(setup: &Setup, has_tasks: bool) -> Check {
     // Why the unit cannot start the daemon here: no systemd manager runs.
     let no_manager = match manager {
         Manager::Systemd => service::user_manager().err(),
-        Manager::Launchd => None,
+        Manager::Launchd | Manager::Session => None,
     };
     // A daemon kron started holds the lock the unit's would need: the
     // unit's daemon would exit, and systemd mark the unit failed.
@@ -382,6 +382,12 @@ fn autostart(setup: &Setup, has_tasks: bool) -> Check {
     } else {
         Status::Warn
     };
+    if manager == Manager::Session
+        && !path.exists()
+        && let Some((profile, line)) = service::session::profile_with_line()
+    {
+        return profile_autostart(setup, &profile, &line);
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -398,6 +404,7 @@ fn autostart(setup: &Setup, has_tasks: bool) -> Check {
                 Manager::Systemd if program_on_path("systemctl").is_none() => {
                     (Status::Warn, " (and this system has no systemctl)")
                 }
+                Manager::Session => (Status::Warn, " (no systemd user manager here)"),
                 _ => (missing, ""),
             };
             let install = match manager {
@@ -405,6 +412,9 @@ fn autostart(setup: &Setup, has_tasks: bool) -> Check {
                     format!("kron daemon install && {stop}systemctl --user enable --now kron")
                 }
                 Manager::Launchd => "kron daemon install, then the launchctl line it prints".into(),
+                Manager::Session => {
+                    "kron daemon install, then add the line it prints to your login profile".into()
+                }
             };
             return check(
                 WHAT,
@@ -474,6 +484,40 @@ fn autostart(setup: &Setup, has_tasks: bool) -> Check {
         .fix(format!("{stop}systemctl --user enable --now kron"));
     }
     check(WHAT, Status::Ok, format!("{shown} runs this kron"))
+}
+
+/// Where no service manager runs, a line of the login profile `profile`
+/// that runs `kron daemon start` is autostart too; it must run this kron.
+fn profile_autostart(setup: &Setup, profile: &Path, line: &str) -> Check {
+    const WHAT: &str = "autostart";
+    let program = service::session::line_program(line).unwrap_or_default();
+    let found = if program.contains('/') {
+        Some(PathBuf::from(&program))
+    } else {
+        program_on_path(&program)
+    };
+    let this = found.is_some_and(|p| std::fs::canonicalize(p).is_ok_and(|p| p == setup.exe));
+    let shown = profile.display();
+    if this {
+        return check(
+            WHAT,
+            Status::Ok,
+            format!("{shown} starts this kron at login (`{line}`)"),
+        );
+    }
+    let spec = service::spec(setup.paths, setup.exe);
+    check(
+        WHAT,
+        Status::Fail,
+        format!(
+            "{shown} starts {program} at login, not this kron ({})",
+            setup.exe.display()
+        ),
+    )
+    .fix(format!(
+        "replace that line in {shown} with: {}",
+        service::session::profile_line(&spec)
+    ))
 }
 
 /// Whether the user's systemd manager, which runs the unit, outlives

@@ -1,6 +1,8 @@
 //! Starting the daemon at login through the system's service manager: a
 //! systemd user unit (`$XDG_CONFIG_HOME/systemd/user/kron.service`), or on
-//! macOS a launchd agent (`~/Library/LaunchAgents/kron.plist`).
+//! macOS a launchd agent (`~/Library/LaunchAgents/kron.plist`). Where no
+//! systemd runs (containers, WSL, OpenRC, runit), an XDG autostart entry
+//! and a login-profile line instead ([`session`]).
 //!
 //! The entry runs `EXE daemon run`, the same daemon `kron daemon start`
 //! runs: it takes the same single-instance lock and reads and writes the
@@ -24,19 +26,39 @@ use std::path::{Path, PathBuf};
 use crate::dirs::{self, Paths};
 use crate::export::systemd::{exec_word, quoted_value};
 
+pub mod session;
+
 /// The service manager that starts programs at login on this system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Manager {
     Systemd,
     Launchd,
+    /// None: the login session starts kron, through an XDG autostart entry
+    /// (desktop sessions) or a line in the login profile ([`session`]).
+    Session,
 }
 
+/// Overrides which [`Manager`] kron writes for: `systemd`, `launchd` or
+/// `none` (for an image built where systemd does not run yet, and tests).
+pub const MANAGER_VAR: &str = "KRON_SERVICE_MANAGER";
+
 impl Manager {
+    /// [`MANAGER_VAR`] if it names one; else launchd on macOS, systemd
+    /// where the system was booted with it (`/run/systemd/system`, as
+    /// sd_booted(3) tells), and none elsewhere.
     pub fn current() -> Manager {
+        match std::env::var(MANAGER_VAR).as_deref() {
+            Ok("systemd") => return Manager::Systemd,
+            Ok("launchd") => return Manager::Launchd,
+            Ok("none") => return Manager::Session,
+            _ => {}
+        }
         if cfg!(target_os = "macos") {
             Manager::Launchd
-        } else {
+        } else if Path::new("/run/systemd/system").is_dir() {
             Manager::Systemd
+        } else {
+            Manager::Session
         }
     }
 }
@@ -79,6 +101,7 @@ pub fn path(manager: Manager) -> PathBuf {
         Manager::Launchd => dirs::home()
             .join("Library/LaunchAgents")
             .join(format!("{LAUNCHD_LABEL}.plist")),
+        Manager::Session => session::desktop_entry_path(),
     }
 }
 
@@ -149,6 +172,7 @@ pub fn render(manager: Manager, spec: &Spec) -> String {
     match manager {
         Manager::Systemd => systemd_unit(spec),
         Manager::Launchd => launchd_plist(spec),
+        Manager::Session => session::desktop_entry(spec),
     }
 }
 
@@ -357,7 +381,8 @@ pub fn uninstall(manager: Manager, path: &Path) -> Result<Vec<PathBuf>, ServiceE
 }
 
 /// The program an entry runs: the first word of systemd's `ExecStart=`
-/// (unquoted, `%%` undone), or launchd's first `ProgramArguments` string.
+/// (unquoted, `%%` undone), launchd's first `ProgramArguments` string, or
+/// the first word of an autostart entry's `Exec=`.
 pub fn program(text: &str) -> Option<String> {
     if let Some(line) = text
         .lines()
@@ -379,6 +404,9 @@ pub fn program(text: &str) -> Option<String> {
             line.split_whitespace().next()?.to_string()
         };
         return Some(word.replace("%%", "%").replace("$$", "$"));
+    }
+    if text.contains("[Desktop Entry]") {
+        return session::exec_program(text);
     }
     let after = text.split("<key>ProgramArguments</key>").nth(1)?;
     let start = after.find("<string>")? + "<string>".len();

@@ -276,3 +276,188 @@ fn the_unit_runs_the_daemon_the_cli_sees() {
     let status = daemon.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// `kron ARGS` where no systemd runs (a container, WSL, OpenRC, runit).
+fn without_systemd(env: &Env, args: &[&str]) -> crate::util::Run {
+    env.kron(args).env("KRON_SERVICE_MANAGER", "none")
+}
+
+fn desktop_entry(env: &Env) -> PathBuf {
+    env.path().join("config/autostart/kron.desktop")
+}
+
+/// The line `kron daemon install` asks for in the login profile.
+fn profile_line() -> String {
+    format!("{} daemon start >/dev/null 2>&1", this_kron())
+}
+
+#[test]
+fn without_systemd_install_offers_the_profile_line_and_no_systemctl() {
+    let env = Env::new();
+    let out = without_systemd(&env, &["daemon", "install"]).output();
+    out.success();
+    let stdout = out.stdout();
+    assert!(
+        stdout.starts_with("no systemd user manager runs here"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "to start it at every login, add this line to {}:\n  {}\n",
+            env.path().join("home/.profile").display(),
+            profile_line()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--desktop"), "{stdout}");
+    assert!(!stdout.contains("systemctl"), "{stdout}");
+    assert!(!unit_path(&env).exists());
+    // No desktop session: no autostart entry unless asked for.
+    assert!(!desktop_entry(&env).exists());
+    // Once the line is in the profile, install says so.
+    std::fs::write(
+        env.path().join("home/.profile"),
+        format!("# mine\n{}\n", profile_line()),
+    )
+    .unwrap();
+    let out = without_systemd(&env, &["daemon", "install"]).output();
+    out.success();
+    assert!(
+        out.stdout().contains("starts it at login already:"),
+        "{}",
+        out.stdout()
+    );
+    // Uninstall leaves the user's profile to the user, and says so.
+    let out = without_systemd(&env, &["daemon", "uninstall"]).output();
+    out.success();
+    assert!(
+        out.stdout().contains(&format!(
+            "remove this line from it yourself:\n  {}\n",
+            profile_line()
+        )),
+        "{}",
+        out.stdout()
+    );
+    assert!(env.path().join("home/.profile").exists());
+}
+
+#[test]
+fn without_systemd_a_desktop_session_gets_an_autostart_entry() {
+    let env = Env::new();
+    let out = without_systemd(&env, &["daemon", "install"])
+        .env("XDG_CURRENT_DESKTOP", "GNOME")
+        .output();
+    out.success();
+    assert!(
+        out.stdout()
+            .contains(&format!("wrote {}\n", desktop_entry(&env).display())),
+        "{}",
+        out.stdout()
+    );
+    let entry = std::fs::read_to_string(desktop_entry(&env)).unwrap();
+    assert!(
+        entry.contains("\n[Desktop Entry]\nType=Application\n"),
+        "{entry}"
+    );
+    assert_eq!(
+        line(&entry, "Exec"),
+        [format!("{} daemon start", this_kron())],
+        "{entry}"
+    );
+    // The line for logins without a desktop too.
+    assert!(out.stdout().contains(&profile_line()), "{}", out.stdout());
+    // Again: nothing changes.
+    let again = without_systemd(&env, &["daemon", "install", "--desktop"]).output();
+    again.success();
+    assert!(
+        again.stdout().contains("already installed: "),
+        "{}",
+        again.stdout()
+    );
+    let out = without_systemd(&env, &["daemon", "uninstall"]).output();
+    out.success();
+    assert_eq!(
+        out.stdout(),
+        format!("removed {}\n", desktop_entry(&env).display())
+    );
+    assert!(!desktop_entry(&env).exists());
+    // --desktop writes it without a desktop session; with --file, the
+    // entry passes it on.
+    let file = env.path().join("other.toml");
+    without_systemd(
+        &env,
+        &[
+            "--file",
+            file.to_str().unwrap(),
+            "daemon",
+            "install",
+            "--desktop",
+        ],
+    )
+    .output()
+    .success();
+    let entry = std::fs::read_to_string(desktop_entry(&env)).unwrap();
+    assert_eq!(
+        line(&entry, "Exec"),
+        [format!(
+            "{} --file {} daemon start",
+            this_kron(),
+            file.display()
+        )]
+    );
+    // Where systemd runs, --desktop is refused.
+    env.kron(&["daemon", "install", "--desktop"])
+        .output()
+        .code(2);
+}
+
+/// `kron doctor`'s autostart line without systemd.
+fn autostart(env: &Env) -> String {
+    let out = without_systemd(env, &["doctor"]).output();
+    out.stdout()
+        .lines()
+        .skip_while(|l| !l.contains("  autostart: "))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn without_systemd_doctor_counts_the_entry_and_the_profile_line_as_autostart() {
+    let env = Env::new();
+    let none = autostart(&env);
+    assert!(none.starts_with("warn  autostart: not installed"), "{none}");
+    // A profile line.
+    let profile = env.path().join("home/.profile");
+    std::fs::write(&profile, format!("{}\n", profile_line())).unwrap();
+    let ok = autostart(&env);
+    assert_eq!(
+        ok.lines().next().unwrap(),
+        format!(
+            "ok    autostart: {} starts this kron at login (`{}`)",
+            profile.display(),
+            profile_line()
+        )
+    );
+    // ... that runs another kron.
+    std::fs::write(&profile, "/opt/old/kron daemon start\n").unwrap();
+    let other = autostart(&env);
+    assert!(
+        other.starts_with("FAIL  autostart: ") && other.contains("starts /opt/old/kron"),
+        "{other}"
+    );
+    assert!(other.contains(&profile_line()), "{other}");
+    // The autostart entry.
+    std::fs::remove_file(&profile).unwrap();
+    without_systemd(&env, &["daemon", "install", "--desktop"])
+        .output()
+        .success();
+    let entry = autostart(&env);
+    assert_eq!(
+        entry.lines().next().unwrap(),
+        format!(
+            "ok    autostart: {} runs this kron",
+            desktop_entry(&env).display()
+        )
+    );
+}

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, command: &DaemonCommand) -> Result<(), Error> {
             start(&paths)
         }
         DaemonCommand::Status => status(&paths),
-        DaemonCommand::Install(args) => super::service::install(&paths, args.force),
+        DaemonCommand::Install(args) => super::service::install(&paths, args.force, args.desktop),
         DaemonCommand::Uninstall => super::service::uninstall(),
     }
 }

@@ -1,7 +1,10 @@
-//! `kron daemon install [--force]` and `kron daemon uninstall`: the
-//! service-manager entry that starts the daemon at login (see `service`).
-//! They write or remove a file and print the one line that tells the
-//! service manager; they run neither `systemctl` nor `launchctl`.
+//! `kron daemon install [--force] [--desktop]` and `kron daemon
+//! uninstall`: the service-manager entry that starts the daemon at login
+//! (see `service`). They write or remove a file and print the one line
+//! that tells the service manager; they run neither `systemctl` nor
+//! `launchctl`. Where no systemd runs they write the XDG autostart entry
+//! (in a desktop session, or with `--desktop`) and print the line for the
+//! login profile, which kron never edits.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +13,7 @@ use super::out;
 use crate::daemon::control;
 use crate::dirs::Paths;
 use crate::error::Error;
-use crate::service::{self, Installed, Manager, ServiceError};
+use crate::service::{self, Installed, Manager, ServiceError, session};
 
 impl From<ServiceError> for Error {
     fn from(e: ServiceError) -> Error {
@@ -42,8 +45,23 @@ pub fn this_exe() -> Result<PathBuf, Error> {
 }
 
 /// `paths` must already be absolute (see `cmd::daemon`).
-pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
+pub fn install(paths: &Paths, force: bool, desktop: bool) -> Result<(), Error> {
     let manager = Manager::current();
+    if manager == Manager::Session {
+        return install_session(paths, force, desktop);
+    }
+    if desktop {
+        return Err(Error::Invalid(format!(
+            "--desktop is for systems where no service manager runs; here {} starts kron \
+             (set {}=none to use an autostart entry instead)",
+            if manager == Manager::Systemd {
+                "systemd"
+            } else {
+                "launchd"
+            },
+            service::MANAGER_VAR
+        )));
+    }
     let spec = service::spec(paths, &this_exe()?);
     let path = service::path(manager);
     let outcome = service::install(&path, &service::render(manager, &spec), force)?;
@@ -79,6 +97,7 @@ pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
                 service::shell_word(&path.to_string_lossy())
             )
         }
+        (Manager::Session, _) => unreachable!("install_session"),
     };
     out!(stdout, "start it now and at every login with:")?;
     out!(stdout, "  {line}")?;
@@ -92,11 +111,80 @@ pub fn install(paths: &Paths, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where no service manager runs: the autostart entry for a desktop
+/// session (written when one is seen, or with `--desktop`), and the line
+/// for the login profile (printed).
+fn install_session(paths: &Paths, force: bool, desktop: bool) -> Result<(), Error> {
+    let spec = service::spec(paths, &this_exe()?);
+    let mut stdout = std::io::stdout().lock();
+    out!(
+        stdout,
+        "no systemd user manager runs here (a container, WSL, OpenRC or runit?):\n\
+         nothing starts kron at login by itself"
+    )?;
+    let path = service::path(Manager::Session);
+    let write = desktop || session::desktop_session();
+    if write {
+        let entry = service::render(Manager::Session, &spec);
+        let what = match service::install(&path, &entry, force)? {
+            Installed::Written => "wrote",
+            Installed::Unchanged => "already installed:",
+            Installed::Replaced => "replaced",
+        };
+        out!(stdout, "{what} {}", path.display())?;
+        out!(
+            stdout,
+            "  your desktop session runs it when you log in: {}",
+            session::profile_line(&spec).trim_end_matches(" >/dev/null 2>&1")
+        )?;
+    }
+    let line = session::profile_line(&spec);
+    match session::profile_with_line() {
+        Some((profile, found)) if found == line => {
+            out!(stdout, "{} starts it at login already:", profile.display())?;
+            out!(stdout, "  {found}")?;
+        }
+        found => {
+            let profile = session::suggested_profile();
+            let logins = if write {
+                "logins without a desktop too (a console, ssh)"
+            } else {
+                "every login"
+            };
+            out!(
+                stdout,
+                "to start it at {logins}, add this line to {}:",
+                profile.display()
+            )?;
+            out!(stdout, "  {line}")?;
+            if let Some((other, text)) = found {
+                out!(stdout, "  (instead of `{text}` in {})", other.display())?;
+            }
+        }
+    }
+    if !write {
+        out!(
+            stdout,
+            "in a desktop session, `kron daemon install --desktop` also writes {}, \
+             which the session runs at login",
+            path.display()
+        )?;
+    }
+    if control::running(paths)?.is_none() {
+        out!(stdout, "start it now with:")?;
+        out!(stdout, "  kron daemon start")?;
+    }
+    Ok(())
+}
+
 pub fn uninstall() -> Result<(), Error> {
     let manager = Manager::current();
     let path = service::path(manager);
     let removed = service::uninstall(manager, &path)?;
     let mut stdout = std::io::stdout().lock();
+    if manager == Manager::Session {
+        return uninstall_session(&mut stdout, &path, &removed);
+    }
     if removed.is_empty() {
         return out!(
             stdout,
@@ -114,7 +202,36 @@ pub fn uninstall() -> Result<(), Error> {
             "systemctl --user stop kron; systemctl --user daemon-reload".to_string()
         }
         Manager::Launchd => format!("launchctl bootout gui/$(id -u)/{}", service::LAUNCHD_LABEL),
+        Manager::Session => unreachable!("uninstall_session"),
     };
     out!(stdout, "stop the daemon it started with:")?;
     out!(stdout, "  {line}")
+}
+
+/// The autostart entry is removed; a profile line is the user's to remove.
+fn uninstall_session(
+    stdout: &mut impl Write,
+    path: &std::path::Path,
+    removed: &[PathBuf],
+) -> Result<(), Error> {
+    for file in removed {
+        out!(stdout, "removed {}", file.display())?;
+    }
+    let line = session::profile_with_line();
+    if removed.is_empty() && line.is_none() {
+        return out!(
+            stdout,
+            "nothing to remove: {} does not exist",
+            path.display()
+        );
+    }
+    if let Some((profile, text)) = line {
+        out!(
+            stdout,
+            "kron does not edit {}: remove this line from it yourself:",
+            profile.display()
+        )?;
+        out!(stdout, "  {text}")?;
+    }
+    Ok(())
 }

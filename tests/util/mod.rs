@@ -52,7 +52,11 @@ impl Env {
             .env("XDG_RUNTIME_DIR", self.path().join("runtime"))
             .env("TZ", "UTC")
             // Tests that want the daemon start it themselves (util::daemon).
-            .env("KRON_NO_AUTOSTART", "1");
+            .env("KRON_NO_AUTOSTART", "1")
+            // `kron daemon install` and `doctor` write for systemd whatever
+            // the machine runs (a container has none); tests of the other
+            // cases set it themselves.
+            .env("KRON_SERVICE_MANAGER", "systemd");
         Run { command }
     }
 
