@@ -178,12 +178,27 @@ pub enum Command {
     ///   kron run backup --dry-run     # print exactly what would run
     Run(RunArgs),
 
-    /// Show a task's run log: the last run's output by default.
+    /// Show a task's run log (the last run's output by default), or every
+    /// task's.
     ///
     /// Each attempt is framed by a `==> kron run ID attempt N/M ...` header
     /// and a `<== kron run ID attempt N/M exit 0 after 2s` footer. The log
     /// lives in $XDG_STATE_HOME/kron/logs/NAME.log (older output in
-    /// NAME.log.1, .2, ...).
+    /// NAME.log.1, .2, ...). Without NAME, every task's logs are shown as
+    /// one stream, each line prefixed with its task: attempts in the order
+    /// they started (output lines carry no time of their own, so attempts
+    /// that overlapped come one after the other), then, with -f, lines as
+    /// they are written. -f follows the logs across runs and rotations
+    /// until Ctrl-C; kron sleeps until a log changes (inotify), it does not
+    /// poll.
+    ///
+    /// Examples:
+    ///
+    ///   kron logs backup -f          # the last run, then every run after it
+    ///
+    ///   kron logs --since today      # every task's output since midnight
+    ///
+    ///   kron logs -f -n 0            # every task's output from now on
     Logs(LogsArgs),
 
     /// Show past runs, newest first.
@@ -375,19 +390,34 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The task whose log to show.
+    /// The task whose log to show [default: every task's, interleaved by
+    /// time, each line prefixed with its task].
     #[arg(add = crate::complete::task_candidates())]
-    pub name: String,
+    pub name: Option<String>,
 
-    /// Show only the last LINES lines of the run.
+    /// Show only the last LINES lines.
     #[arg(short = 'n', long = "lines", value_name = "LINES")]
     pub lines: Option<usize>,
 
     /// Show the run with this id (see `kron history`) instead of the last one.
-    #[arg(long = "run", value_name = "ID")]
+    #[arg(
+        long = "run",
+        value_name = "ID",
+        requires = "name",
+        conflicts_with = "since"
+    )]
     pub run: Option<String>,
 
-    /// Keep printing the run's output as it comes, until it ends (or Ctrl-C).
+    /// Show every run (attempt) started since WHEN instead of the last run:
+    /// today, yesterday, a date such as 2026-03-08 (from midnight in the
+    /// local zone), an RFC 3339 instant, or a duration ago such as 30m, 2h
+    /// or 1d.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Keep printing output as it is written, run after run, until Ctrl-C,
+    /// as `tail -f` does (for a task that has not run yet, from its first
+    /// run). With --run, until that run ends.
     #[arg(short = 'f', long)]
     pub follow: bool,
 }

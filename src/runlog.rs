@@ -26,7 +26,8 @@
 //! rotation happens under an flock on `.NAME.log.lock`, and a writer whose
 //! file was rotated away by another reopens the new one. A header is never
 //! split across files, and output is split at a line end when one fits.
-//! Reading (`kron logs`) is in [`read`].
+//! Reading (`kron logs`) is in [`read`], following live output in
+//! [`follow`], and several tasks' logs as one stream in [`merge`].
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -35,6 +36,8 @@ use std::path::{Path, PathBuf};
 
 use crate::taskfile::LogPolicy;
 
+pub mod follow;
+pub mod merge;
 pub mod read;
 
 /// The prefix of an attempt's header line.

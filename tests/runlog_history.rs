@@ -97,8 +97,58 @@ fn logs_shows_the_last_run_or_the_one_asked_for() {
     env.kron(&["logs", "t", "--run", "nope"]).output().code(1);
 }
 
+/// `kron logs ... -f` running in the background, its output in a file.
+struct Follower {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl Follower {
+    fn start(env: &Env, args: &[&str]) -> Follower {
+        let out = env.path().join(format!("follow-{}.out", args.join("_")));
+        let mut command = env.kron(args).into_command();
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::process::Stdio::null());
+        Follower {
+            child: command.spawn().unwrap(),
+            out,
+        }
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    #[track_caller]
+    fn wait_for(&self, what: &str, text: &str) {
+        wait_until(what, || self.text().contains(text));
+    }
+
+    /// Ctrl-C, after checking that it still follows.
+    #[track_caller]
+    fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "-f ended by itself:\n{}",
+            self.text()
+        );
+        crate::util::signal(self.child.id(), nix::sys::signal::Signal::SIGINT);
+        self.child.wait().unwrap();
+        self.text()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
-fn logs_follow_prints_live_output_until_the_run_ends() {
+fn logs_follow_prints_live_output_and_goes_on_after_the_run_ends() {
     let env = Env::new();
     let dir = env.work();
     env.write_task_file(&task(
@@ -112,14 +162,112 @@ fn logs_follow_prints_live_output_until_the_run_ends() {
     ));
     let run = env.kron(&["run", "t"]).spawn();
     wait_until("the command started", || dir.join("started").exists());
-    let follow = env.kron(&["logs", "t", "-f"]).spawn();
+    let follow = Follower::start(&env, &["logs", "t", "-f"]);
+    follow.wait_for("the output so far", "before\n");
     std::fs::write(dir.join("gate"), "").unwrap();
     wait_with_deadline(run, DEADLINE).success();
-    let out = wait_with_deadline(follow, DEADLINE);
+    follow.wait_for("the rest of the run", "after\n<== kron run ");
+    let text = follow.stop();
+    assert!(text.contains("before\n"), "{text}");
+}
+
+#[test]
+fn logs_follow_waits_for_the_first_run_and_follows_run_after_run() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task("t", "echo \"run $KRON_RUN_ID\"", &dir, ""));
+    // Not run yet: -f waits instead of failing (without -f it fails).
+    env.kron(&["logs", "t"]).output().code(1);
+    let follow = Follower::start(&env, &["logs", "t", "-f"]);
+    let mut ids = Vec::new();
+    for n in 1..=2 {
+        env.kron(&["run", "t"]).output().success();
+        let id = history(&env, "t")[n - 1]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        follow.wait_for("the run's output", &format!("run {id}\n<== kron run {id} "));
+        ids.push(id);
+    }
+    let text = follow.stop();
+    assert!(
+        text.starts_with(&format!("==> kron run {} ", ids[0])),
+        "{text}"
+    );
+    assert_eq!(text.matches("==> kron run ").count(), 2, "{text}");
+}
+
+#[test]
+fn logs_without_a_name_interleaves_every_task_by_time() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "{}{}",
+        task("alpha", "echo a", &dir, ""),
+        task("b", "echo b; echo b2", &dir, "")
+    ));
+    for name in ["alpha", "b", "alpha"] {
+        env.kron(&["run", name]).output().success();
+    }
+    let out = env.kron(&["logs"]).output();
     out.success();
     let text = out.stdout();
-    assert!(text.contains("before\n"), "{text}");
-    assert!(text.contains("after\n<== kron run "), "{text}");
+    // Each line prefixed with its task (names aligned), runs in the order
+    // they started.
+    let tasks: Vec<&str> = text.lines().filter(|l| !l.contains("kron run")).collect();
+    assert_eq!(
+        tasks,
+        ["alpha | a", "b     | b", "b     | b2", "alpha | a"],
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 4 + 6, "{text}");
+    assert!(text.starts_with("alpha | ==> kron run "), "{text}");
+    // -n: the last lines of the whole stream.
+    let last = env.kron(&["logs", "-n", "2"]).output();
+    assert_eq!(
+        last.stdout().lines().next(),
+        Some("alpha | a"),
+        "{}",
+        last.stdout()
+    );
+    // --since: today, yesterday, a date, an instant, a duration.
+    for (since, runs) in [
+        ("today", 3),
+        ("yesterday", 3),
+        ("2000-01-01", 3),
+        ("1h", 3),
+        ("2100-01-01T00:00:00Z", 0),
+    ] {
+        let out = env.kron(&["logs", "--since", since]).output();
+        out.success();
+        assert_eq!(
+            out.stdout().matches("==> kron run ").count(),
+            runs,
+            "--since {since}: {}",
+            out.stdout()
+        );
+    }
+    env.kron(&["logs", "--since", "soon"]).output().code(2);
+    // One task's runs since: all of them, not only the last.
+    let alpha = env.kron(&["logs", "alpha", "--since", "today"]).output();
+    assert_eq!(
+        alpha.stdout().matches("\na\n").count(),
+        2,
+        "{}",
+        alpha.stdout()
+    );
+    // -f: what every task writes from now on, prefixed (b runs until the
+    // follower, which may start reading after a run of b, prints one).
+    let follow = Follower::start(&env, &["logs", "-f", "-n", "0"]);
+    wait_until("the follower prints a run of b", || {
+        env.kron(&["run", "b"]).output().success();
+        follow.text().contains("b     | b2\n")
+    });
+    env.kron(&["run", "alpha"]).output().success();
+    follow.wait_for("alpha's run", "alpha | a\nalpha | <== kron run ");
+    let text = follow.stop();
+    assert!(text.contains("\nalpha | ==> kron run "), "{text}");
+    assert_eq!(text.matches("alpha | a\n").count(), 1, "{text}");
 }
 
 #[test]

@@ -1,12 +1,11 @@
 //! Reading run logs back for `kron logs`: find a run by its header lines
-//! across the rotated files, copy its lines, and follow live output.
+//! across the rotated files and copy its lines (following live output is
+//! `follow`'s).
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::{HEADER, path};
 
@@ -157,60 +156,6 @@ pub fn copy_run(
         found,
         tail: if ended || !found { None } else { tail },
     })
-}
-
-/// Copies what is appended to the current log from `file` on, following it
-/// through rotations, until `running()` is false and nothing more came.
-/// Polls every `interval`: a reader that waits for a person need not be
-/// faster.
-pub fn follow(
-    dir: &Path,
-    name: &str,
-    mut file: File,
-    out: &mut dyn Write,
-    interval: Duration,
-    running: impl Fn() -> bool,
-) -> Result<(), ReadError> {
-    let current = path(dir, name);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        // Read `running` first: output written before the run ended is then
-        // certainly read below.
-        let still_running = running();
-        copy_available(&mut file, &current, &mut buf, out)?;
-        let rotated = std::fs::metadata(&current)
-            .map(|m| m.ino())
-            .ok()
-            .is_some_and(|ino| Some(ino) != file.metadata().ok().map(|m| m.ino()));
-        if rotated {
-            if let Ok(new) = File::open(&current) {
-                file = new;
-            }
-            continue;
-        }
-        if !still_running {
-            return Ok(());
-        }
-        std::thread::sleep(interval);
-    }
-}
-
-fn copy_available(
-    file: &mut File,
-    shown: &Path,
-    buf: &mut [u8],
-    out: &mut dyn Write,
-) -> Result<(), ReadError> {
-    loop {
-        let n = file.read(buf).map_err(|source| ReadError::Read {
-            path: shown.into(),
-            source,
-        })?;
-        if n == 0 {
-            return out.flush().map_err(ReadError::Output);
-        }
-        out.write_all(&buf[..n]).map_err(ReadError::Output)?;
-    }
 }
 
 #[cfg(test)]
