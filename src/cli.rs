@@ -84,6 +84,8 @@ pub enum Command {
     /// Every NAME must exist, or nothing is removed. A task goes with the
     /// comment lines touching it (directly above its header or below its
     /// last line); everything else in the file is kept byte for byte.
+    /// `--all` removes every task, after asking on a terminal (pass --yes
+    /// elsewhere), and keeps the old file as tasks.toml.bak beside it.
     #[command(visible_alias = "rm")]
     Remove(RemoveArgs),
 
@@ -123,9 +125,21 @@ pub enum Command {
     /// standard input. Every line that cannot be converted is reported with
     /// its number; nothing is dropped silently.
     ///
-    /// Example:
+    /// Each imported task is marked with a `# kron: imported from FILE`
+    /// comment above its header. A line whose schedule and command equal
+    /// an existing task's is refused, naming that task, so that importing
+    /// twice does not run every job twice (--allow-duplicates imports it
+    /// anyway); `--replace` replaces the tasks marked as imported instead,
+    /// as `crontab FILE` replaces a crontab. cron mails whatever a job
+    /// prints; kron mails a run's output only when it fails: import (and
+    /// --dry-run) says so, and how to keep cron's behaviour (`mail =
+    /// "always"`).
+    ///
+    /// Examples:
     ///
     ///   crontab -l | kron import -
+    ///
+    ///   kron import --replace ~/crontab.txt    # again, after editing it
     Import(ImportArgs),
 
     /// Write the tasks in another format: a crontab, systemd timers or
@@ -558,10 +572,21 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["names", "all"])))]
 pub struct RemoveArgs {
     /// The tasks to remove.
-    #[arg(required = true, value_name = "NAME", add = crate::complete::task_candidates())]
+    #[arg(value_name = "NAME", add = crate::complete::task_candidates())]
     pub names: Vec<String>,
+
+    /// Remove every task (the file's [defaults] and comments stay). Asks
+    /// first on a terminal (--yes otherwise) and keeps the old task file
+    /// as tasks.toml.bak.
+    #[arg(long)]
+    pub all: bool,
+
+    /// With --all: remove without asking.
+    #[arg(long, short = 'y', requires = "all")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -611,6 +636,23 @@ pub struct ImportArgs {
     /// Print the TOML that would be added instead of adding it.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Replace the tasks an earlier `kron import` added (those marked `#
+    /// kron: imported from ...`) with this crontab's, as `crontab FILE`
+    /// replaces a crontab; tasks you added yourself stay. Asks first on a
+    /// terminal (--yes otherwise) and keeps the old task file as
+    /// tasks.toml.bak.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Import a line even when a task with the same schedule and command
+    /// exists already.
+    #[arg(long)]
+    pub allow_duplicates: bool,
+
+    /// With --replace: replace without asking.
+    #[arg(long, short = 'y', requires = "replace")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -459,3 +459,58 @@ fn a_relative_workdir_is_stored_without_dot_components() {
         assert!(text.contains(&line), "{given}: {line} in\n{text}");
     }
 }
+
+#[test]
+fn rm_all_asks_on_a_terminal_and_needs_yes_elsewhere() {
+    let env = env_with(TASKS);
+    let out = env.kron(&["rm", "--all"]).output();
+    out.code(2);
+    assert!(
+        out.stderr().contains("remove all 2 task(s)") && out.stderr().contains("pass --yes"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+    env.kron(&["rm"]).output().code(2);
+    if let Some(run) = env.on_a_terminal("rm --all") {
+        let out = run.output_on_a_terminal("n\n");
+        out.code(1);
+        assert!(
+            out.stdout().contains("(backup, ping)? [y/N]"),
+            "{}",
+            out.stdout()
+        );
+        assert_eq!(env.read_task_file().unwrap(), TASKS);
+        env.on_a_terminal("rm --all")
+            .unwrap()
+            .output_on_a_terminal("y\n")
+            .success();
+        assert!(!env.read_task_file().unwrap().contains("[tasks."));
+        std::fs::write(env.task_file(), TASKS).unwrap();
+    }
+    let out = env.kron(&["rm", "--all", "--yes"]).output();
+    out.success();
+    let backup = env.path().join("config/kron/tasks.toml.bak");
+    assert_eq!(
+        out.stdout(),
+        format!(
+            "removed 2 task(s): backup, ping\nthe old file is kept as {}\n",
+            backup.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), TASKS);
+    let left = env.read_task_file().unwrap();
+    assert!(!left.contains("[tasks."), "{left}");
+    assert!(
+        left.contains("[defaults]\ntimezone = \"America/New_York\""),
+        "{left}"
+    );
+    // Nothing left: nothing to do.
+    let again = env.kron(&["rm", "--all", "--yes"]).output();
+    again.success();
+    assert!(
+        again.stdout().starts_with("no tasks in "),
+        "{}",
+        again.stdout()
+    );
+}

@@ -75,7 +75,7 @@ fn job_lines(text: &str) -> Vec<Line> {
 /// The `line N: NAME` report of `kron import`.
 fn imported(out: &Outcome) -> BTreeMap<usize, String> {
     let mut map = BTreeMap::new();
-    for line in out.stdout().lines().skip(1) {
+    for line in out.stdout().lines().filter(|l| l.starts_with("  line ")) {
         let rest = line.trim_start().strip_prefix("line ").unwrap();
         let (number, rest) = rest.split_once(':').unwrap();
         let name = rest.split_whitespace().next().unwrap();
@@ -330,7 +330,8 @@ fn import_appends_to_the_file_keeping_it_byte_for_byte_and_never_clashing() {
     let file = env.read_task_file().unwrap();
     assert!(file.starts_with(EXISTING), "{file}");
     assert!(
-        file[EXISTING.len()..].starts_with("\n\n[tasks.tar-2]\nschedule = "),
+        file[EXISTING.len()..]
+            .starts_with("\n\n# kron: imported from stdin\n[tasks.tar-2]\nschedule = "),
         "{file}"
     );
     // [defaults] would change the zone and the shell cron uses: the
@@ -347,9 +348,9 @@ fn import_appends_to_the_file_keeping_it_byte_for_byte_and_never_clashing() {
         "Asia/Tokyo"
     );
 
-    // Again: new names again.
+    // Again, insisting: new names again.
     let out = env
-        .kron(&["import", "-"])
+        .kron(&["import", "--allow-duplicates", "-"])
         .output_with_stdin(&read_fixture("debian-user"));
     out.success();
     let names: Vec<String> = imported(&out).into_values().collect();
@@ -367,12 +368,13 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
     assert_eq!(env.read_task_file(), None);
     assert!(
         out.stdout().starts_with(
-            "[tasks.daily-job]\n\
+            "# kron: imported from stdin\n\
+             [tasks.daily-job]\n\
              description = \"run five minutes after midnight, every day\"\n\
              schedule = \"5 0 * * *\"\n\
              command = \"$HOME/bin/daily.job >> $HOME/tmp/out 2>&1\"\n\
              env = { MAILTO = \"paul\" }\n\
-             mailto = \"paul\"\n\n[tasks.monthly]\n"
+             mailto = \"paul\"\n\n# kron: imported from stdin\n[tasks.monthly]\n"
         ),
         "{}",
         out.stdout()
@@ -415,6 +417,11 @@ fn add_and_import_write_the_same_job_the_same_way() {
         .output()
         .success();
     let text = imported.read_task_file().expect("import wrote the file");
+    // Only the mark of an imported task differs.
+    let text = text
+        .strip_prefix("# kron: imported from stdin\n")
+        .unwrap_or_else(|| panic!("no import mark: {text}"))
+        .to_string();
     assert_eq!(Some(text.clone()), added.read_task_file());
     assert!(
         text.starts_with(
@@ -469,7 +476,12 @@ fn bad_lines_are_reported_by_number_and_nothing_is_imported() {
         "{stdout}"
     );
     assert_eq!(stdout.matches("[tasks.").count(), 2, "{stdout}");
-    assert_eq!(out.stderr().lines().count(), 9, "{}", out.stderr());
+    let errors = out
+        .stderr()
+        .lines()
+        .filter(|l| !l.starts_with("kron: note: "))
+        .count();
+    assert_eq!(errors, 9, "{}", out.stderr());
 }
 
 #[test]
@@ -866,4 +878,185 @@ fn import_on_a_terminal_says_what_it_waits_for() {
         "{}",
         out.stderr()
     );
+}
+
+/// A crontab whose first job is also in the task file already, added by hand.
+const TWICE: &str = "\
+MAILTO=me@example.org
+# Nightly backup.
+30 2 * * * /usr/local/bin/backup.sh --all
+*/5 * * * * poll.sh
+";
+
+#[test]
+fn import_says_that_mail_goes_out_only_on_failure_now() {
+    let env = Env::new();
+    let note = "cron mails whatever a job prints; kron mails a run's output only when it fails \
+                or times out (mail = \"failure\"). To keep cron's behaviour, add mail = \
+                \"always\" under [defaults] in";
+    // --dry-run says it on stderr, the TOML alone on stdout.
+    let dry = env
+        .kron(&["import", "--dry-run", "-"])
+        .output_with_stdin(TWICE);
+    dry.success();
+    assert!(
+        dry.stderr().contains(&format!("kron: note: {note}")),
+        "{}",
+        dry.stderr()
+    );
+    assert!(!dry.stdout().contains("note"), "{}", dry.stdout());
+    let out = env.kron(&["import", "-"]).output_with_stdin(TWICE);
+    out.success();
+    assert!(
+        out.stdout()
+            .contains(&format!("note: {note} {}\n", env.task_file().display())),
+        "{}",
+        out.stdout()
+    );
+    // Without MAILTO cron mailed the crontab's owner; kron mails no one.
+    let quiet = Env::new();
+    let out = quiet
+        .kron(&["import", "-"])
+        .output_with_stdin("@daily backup.sh\n");
+    out.success();
+    assert!(
+        out.stdout()
+            .contains("note: cron mails whatever a job prints to you when MAILTO is not set"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout().contains("mail = \"always\""),
+        "{}",
+        out.stdout()
+    );
+    // Nothing to say when [defaults] keeps cron's behaviour already.
+    let always = Env::new();
+    always.write_task_file("[defaults]\nmail = \"always\"\n");
+    let out = always.kron(&["import", "-"]).output_with_stdin(TWICE);
+    out.success();
+    assert!(!out.stdout().contains("note:"), "{}", out.stdout());
+}
+
+#[test]
+fn importing_twice_refuses_the_jobs_the_file_has_already() {
+    let env = Env::new();
+    env.kron(&["import", "-"])
+        .output_with_stdin(TWICE)
+        .success();
+    let before = env.read_task_file().unwrap();
+    let again = env.kron(&["import", "-"]).output_with_stdin(TWICE);
+    again.code(2);
+    let stderr = again.stderr();
+    for (line, task) in [(3, "backup"), (4, "poll")] {
+        assert!(
+            stderr.contains(&format!(
+                "stdin:{line}: same schedule and command as task `{task}`"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("--replace") && stderr.contains("--allow-duplicates"),
+        "{stderr}"
+    );
+    assert_eq!(env.read_task_file().unwrap(), before);
+    // A new line among them: still nothing is imported (all or nothing).
+    let more = format!("{TWICE}@hourly new.sh\n");
+    env.kron(&["import", "-"]).output_with_stdin(&more).code(2);
+    assert_eq!(env.read_task_file().unwrap(), before);
+    // Insisting imports them again.
+    let out = env
+        .kron(&["import", "--allow-duplicates", "-"])
+        .output_with_stdin(TWICE);
+    out.success();
+    let names: Vec<String> = imported(&out).into_values().collect();
+    assert_eq!(names, ["backup-2", "poll-2"]);
+}
+
+#[test]
+fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
+    let env = Env::new();
+    env.kron(&["add", "mine", "--schedule", "@daily", "--", "true"])
+        .output()
+        .success();
+    env.kron(&["import", "-"])
+        .output_with_stdin(TWICE)
+        .success();
+    let before = env.read_task_file().unwrap();
+    assert!(
+        before.contains("# kron: imported from stdin\n[tasks.backup]"),
+        "{before}"
+    );
+    let edited = env.path().join("crontab.txt");
+    std::fs::write(
+        &edited,
+        "30 2 * * * /usr/local/bin/backup.sh --all\n@hourly new.sh\n",
+    )
+    .unwrap();
+    let file = edited.to_str().unwrap();
+    // Not on a terminal: only with --yes.
+    let out = env.kron(&["import", "--replace", file]).output();
+    out.code(2);
+    assert!(out.stderr().contains("pass --yes"), "{}", out.stderr());
+    assert_eq!(env.read_task_file().unwrap(), before);
+    // --dry-run says what would go.
+    let dry = env
+        .kron(&["import", "--replace", "--dry-run", file])
+        .output();
+    dry.success();
+    assert!(
+        dry.stderr()
+            .contains("--replace would remove 2 imported task(s): backup, poll"),
+        "{}",
+        dry.stderr()
+    );
+    let out = env.kron(&["import", "--replace", "--yes", file]).output();
+    out.success();
+    let backup = env.path().join("config/kron/tasks.toml.bak");
+    assert!(
+        out.stdout().starts_with(&format!(
+            "replaced 2 imported task(s): backup, poll; the old file is kept as {}\n",
+            backup.display()
+        )),
+        "{}",
+        out.stdout()
+    );
+    // The same job keeps its name (and so its history); yours stays.
+    let names: Vec<String> = imported(&out).into_values().collect();
+    assert_eq!(names, ["backup", "new"]);
+    let after = env.read_task_file().unwrap();
+    assert!(after.starts_with("[tasks.mine]\n"), "{after}");
+    assert!(!after.contains("poll"), "{after}");
+    let marked = format!(
+        "# kron: imported from {}\n[tasks.new]",
+        std::fs::canonicalize(&edited).unwrap().display()
+    );
+    assert!(after.contains(&marked), "{after}");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), before);
+    // On a terminal it asks; no keeps everything.
+    let Some(run) = env.on_a_terminal(&format!("import --replace '{file}'")) else {
+        return;
+    };
+    let out = run.output_on_a_terminal("n\n");
+    out.code(1);
+    assert!(
+        out.stdout()
+            .contains("replace the 2 task(s) imported before (backup, new) with the 2 job(s)"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(env.read_task_file().unwrap(), after);
+    let yes = env
+        .on_a_terminal(&format!("import --replace '{file}'"))
+        .unwrap()
+        .output_on_a_terminal("y\n");
+    yes.success();
+    assert!(
+        yes.stdout()
+            .contains("replaced 2 imported task(s): backup, new;"),
+        "{}",
+        yes.stdout()
+    );
+    assert_eq!(env.read_task_file().unwrap(), after);
 }

@@ -4,9 +4,20 @@
 //! reported with its number and nothing is imported (so that running the
 //! import again after fixing the crontab does not add tasks twice). The
 //! tasks are appended to the task file's text under its lock
-//! (`taskfile::edit::append_all`, as `kron add` would one by one), so the
-//! rest of the file stays byte for byte, and installed only if the result
-//! is valid.
+//! (`taskfile::edit::append_imported`, as `kron add` would one by one, each
+//! under a `# kron: imported from FILE` line), so the rest of the file
+//! stays byte for byte, and installed only if the result is valid.
+//!
+//! Importing twice must not run every job twice: a line whose schedule and
+//! command equal an existing task's is refused, naming the task, unless
+//! `--allow-duplicates`. `--replace` is `crontab FILE`: the tasks marked as
+//! imported are removed in the same transaction (after a confirmation on a
+//! terminal, `--yes` elsewhere, and with a backup of the old file), and
+//! their names are free again, so a job keeps its name and history.
+//!
+//! Mail changes meaning: cron mails whatever a job prints, kron only a
+//! failed run's output. The import says so (on stderr with `--dry-run`)
+//! before anything runs, with how to keep cron's behaviour.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Read, Write};
@@ -19,7 +30,7 @@ use crate::error::Error;
 use crate::schedule::Zone;
 use crate::taskfile::edit::{self, EditError, NewTask};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::{self, Layer};
+use crate::taskfile::{self, Layer, Mail, Task};
 
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     if !args.system && is_system_path(&args.input) {
@@ -55,14 +66,23 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         Some(install::lock(&path)?)
     };
     let current = install::read(&path)?;
-    let (defaults, mut taken) = match &current {
+    let (defaults, existing) = match &current {
         Some(text) => {
             let file = taskfile::parse(text, &path)?;
-            let names: HashSet<String> = file.tasks.iter().map(|t| t.name.clone()).collect();
-            (file.defaults, names)
+            (file.defaults, file.tasks)
         }
-        None => (Layer::default(), HashSet::new()),
+        None => (Layer::default(), Vec::new()),
     };
+    // --replace: the tasks an earlier import added go, and free their names.
+    let replaced = match (&current, args.replace) {
+        (Some(text), true) => edit::imported(text, &path).map_err(|e| edit_error(e, &path))?,
+        _ => Vec::new(),
+    };
+    let kept: Vec<&Task> = existing
+        .iter()
+        .filter(|t| !replaced.contains(&t.name))
+        .collect();
+    let mut taken: HashSet<String> = kept.iter().map(|t| t.name.clone()).collect();
     let system_zone = Zone::system();
     let mut tasks: Vec<Imported> = Vec::new();
     for job in &parsed.jobs {
@@ -77,6 +97,11 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     }
     refuse_ended(&mut tasks, &mut problems, current.as_deref(), &path);
     problems.sort_by_key(|p| p.line);
+    let duplicates = if args.allow_duplicates {
+        Vec::new()
+    } else {
+        take_duplicates(&mut tasks, &kept)
+    };
 
     let mut stderr = std::io::stderr().lock();
     for skipped in &parsed.skipped {
@@ -90,29 +115,49 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     for problem in &problems {
         let _ = writeln!(stderr, "{label}:{}: {}", problem.line, problem.message);
     }
+    for (line, task) in &duplicates {
+        let _ = writeln!(
+            stderr,
+            "{label}:{line}: same schedule and command as task `{task}`, which is in the task \
+             file already"
+        );
+    }
+    let notes = mail_notes(&tasks, &defaults, &path);
+    if args.dry_run {
+        for note in &notes {
+            let _ = writeln!(stderr, "kron: note: {note}");
+        }
+        if !replaced.is_empty() {
+            let _ = writeln!(
+                stderr,
+                "kron: --replace would remove {} imported task(s): {}",
+                replaced.len(),
+                replaced.join(", ")
+            );
+        }
+    }
     drop(stderr);
 
     let named: Vec<(String, NewTask)> = tasks
         .iter()
         .map(|t| (t.name.clone(), t.task.clone()))
         .collect();
+    let source = source_label(&args.input);
     let mut stdout = std::io::stdout().lock();
     if args.dry_run && !tasks.is_empty() {
-        let toml = edit::append_all("", &path, &named).map_err(|e| edit_error(e, &path))?;
+        let toml =
+            edit::append_imported("", &path, &named, &source).map_err(|e| edit_error(e, &path))?;
         write!(stdout, "{toml}").map_err(Error::Output)?;
     }
-    if !problems.is_empty() {
-        let what = if args.dry_run {
-            "the other lines would be imported"
-        } else {
-            "nothing was imported; fix or delete them and run kron import again"
-        };
-        return Err(Error::Invalid(format!(
-            "{} line(s) of {label} cannot be converted; {what}",
-            problems.len()
-        )));
+    if !problems.is_empty() || !duplicates.is_empty() {
+        return Err(refusal(
+            &label,
+            problems.len(),
+            duplicates.len(),
+            args.dry_run,
+        ));
     }
-    if tasks.is_empty() {
+    if tasks.is_empty() && replaced.is_empty() {
         let more = if parsed.skipped.is_empty() {
             ""
         } else {
@@ -124,10 +169,32 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
         return Ok(());
     }
 
-    let new_text = edit::append_all(current.as_deref().unwrap_or_default(), &path, &named)
+    let old_text = current.as_deref().unwrap_or_default();
+    let backup = if replaced.is_empty() {
+        None
+    } else {
+        let question = format!(
+            "replace the {} task(s) imported before ({}) with the {} job(s) of {label}?",
+            replaced.len(),
+            replaced.join(", "),
+            tasks.len()
+        );
+        Some(confirm_and_back_up(args, &question, &path, old_text)?)
+    };
+    let kept_text = edit::remove(old_text, &path, &replaced).map_err(|e| edit_error(e, &path))?;
+    let new_text = edit::append_imported(&kept_text, &path, &named, &source)
         .map_err(|e| edit_error(e, &path))?;
     install::install(&path, &new_text)?;
     super::daemon::ensure_running(ctx);
+    if let Some(backup) = backup {
+        out!(
+            stdout,
+            "replaced {} imported task(s): {}; the old file is kept as {}",
+            replaced.len(),
+            replaced.join(", "),
+            backup.display()
+        )?;
+    }
     out!(
         stdout,
         "imported {} task(s) into {}:",
@@ -143,6 +210,9 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
             task.name,
             task.task.schedule
         )?;
+    }
+    for note in &notes {
+        out!(stdout, "note: {note}")?;
     }
     Ok(())
 }
@@ -178,6 +248,107 @@ fn refuse_ended(
             message: ended.message,
         });
     }
+}
+
+/// `--replace` asks first (on a terminal: the crontab on standard input
+/// leaves none to ask on; `--yes` elsewhere), then keeps the old file.
+fn confirm_and_back_up(
+    args: &ImportArgs,
+    question: &str,
+    path: &std::path::Path,
+    old_text: &str,
+) -> Result<PathBuf, Error> {
+    let interactive = args.input != "-" && std::io::stdin().is_terminal();
+    if !args.yes && !super::remove::confirm(question, interactive)? {
+        return Err(Error::Failed("nothing was imported".into()));
+    }
+    Ok(install::backup(path, old_text)?)
+}
+
+/// Takes out of `tasks` those whose schedule and command equal a task of
+/// `existing`: (line, the existing task's name) for each.
+fn take_duplicates(tasks: &mut Vec<Imported>, existing: &[&Task]) -> Vec<(usize, String)> {
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut duplicates = Vec::new();
+    tasks.retain(|t| {
+        let same = existing.iter().find(|e| {
+            words(&e.schedule_text).eq_ignore_ascii_case(&words(&t.task.schedule))
+                && t.task.command.as_ref() == Some(&e.command)
+        });
+        if let Some(e) = same {
+            duplicates.push((t.line, e.name.clone()));
+        }
+        same.is_none()
+    });
+    duplicates
+}
+
+/// Why nothing was (or, with --dry-run, not everything would be) imported.
+fn refusal(label: &str, problems: usize, duplicates: usize, dry_run: bool) -> Error {
+    let mut what = Vec::new();
+    if problems > 0 {
+        what.push(format!("{problems} line(s) of {label} cannot be converted"));
+    }
+    if duplicates > 0 {
+        what.push(format!(
+            "{duplicates} line(s) of {label} are in the task file already (--replace \
+             replaces the tasks imported before; --allow-duplicates imports them again)"
+        ));
+    }
+    let then = match (dry_run, problems) {
+        (true, _) => "the other lines would be imported",
+        (false, 0) => "nothing was imported",
+        (false, _) => "nothing was imported; fix or delete them and run kron import again",
+    };
+    Error::Invalid(format!("{}; {then}", what.join(", and ")))
+}
+
+/// What the marker comment names: the file, absolute, or stdin.
+fn source_label(input: &str) -> String {
+    if input == "-" {
+        return "stdin".into();
+    }
+    std::fs::canonicalize(input)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| input.to_string())
+}
+
+/// What to say about mail: cron mails whatever a job prints (to MAILTO,
+/// else to the crontab's owner); kron mails to `mailto` only, and only a
+/// failed or timed-out run's output unless `mail = "always"`.
+fn mail_notes(tasks: &[Imported], defaults: &Layer, path: &std::path::Path) -> Vec<String> {
+    if tasks.is_empty() || defaults.mail == Some(Mail::Always) {
+        return Vec::new();
+    }
+    let mailto = |t: &Imported| {
+        t.task
+            .mailto
+            .clone()
+            .or_else(|| defaults.mailto.clone())
+            .filter(|m| !m.is_empty())
+    };
+    let file = path.display();
+    let mut notes = Vec::new();
+    if tasks.iter().any(|t| mailto(t).is_some()) && defaults.mail != Some(Mail::Never) {
+        notes.push(format!(
+            "cron mails whatever a job prints; kron mails a run's output only when it fails or \
+             times out (mail = \"failure\"). To keep cron's behaviour, add mail = \"always\" \
+             under [defaults] in {file}"
+        ));
+    }
+    // No MAILTO at all: cron mailed the crontab's owner.
+    let unset =
+        |t: &&Imported| mailto(t).is_none() && !t.task.env.iter().any(|(k, _)| k == "MAILTO");
+    if let Some(first) = tasks.iter().find(unset) {
+        notes.push(format!(
+            "cron mails whatever a job prints to you when MAILTO is not set; without mailto kron \
+             mails nothing and keeps the output in its run log (kron logs {}). To be mailed as \
+             cron did, set mailto = \"{}\" and mail = \"always\" under [defaults] in {file}",
+            first.name,
+            current_user().unwrap_or_else(|_| "you".into())
+        ));
+    }
+    notes
 }
 
 /// The crontab's text and how to name it in messages.

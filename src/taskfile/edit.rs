@@ -160,6 +160,81 @@ pub fn remove(text: &str, path: &Path, names: &[String]) -> Result<String, EditE
     Ok(doc.to_string())
 }
 
+/// The comment that marks a task `kron import` wrote, on a line of its own
+/// directly above the task's header: `# kron: imported from FILE`. `kron
+/// import --replace` replaces the tasks so marked; deleting the line makes
+/// a task the user's own.
+pub const IMPORTED: &str = "# kron: imported from ";
+
+/// [`append_all`], each task marked as imported from `source`
+/// ([`IMPORTED`]). A task written as an inline table or dotted keys has
+/// no header to mark and is not marked.
+pub fn append_imported(
+    text: &str,
+    path: &Path,
+    tasks: &[(String, NewTask)],
+    source: &str,
+) -> Result<String, EditError> {
+    let appended = append_all(text, path, tasks)?;
+    let mut doc = document(&appended, path)?;
+    let source: String = source
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if let Some(Item::Table(all)) = doc.get_mut("tasks") {
+        for (name, _) in tasks {
+            if let Some(Item::Table(table)) = all.get_mut(name)
+                && !table.is_dotted()
+            {
+                let prefix = table.decor().prefix().and_then(|p| p.as_str());
+                let prefix = format!("{}{IMPORTED}{source}\n", prefix.unwrap_or(""));
+                table.decor_mut().set_prefix(prefix);
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// The tasks of `text` marked as imported ([`IMPORTED`] among the comment
+/// lines directly above their header), in the file's order.
+pub fn imported(text: &str, path: &Path) -> Result<Vec<String>, EditError> {
+    let doc = document(text, path)?;
+    let Some(Item::Table(all)) = doc.get("tasks") else {
+        return Ok(Vec::new());
+    };
+    let mut marked: Vec<(isize, String)> = all
+        .iter()
+        .filter_map(|(name, item)| {
+            let table = item.as_table().filter(|t| !t.is_dotted())?;
+            let prefix = table.decor().prefix().and_then(|p| p.as_str())?;
+            let attached = &prefix[comments_before(prefix).len()..];
+            attached
+                .lines()
+                .any(|l| l.trim_start().starts_with(IMPORTED))
+                .then(|| (table.position().unwrap_or(0), name.to_string()))
+        })
+        .collect();
+    marked.sort();
+    Ok(marked.into_iter().map(|(_, name)| name).collect())
+}
+
+/// The names of every task in `text`, in the order the file writes them.
+pub fn task_names(text: &str, path: &Path) -> Result<Vec<String>, EditError> {
+    let doc = document(text, path)?;
+    let Some(all) = tasks(&doc) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<(isize, String)> = all
+        .iter()
+        .map(|(name, item)| {
+            let position = item.as_table().and_then(Table::position).unwrap_or(0);
+            (position, name.to_string())
+        })
+        .collect();
+    names.sort();
+    Ok(names.into_iter().map(|(_, name)| name).collect())
+}
+
 fn document(text: &str, path: &Path) -> Result<DocumentMut, EditError> {
     let doc: DocumentMut = text.parse().map_err(|_| invalid(text, path))?;
     match doc.get("tasks") {
@@ -576,6 +651,41 @@ mod tests {
     fn remove_ok(text: &str, names: &[&str]) -> String {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         remove(text, Path::new(PATH), &names).unwrap()
+    }
+
+    #[test]
+    fn imported_tasks_are_marked_and_found_again() {
+        let path = Path::new(PATH);
+        let mine = add_ok("", "mine", &new_task("@daily", "true"), false);
+        let tasks = vec![
+            ("a".to_string(), new_task("@hourly", "a")),
+            ("b".to_string(), new_task("@hourly", "b")),
+        ];
+        let text = append_imported(&mine, path, &tasks, "/home/me/crontab\nx").unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{mine}\n# kron: imported from /home/me/crontab?x\n[tasks.a]\n\
+                 schedule = \"@hourly\"\ncommand = \"a\"\n\n\
+                 # kron: imported from /home/me/crontab?x\n[tasks.b]\n\
+                 schedule = \"@hourly\"\ncommand = \"b\"\n"
+            )
+        );
+        assert_eq!(imported(&text, path).unwrap(), ["a", "b"]);
+        assert_eq!(task_names(&text, path).unwrap(), ["mine", "a", "b"]);
+        // A comment the user put above the marker keeps it attached; a
+        // marker separated by a blank line, or deleted, does not count.
+        let text = text
+            .replacen("# kron: imported", "# my note\n# kron: imported", 1)
+            .replacen(
+                "\n# kron: imported from /home/me/crontab?x\n[tasks.b]",
+                "\n# kron: imported from x\n\n[tasks.b]",
+                1,
+            );
+        assert_eq!(imported(&text, path).unwrap(), ["a"]);
+        // Removing a task takes its marker with it.
+        let rest = remove_ok(&text, &["a"]);
+        assert!(!rest.contains("crontab?x"), "{rest}");
     }
 
     const FILE: &str = "\

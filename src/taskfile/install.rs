@@ -113,6 +113,24 @@ pub fn install(task_file: &Path, text: &str) -> Result<(), InstallError> {
     write_atomically(task_file, text.as_bytes())
 }
 
+/// Where [`backup`] keeps the task file as it was: `tasks.toml.bak` beside it.
+pub fn backup_path(task_file: &Path) -> PathBuf {
+    let mut name = task_file
+        .file_name()
+        .map_or_else(|| "tasks.toml".into(), |n| n.to_os_string());
+    name.push(".bak");
+    task_file.with_file_name(name)
+}
+
+/// Keeps `text` (the task file's before a change that removes many tasks:
+/// `kron rm --all`, `kron import --replace`) at [`backup_path`], 0600,
+/// replacing the previous backup; returns its path.
+pub fn backup(task_file: &Path, text: &str) -> Result<PathBuf, InstallError> {
+    let path = backup_path(task_file);
+    write_atomically(&path, text.as_bytes())?;
+    Ok(path)
+}
+
 /// Write, fsync, rename, fsync the directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
     replace(path, bytes)?;
