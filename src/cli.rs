@@ -119,11 +119,14 @@ pub enum Command {
     /// Reads the output of `crontab -l` (a file, or - for standard input,
     /// the default; on a terminal it first says on stderr that it reads
     /// standard input until Ctrl-D).
-    /// Comments right above a line become its description; variable
-    /// assignments apply to the lines after them (CRON_TZ sets the time
-    /// zone, SHELL the shell, every other one the environment); `%` becomes
-    /// standard input. Every line that cannot be converted is reported with
-    /// its number; nothing is dropped silently.
+    /// Comments right above a line become its description and name the
+    /// task (`# Nightly backup.` is nightly-backup; without one, the
+    /// program the line runs names it); variable assignments apply to the
+    /// lines after them (CRON_TZ sets the time zone, SHELL the shell, every
+    /// other one the environment); `%` becomes standard input, and a `%`
+    /// that looks like a date(1) format (`date +%Y-%m-%d`) is warned about,
+    /// with the line written with `\%`. Every line that cannot be converted
+    /// is reported with its number; nothing is dropped silently.
     ///
     /// Each imported task is marked with a `# kron: imported from FILE`
     /// comment above its header. A line whose schedule and command equal

@@ -171,7 +171,16 @@ fn import_reads_a_file_argument_too() {
     let out = env.kron(&["import", path.to_str().unwrap()]).output();
     out.success();
     let names: Vec<String> = imported(&out).into_values().collect();
-    assert_eq!(names, ["tar", "certbot", "fetch-mail", "tar-2"]);
+    // A comment right above a job names it.
+    assert_eq!(
+        names,
+        [
+            "tar",
+            "renew-certificates-twice-a-day",
+            "fetch-mail",
+            "tar-2"
+        ]
+    );
 }
 
 #[test]
@@ -181,17 +190,22 @@ fn percent_becomes_stdin() {
     let by_name: BTreeMap<&str, usize> = names.iter().map(|(l, n)| (n.as_str(), *l)).collect();
     assert_eq!(
         by_name.keys().copied().collect::<Vec<_>>(),
-        ["cat", "mail", "tar", "wc"]
+        [
+            "dated-backup",
+            "empty-input",
+            "input-ending-in-a-backslash",
+            "letter-on-standard-input"
+        ]
     );
 
-    let tar = show(&env, "tar", "UTC");
+    let tar = show(&env, "dated-backup", "UTC");
     assert_eq!(
         tar["command"],
         "tar czf /backups/home-$(date +%Y-%m-%d).tgz /home"
     );
     assert_eq!(tar["settings"]["stdin"], Value::Null);
 
-    let mail = show(&env, "mail", "UTC");
+    let mail = show(&env, "letter-on-standard-input", "UTC");
     assert_eq!(
         mail["command"],
         "mail -s \"Monthly report\" boss@example.org"
@@ -202,11 +216,11 @@ fn percent_becomes_stdin() {
     );
     assert_eq!(mail["description"], "A letter on standard input.");
 
-    let cat = show(&env, "cat", "UTC");
+    let cat = show(&env, "input-ending-in-a-backslash", "UTC");
     assert_eq!(cat["command"], "cat >> /tmp/log.txt\\\\");
     assert_eq!(cat["settings"]["stdin"], "line one%\nline two\\");
 
-    let wc = show(&env, "wc", "UTC");
+    let wc = show(&env, "empty-input", "UTC");
     assert_eq!(wc["command"], "wc -l");
     assert_eq!(wc["settings"]["stdin"], Value::Null);
 }
@@ -216,8 +230,8 @@ fn variables_apply_to_the_lines_after_them() {
     let env = Env::new();
     import_and_compare(&env, &read_fixture("cron-tz"), &[], "America/Chicago");
     let zone = |name: &str| show(&env, name, "America/Chicago")["settings"]["timezone"].clone();
-    assert_eq!(zone("echo"), "America/Chicago");
-    assert_eq!(zone("nightly"), "America/New_York");
+    assert_eq!(zone("several-zones"), "America/Chicago");
+    assert_eq!(zone("fixed-time"), "America/New_York");
     assert_eq!(zone("berlin"), "Europe/Berlin");
     assert_eq!(zone("lord-howe"), "Australia/Lord_Howe");
     assert_eq!(zone("back-to-system"), "America/Chicago");
@@ -229,7 +243,7 @@ fn variables_apply_to_the_lines_after_them() {
         serde_json::json!({"TZ": "Asia/Kolkata"})
     );
     assert_eq!(
-        show(&env, "poll", "UTC")["settings"]["env"],
+        show(&env, "wildcard", "UTC")["settings"]["env"],
         serde_json::json!({})
     );
     let file = env.read_task_file().unwrap();
@@ -271,7 +285,7 @@ fn variables_apply_to_the_lines_after_them() {
     import_and_compare(&env, &read_fixture("crontab5-vixie"), &[], "UTC");
     let file = env.read_task_file().unwrap();
     assert!(!file.contains("shell"), "{file}");
-    let mail = show(&env, "mail", "UTC");
+    let mail = show(&env, "run-at-10-pm-on-weekdays", "UTC");
     assert_eq!(
         mail["settings"]["env"],
         serde_json::json!({"MAILTO": "paul"})
@@ -286,10 +300,13 @@ fn descriptions_come_from_the_comments_directly_above() {
     import_and_compare(&env, &read_fixture("crontab5-vixie"), &[], "UTC");
     let description = |name: &str| show(&env, name, "UTC")["description"].clone();
     assert_eq!(
-        description("daily-job"),
+        description("run-five-minutes-after-midnight"),
         "run five minutes after midnight, every day"
     );
-    assert_eq!(description("mail"), "run at 10 pm on weekdays, annoy Joe");
+    assert_eq!(
+        description("run-at-10-pm-on-weekdays"),
+        "run at 10 pm on weekdays, annoy Joe"
+    );
     assert_eq!(description("echo"), Value::Null);
 
     // Debian's template ends in a field legend, which describes nothing.
@@ -297,13 +314,75 @@ fn descriptions_come_from_the_comments_directly_above() {
     import_and_compare(&env, &read_fixture("debian-user"), &[], "UTC");
     let description = |name: &str| show(&env, name, "UTC")["description"].clone();
     assert_eq!(description("tar"), Value::Null);
-    assert_eq!(description("certbot"), "Renew certificates twice a day.");
+    assert_eq!(
+        description("renew-certificates-twice-a-day"),
+        "Renew certificates twice a day."
+    );
 
     let env = Env::new();
     import_and_compare(&env, &read_fixture("crontab5-cronie"), &[], "UTC");
     assert_eq!(
-        show(&env, "date", "UTC")["description"],
+        show(&env, "execute-early-the-next-morning", "UTC")["description"],
         "Execute early the next morning following the first Thursday of each month"
+    );
+}
+
+#[test]
+fn an_unescaped_percent_is_warned_about_and_a_comment_names_its_job() {
+    let line = "30 2 * * * tar czf /b/home-$(date +%Y-%m-%d).tgz /home";
+    let fixed = "30 2 * * * tar czf /b/home-$(date +\\%Y-\\%m-\\%d).tgz /home";
+    let crontab = format!("# Nightly backup of /home.\n{line}\n5 * * * * mail me%Dear me%\n");
+    for dry_run in [true, false] {
+        let env = Env::new();
+        let args: &[&str] = if dry_run {
+            &["import", "--dry-run", "-"]
+        } else {
+            &["import", "-"]
+        };
+        let out = env.kron(args).output_with_stdin(&crontab);
+        out.success();
+        let stderr = out.stderr();
+        assert!(
+            stderr.contains(
+                "stdin:2: warning: the unescaped `%` ends the command, as in cron: it runs \
+                 `tar czf /b/home-$(date +` with \"Y-\\nm-\\nd).tgz /home\" on its standard input"
+            ) && stderr.contains(&format!("\n  | {line}\n"))
+                && stderr.contains(&format!("write `\\%`: {fixed}\n")),
+            "{stderr}"
+        );
+        // Standard input that reads as words is what `%` is for: no warning.
+        assert!(!stderr.contains("stdin:3:"), "{stderr}");
+        if dry_run {
+            assert!(
+                out.stdout()
+                    .starts_with("# kron: imported from stdin\n[tasks.nightly-backup-of-home]\n"),
+                "{}",
+                out.stdout()
+            );
+            continue;
+        }
+        assert_eq!(
+            imported(&out),
+            BTreeMap::from([
+                (2, "nightly-backup-of-home".to_string()),
+                (3, "mail".to_string())
+            ])
+        );
+        // Imported as cron runs it.
+        let task = show(&env, "nightly-backup-of-home", "UTC");
+        assert_eq!(task["command"], "tar czf /b/home-$(date +");
+        assert_eq!(task["description"], "Nightly backup of /home.");
+    }
+    // The fix reads back as meant, without a warning.
+    let env = Env::new();
+    let out = env
+        .kron(&["import", "-"])
+        .output_with_stdin(&format!("# Nightly backup of /home.\n{fixed}\n"));
+    out.success();
+    assert_eq!(out.stderr(), "");
+    assert_eq!(
+        show(&env, "nightly-backup-of-home", "UTC")["command"],
+        "tar czf /b/home-$(date +%Y-%m-%d).tgz /home"
     );
 }
 
@@ -326,7 +405,15 @@ fn import_appends_to_the_file_keeping_it_byte_for_byte_and_never_clashing() {
         .output_with_stdin(&read_fixture("debian-user"));
     out.success();
     let names: Vec<String> = imported(&out).into_values().collect();
-    assert_eq!(names, ["tar-2", "certbot", "fetch-mail", "tar-3"]);
+    assert_eq!(
+        names,
+        [
+            "tar-2",
+            "renew-certificates-twice-a-day",
+            "fetch-mail",
+            "tar-3"
+        ]
+    );
     let file = env.read_task_file().unwrap();
     assert!(file.starts_with(EXISTING), "{file}");
     assert!(
@@ -354,7 +441,15 @@ fn import_appends_to_the_file_keeping_it_byte_for_byte_and_never_clashing() {
         .output_with_stdin(&read_fixture("debian-user"));
     out.success();
     let names: Vec<String> = imported(&out).into_values().collect();
-    assert_eq!(names, ["tar-4", "certbot-2", "fetch-mail-2", "tar-5"]);
+    assert_eq!(
+        names,
+        [
+            "tar-4",
+            "renew-certificates-twice-a-day-2",
+            "fetch-mail-2",
+            "tar-5"
+        ]
+    );
 }
 
 #[test]
@@ -369,12 +464,12 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
     assert!(
         out.stdout().starts_with(
             "# kron: imported from stdin\n\
-             [tasks.daily-job]\n\
+             [tasks.run-five-minutes-after-midnight]\n\
              description = \"run five minutes after midnight, every day\"\n\
              schedule = \"5 0 * * *\"\n\
              command = \"$HOME/bin/daily.job >> $HOME/tmp/out 2>&1\"\n\
              env = { MAILTO = \"paul\" }\n\
-             mailto = \"paul\"\n\n# kron: imported from stdin\n[tasks.monthly]\n"
+             mailto = \"paul\"\n\n# kron: imported from stdin\n[tasks.run-at-2-15pm-on-the-first]\n"
         ),
         "{}",
         out.stdout()
@@ -389,6 +484,7 @@ fn dry_run_prints_what_import_would_add_and_changes_nothing() {
 fn add_and_import_write_the_same_job_the_same_way() {
     let crontab = "CRON_TZ=Europe/Berlin\nPATH=/usr/bin:/bin\nHOME=/srv\n\
                    # nightly backup\n30 2 * * 1 tar czf /tmp/b.tgz \"$HOME/data\"\n";
+    // Named from the comment above the job.
     let imported = Env::new();
     imported
         .kron(&["import", "-"])
@@ -398,7 +494,7 @@ fn add_and_import_write_the_same_job_the_same_way() {
     added
         .kron(&[
             "add",
-            "tar",
+            "nightly-backup",
             "--description",
             "nightly backup",
             "--schedule",
@@ -425,7 +521,7 @@ fn add_and_import_write_the_same_job_the_same_way() {
     assert_eq!(Some(text.clone()), added.read_task_file());
     assert!(
         text.starts_with(
-            "[tasks.tar]\ndescription = \"nightly backup\"\nschedule = \"30 2 * * 1\"\n"
+            "[tasks.nightly-backup]\ndescription = \"nightly backup\"\nschedule = \"30 2 * * 1\"\n"
         ),
         "{text}"
     );
@@ -472,7 +568,9 @@ fn bad_lines_are_reported_by_number_and_nothing_is_imported() {
     out.code(2);
     let stdout = out.stdout();
     assert!(
-        stdout.contains("[tasks.good]") && stdout.contains("[tasks.also-good]"),
+        // The first job is named from the file's header comment, right above it.
+        stdout.contains("[tasks.lines-cron-itself-would-refuse]")
+            && stdout.contains("[tasks.also-good]"),
         "{stdout}"
     );
     assert_eq!(stdout.matches("[tasks.").count(), 2, "{stdout}");
@@ -524,7 +622,10 @@ fn system_crontab_imports_only_your_lines() {
     let names = imported(&out);
     assert_eq!(
         names,
-        BTreeMap::from([(7, "mirror".to_string()), (9, "tidy".to_string())])
+        BTreeMap::from([
+            (7, "mirror-the-repository".to_string()),
+            (9, "tidy".to_string())
+        ])
     );
     let stderr = out.stderr();
     for line in [5, 8] {
@@ -534,14 +635,14 @@ fn system_crontab_imports_only_your_lines() {
         );
     }
     assert_eq!(
-        task_instants(&env, "mirror", "UTC"),
+        task_instants(&env, "mirror-the-repository", "UTC"),
         expected_instants("0 */6 * * *", "UTC")
     );
     let tidy = show(&env, "tidy", "UTC");
     assert_eq!(tidy["settings"]["stdin"], "yes");
     assert_eq!(tidy["settings"]["shell"], "/bin/bash");
     assert_eq!(
-        show(&env, "mirror", "UTC")["description"],
+        show(&env, "mirror-the-repository", "UTC")["description"],
         "Mirror the repository."
     );
 
@@ -948,7 +1049,7 @@ fn importing_twice_refuses_the_jobs_the_file_has_already() {
     let again = env.kron(&["import", "-"]).output_with_stdin(TWICE);
     again.code(2);
     let stderr = again.stderr();
-    for (line, task) in [(3, "backup"), (4, "poll")] {
+    for (line, task) in [(3, "nightly-backup"), (4, "poll")] {
         assert!(
             stderr.contains(&format!(
                 "stdin:{line}: same schedule and command as task `{task}`"
@@ -971,7 +1072,7 @@ fn importing_twice_refuses_the_jobs_the_file_has_already() {
         .output_with_stdin(TWICE);
     out.success();
     let names: Vec<String> = imported(&out).into_values().collect();
-    assert_eq!(names, ["backup-2", "poll-2"]);
+    assert_eq!(names, ["nightly-backup-2", "poll-2"]);
 }
 
 #[test]
@@ -985,7 +1086,7 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
         .success();
     let before = env.read_task_file().unwrap();
     assert!(
-        before.contains("# kron: imported from stdin\n[tasks.backup]"),
+        before.contains("# kron: imported from stdin\n[tasks.nightly-backup]"),
         "{before}"
     );
     let edited = env.path().join("crontab.txt");
@@ -1007,7 +1108,7 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
     dry.success();
     assert!(
         dry.stderr()
-            .contains("--replace would remove 2 imported task(s): backup, poll"),
+            .contains("--replace would remove 2 imported task(s): nightly-backup, poll"),
         "{}",
         dry.stderr()
     );
@@ -1016,7 +1117,7 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
     let backup = env.path().join("config/kron/tasks.toml.bak");
     assert!(
         out.stdout().starts_with(&format!(
-            "replaced 2 imported task(s): backup, poll; the old file is kept as {}\n",
+            "replaced 2 imported task(s): nightly-backup, poll; the old file is kept as {}\n",
             backup.display()
         )),
         "{}",
@@ -1024,7 +1125,7 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
     );
     // The same job keeps its name (and so its history); yours stays.
     let names: Vec<String> = imported(&out).into_values().collect();
-    assert_eq!(names, ["backup", "new"]);
+    assert_eq!(names, ["nightly-backup", "new"]);
     let after = env.read_task_file().unwrap();
     assert!(after.starts_with("[tasks.mine]\n"), "{after}");
     assert!(!after.contains("poll"), "{after}");
@@ -1041,8 +1142,9 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
     let out = run.output_on_a_terminal("n\n");
     out.code(1);
     assert!(
-        out.stdout()
-            .contains("replace the 2 task(s) imported before (backup, new) with the 2 job(s)"),
+        out.stdout().contains(
+            "replace the 2 task(s) imported before (nightly-backup, new) with the 2 job(s)"
+        ),
         "{}",
         out.stdout()
     );
@@ -1054,7 +1156,7 @@ fn import_replace_replaces_the_imported_tasks_and_keeps_yours() {
     yes.success();
     assert!(
         yes.stdout()
-            .contains("replaced 2 imported task(s): backup, new;"),
+            .contains("replaced 2 imported task(s): nightly-backup, new;"),
         "{}",
         yes.stdout()
     );

@@ -85,8 +85,22 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     let mut taken: HashSet<String> = kept.iter().map(|t| t.name.clone()).collect();
     let system_zone = Zone::system();
     let mut tasks: Vec<Imported> = Vec::new();
+    // A job that a replaced task ran (same schedule, same command) keeps
+    // that task's name, and so its history.
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let former: Vec<&Task> = existing
+        .iter()
+        .filter(|t| replaced.contains(&t.name))
+        .collect();
     for job in &parsed.jobs {
-        let name = crontab::unique_name(job, &mut taken);
+        let same = former.iter().find(|t| {
+            words(&t.schedule_text).eq_ignore_ascii_case(&words(&job.schedule))
+                && t.command == crate::taskfile::TaskCommand::Shell(job.command.clone())
+        });
+        let name = match same {
+            Some(t) if taken.insert(t.name.clone()) => t.name.clone(),
+            _ => crontab::unique_name(job, &mut taken),
+        };
         match job.to_task(name, &defaults, &system_zone) {
             Ok(task) => tasks.push(task),
             Err(message) => problems.push(Problem {
@@ -135,6 +149,13 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
                 replaced.join(", ")
             );
         }
+    }
+    for warning in &parsed.warnings {
+        let _ = writeln!(
+            stderr,
+            "{label}:{}: warning: {}",
+            warning.line, warning.message
+        );
     }
     drop(stderr);
 

@@ -1,8 +1,10 @@
 //! Task names for imported jobs. cron has no names, so kron makes one up:
 //! the `# kron: task NAME` hint above a job (as `kron export` writes them)
-//! if it is free, else the name of the program the job's command runs
-//! (`/usr/local/bin/backup.sh --all` is `backup`), made unique with `-2`,
-//! `-3`... `read` finds the hint; the choice is made here.
+//! if it is free, else the comment right above the job (`# Nightly
+//! backup.` is `nightly-backup`), else the name of the program the job's
+//! command runs (`/usr/local/bin/backup.sh --all` is `backup`), made unique
+//! with `-2`, `-3`... `read` finds the hint and the comment; the choice is
+//! made here.
 //!
 //! This is apart from `read` because it is not about crontab's syntax or
 //! what cron does: it is a rough guess about shell command lines, and it
@@ -13,14 +15,19 @@ use std::collections::HashSet;
 use super::Job;
 
 /// A name for `job` not in `taken` (which it joins): its `# kron: task`
-/// hint if free, else its program's name, else that name with `-2`, `-3`...
+/// hint if free, else the name its comment gives ([`comment_name`]), else
+/// its program's name, else that name with `-2`, `-3`...
 pub fn unique_name(job: &Job, taken: &mut HashSet<String>) -> String {
     if let Some(hint) = &job.name_hint
         && taken.insert(hint.clone())
     {
         return hint.clone();
     }
-    let base = program_name(&job.command);
+    let base = job
+        .description
+        .as_deref()
+        .and_then(comment_name)
+        .unwrap_or_else(|| program_name(&job.command));
     if taken.insert(base.clone()) {
         return base;
     }
@@ -33,6 +40,100 @@ pub fn unique_name(job: &Job, taken: &mut HashSet<String>) -> String {
         }
     }
     unreachable!("some suffix is free")
+}
+
+/// Longest name [`comment_name`] makes: a name is typed (`kron run NAME`).
+const COMMENT_NAME_MAX: usize = 32;
+
+/// Words left out at either end of a name made from a comment.
+const FILLER: [&str; 15] = [
+    "a", "an", "the", "and", "or", "of", "to", "for", "in", "on", "at", "by", "with", "after",
+    "before",
+];
+
+/// A task name from the comment above a job: its first phrase (up to `.`,
+/// `,`, `;`, `:`, `!` or `?` before a blank, ` -- ` or `(`), lowercased,
+/// accents taken off, every run of other characters a `-`, without filler
+/// words (`a`, `the`, `of`, ...) at either end, and cut at a word to at most
+/// 32 characters: `# Nightly backup of /home.` is `nightly-backup-of-home`.
+/// `None` when no word is left.
+pub fn comment_name(comment: &str) -> Option<String> {
+    let mut phrase = comment;
+    let chars: Vec<(usize, char)> = comment.char_indices().collect();
+    for (i, &(at, c)) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).map(|&(_, c)| c);
+        let ends = match c {
+            '.' | ',' | ';' | ':' | '!' | '?' => next.is_none_or(char::is_whitespace),
+            '(' => true,
+            '-' => comment[at..].starts_with("-- "),
+            _ => false,
+        };
+        if ends {
+            phrase = &comment[..at];
+            break;
+        }
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in phrase.chars() {
+        let plain = unaccented(c.to_lowercase().next().unwrap_or(c));
+        if plain
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && !plain.is_empty()
+        {
+            word.push_str(&plain);
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let filler = |w: &String| FILLER.contains(&w.as_str());
+    while words.first().is_some_and(filler) {
+        words.remove(0);
+    }
+    let mut name = String::new();
+    for word in &words {
+        let longer = name.len() + usize::from(!name.is_empty()) + word.len();
+        if longer > COMMENT_NAME_MAX {
+            if name.is_empty() {
+                name = word.chars().take(COMMENT_NAME_MAX).collect();
+            }
+            break;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(word);
+    }
+    let mut kept: Vec<&str> = name.split('-').filter(|w| !w.is_empty()).collect();
+    while kept.last().is_some_and(|w| FILLER.contains(w)) {
+        kept.pop();
+    }
+    let name = kept.join("-");
+    (!name.is_empty()).then_some(name)
+}
+
+/// `c` without its accent, for the letters of Western European languages
+/// (`é` is `e`, `ß` is `ss`); any other character as it is.
+fn unaccented(c: char) -> String {
+    let plain = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+        'æ' => "ae",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+        'œ' => "oe",
+        'ù' | 'ú' | 'û' | 'ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'ß' => "ss",
+        c => return c.to_string(),
+    };
+    plain.to_string()
 }
 
 /// The program a shell command runs, as a task name: the basename of the
@@ -232,6 +333,64 @@ fn shell_segments(command: &str) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_come_from_the_comment_above() {
+        let cases = [
+            ("Nightly backup.", Some("nightly-backup")),
+            (
+                "Back up the database. Nightly.",
+                Some("back-up-the-database"),
+            ),
+            ("A dated backup: every % escaped", Some("dated-backup")),
+            (
+                "run at 10 pm on weekdays, annoy Joe",
+                Some("run-at-10-pm-on-weekdays"),
+            ),
+            (
+                "run at 2:15pm on the first of every month -- output mailed to paul",
+                Some("run-at-2-15pm-on-the-first"),
+            ),
+            (
+                "Execute early the next morning following the first Thursday",
+                Some("execute-early-the-next-morning"),
+            ),
+            (
+                "Renew certificates (twice a day)",
+                Some("renew-certificates"),
+            ),
+            ("An empty input after the %.", Some("empty-input")),
+            (
+                "Sauvegarde de la base — café",
+                Some("sauvegarde-de-la-base-cafe"),
+            ),
+            ("Rotate /var/log/app.log", Some("rotate-var-log-app-log")),
+            ("TODO", Some("todo")),
+            (&"x".repeat(40), Some(&*"x".repeat(32))),
+            ("---", None),
+            ("the", None),
+            ("日本語", None),
+        ];
+        for (comment, name) in cases {
+            assert_eq!(comment_name(comment).as_deref(), name, "{comment}");
+            if let Some(name) = name {
+                assert!(crate::taskfile::valid_name(name), "{name}");
+            }
+        }
+        let mut taken: HashSet<String> = ["nightly-backup".to_string()].into();
+        let j = Job {
+            description: Some("Nightly backup.".into()),
+            command: "tar czf x".into(),
+            ..Job::default()
+        };
+        assert_eq!(unique_name(&j, &mut taken), "nightly-backup-2");
+        let j = Job {
+            description: Some("...".into()),
+            command: "tar czf x".into(),
+            ..Job::default()
+        };
+        assert_eq!(unique_name(&j, &mut taken), "tar");
+    }
 
     #[test]
     fn names_come_from_the_program() {

@@ -49,6 +49,9 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
     /// `--system` lines for another user: reported, not imported.
     pub skipped: Vec<Problem>,
+    /// Jobs imported as cron runs them that probably do not do what their
+    /// author meant (a `%` in `date +%Y`): reported, imported.
+    pub warnings: Vec<Problem>,
 }
 
 enum ZoneState {
@@ -151,6 +154,17 @@ pub fn parse(text: &str, system_user: Option<&str>) -> Parsed {
                 continue;
             }
         };
+        if let Some(fixed) = &fields.percent_fix {
+            let raw = line.trim_end_matches(is_space);
+            let fixed = format!("{}{fixed}", &raw[..raw.len() - fields.raw.len()]);
+            let input = fields.stdin.as_deref().unwrap_or_default();
+            parsed.warnings.push(problem(format!(
+                "the unescaped `%` ends the command, as in cron: it runs `{}` with {input:?} \
+                 on its standard input\n  | {raw}\n  help: imported as cron runs it; if the \
+                 `%` belongs to the command, write `\\%`: {fixed}",
+                fields.command
+            )));
+        }
         let (description, name_hint) = describe(&above);
         parsed.jobs.push(Job {
             line: number,
@@ -269,6 +283,12 @@ struct Fields {
     user: Option<String>,
     command: String,
     stdin: Option<String>,
+    /// The text after the schedule (and user), as written.
+    raw: String,
+    /// That text with every unescaped `%` written `\%`, when one of them
+    /// looks like a format directive (`date +%Y`) rather than the start of
+    /// standard input.
+    percent_fix: Option<String>,
 }
 
 /// Splits off the first blank-separated word.
@@ -332,12 +352,55 @@ fn job_fields(line: &str, system: bool) -> Result<Fields, String> {
     if command.trim().is_empty() {
         return Err("the command before `%` is empty".into());
     }
+    let raw = raw.trim_end_matches(is_space);
     Ok(Fields {
         schedule,
         user,
         command,
         stdin,
+        raw: raw.to_string(),
+        percent_fix: formats_percent(raw).then(|| escape_percent(raw)),
     })
+}
+
+/// Whether an unescaped `%` in a job's text looks like a format directive
+/// of date(1) or printf(1) (`%Y-`, `%d`, `%s\n`: one letter not followed by
+/// another), which cron would take for the start of standard input or a
+/// newline in it, rather than text for the command's input (`%Dear boss`).
+fn formats_percent(raw: &str) -> bool {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut escaped = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '%'
+            && chars.get(i + 1).is_some_and(char::is_ascii_alphabetic)
+            && !chars.get(i + 2).is_some_and(char::is_ascii_alphabetic)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// `raw` with every `%` that cron would act on written `\%`, which cron
+/// reads as a literal `%` (the fix for [`formats_percent`]).
+fn escape_percent(raw: &str) -> String {
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in raw.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '%' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// crontab(5)'s `%`, exactly as cron's `do_command` does it: in the command
@@ -612,6 +675,41 @@ mod tests {
             let (c, s) = split_percent(raw);
             assert_eq!((c.as_str(), s.as_deref()), (*command, *stdin), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn a_percent_that_looks_like_a_format_is_warned_about() {
+        let parsed = parse(
+            "0 0 * * * date +%Y-%m-%d > /tmp/today\n\
+             @daily printf '%s\\n' x\n\
+             @daily mail -s hi me%Dear boss,%%100\\% done\n\
+             @daily date +\\%Y\n\
+             @daily wc -l%\n",
+            None,
+        );
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert_eq!(parsed.jobs.len(), 5);
+        let lines: Vec<usize> = parsed.warnings.iter().map(|w| w.line).collect();
+        assert_eq!(lines, [1, 2], "{:#?}", parsed.warnings);
+        assert_eq!(
+            parsed.warnings[0].message,
+            "the unescaped `%` ends the command, as in cron: it runs `date +` with \
+             \"Y-\\nm-\\nd > /tmp/today\" on its standard input\n  \
+             | 0 0 * * * date +%Y-%m-%d > /tmp/today\n  \
+             help: imported as cron runs it; if the `%` belongs to the command, write `\\%`: \
+             0 0 * * * date +\\%Y-\\%m-\\%d > /tmp/today"
+        );
+        assert!(
+            parsed.warnings[1]
+                .message
+                .ends_with("write `\\%`: @daily printf '\\%s\\n' x"),
+            "{}",
+            parsed.warnings[1].message
+        );
+        // The fix reads back as the command meant.
+        let fixed = parse("0 0 * * * date +\\%Y-\\%m-\\%d > /tmp/today\n", None);
+        assert_eq!(fixed.jobs[0].command, "date +%Y-%m-%d > /tmp/today");
+        assert!(fixed.warnings.is_empty());
     }
 
     #[test]
