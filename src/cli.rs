@@ -69,10 +69,12 @@ pub enum Command {
     ///
     /// The command comes after `--`. One argument is run by the shell
     /// (`-- 'pg_dump db | gzip > db.gz'`); several are run as they are,
-    /// without a shell (`-- restic backup /home`). Comments and formatting
-    /// elsewhere in the file are kept byte for byte. A schedule that can
-    /// only fire in the past (`0 0 9 1 1 ? 2020`) is refused, naming the
-    /// last instant it had.
+    /// without a shell (`-- restic backup /home`). Quote the schedule: its
+    /// fields are one argument. A command without `--`, an unquoted
+    /// schedule or a value starting with `-` is refused (exit 2) with a tip
+    /// that shows what to write. A schedule that can only fire in the past
+    /// (`0 0 9 1 1 ? 2020`) is refused, naming the last instant it had.
+    /// Comments and formatting elsewhere in the file are kept byte for byte.
     ///
     /// Example:
     ///

@@ -31,6 +31,7 @@ pub mod service;
 pub mod stats;
 pub mod taskfile;
 pub mod units;
+mod usage;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -44,9 +45,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if let Some(code) = complete_request(&args) {
         return ExitCode::from(code);
     }
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(mut e) => {
+            usage::explain(&mut e, &args);
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }

@@ -247,6 +247,61 @@ fn invalid_values_change_nothing() {
 }
 
 #[test]
+fn argument_mistakes_say_what_to_write() {
+    let env = env_with(TASKS);
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["add", "t", "--schedule", "@daily", "echo", "hi"],
+            "tip: put the command after `--`: kron add t --schedule @daily -- echo hi",
+        ),
+        (
+            &[
+                "add",
+                "t",
+                "--schedule",
+                "0",
+                "9",
+                "*",
+                "*",
+                "*",
+                "--",
+                "true",
+            ],
+            "tip: quote the schedule, whose fields are one argument: --schedule '0 9 * * *'",
+        ),
+        (
+            &[
+                "add",
+                "t",
+                "--schedule",
+                "@daily",
+                "--retry",
+                "-1",
+                "--",
+                "true",
+            ],
+            "tip: --retry takes how many times to retry a failed run: 0 or more, not `-1`",
+        ),
+        (
+            &["add", "t", "--schedule", "@daily"],
+            "tip: put the command after `--`: kron add NAME --schedule EXPR -- COMMAND",
+        ),
+    ];
+    for (args, tip) in cases {
+        let out = env.kron(args).output();
+        out.code(2);
+        let stderr = out.stderr();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(tip), "{args:?}: {stderr}");
+        // Never clap's tip to write `-- -1`, which makes `-1` the command.
+        assert!(!stderr.contains("use '--"), "{args:?}: {stderr}");
+        assert!(stderr.contains("Usage: kron add"), "{args:?}: {stderr}");
+        assert!(out.stdout().is_empty());
+    }
+    assert_eq!(env.read_task_file().unwrap(), TASKS);
+}
+
+#[test]
 fn an_invalid_file_is_not_changed_unless_the_change_repairs_it() {
     let broken = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimout = \"1m\"\n\n\
                   [tasks.c]\nschedule = \"@daily\"\ncommand = \"true\"\n";
