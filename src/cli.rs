@@ -203,7 +203,9 @@ pub enum Command {
     /// Each attempt is framed by a `==> kron run ID attempt N/M ...` header
     /// and a `<== kron run ID attempt N/M exit 0 after 2s` footer. The log
     /// lives in $XDG_STATE_HOME/kron/logs/NAME.log (older output in
-    /// NAME.log.1, .2, ...). Without NAME, every task's logs are shown as
+    /// NAME.log.1, .2, ...). The log of a task removed from the task file
+    /// is still shown, with a note on stderr; a name no task has and no log
+    /// is an error (exit 2) that names the closest task. Without NAME, every task's logs are shown as
     /// one stream, each line prefixed with its task: attempts in the order
     /// they started (output lines carry no time of their own, so attempts
     /// that overlapped come one after the other), then, with -f, lines as
@@ -221,6 +223,11 @@ pub enum Command {
     Logs(LogsArgs),
 
     /// Show past runs, newest first.
+    ///
+    /// The history of a task removed from the task file is still shown,
+    /// with a note on stderr; a name no task has and no history is an
+    /// error (exit 2) that names the closest task: "no task named `goo`;
+    /// did you mean `good`?", as from every verb that takes a task name.
     ///
     /// Examples:
     ///
@@ -252,7 +259,8 @@ pub enum Command {
     /// timeout), not skipped or interrupted ones; durations are those of the
     /// same runs (p50 and p95 are nearest-rank). A retry saved a run when
     /// it succeeded after more than one attempt. With NAME, also draws the
-    /// last 20 runs as in `kron history NAME --chart`.
+    /// last 20 runs as in `kron history NAME --chart`; NAME may be a removed
+    /// task that has a history (see `kron history`).
     ///
     /// Examples:
     ///
@@ -267,7 +275,10 @@ pub enum Command {
     ///
     /// By default the command's process group gets SIGTERM, then SIGKILL
     /// after the task's kill_grace. Retries of that run stop, and the run
-    /// is recorded as interrupted.
+    /// is recorded as interrupted. A task that is not running is a failure
+    /// (exit 1); a name no task has is an error (exit 2) that names the
+    /// closest task, unless a run of that name (a removed task's) still
+    /// runs.
     Kill(KillArgs),
 
     /// Run, start, stop or ask about the daemon that runs the tasks.

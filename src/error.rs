@@ -26,8 +26,15 @@ pub enum Error {
     Load(#[from] LoadError),
     #[error(transparent)]
     Install(InstallError),
-    #[error("no task named `{name}` in {}", file.display())]
-    NoSuchTask { name: String, file: PathBuf },
+    /// A task name no task in the file has: with the closest name when one
+    /// is close enough to be a typo, else with the file (perhaps the wrong
+    /// one).
+    #[error("{}", no_such_task(name, file, suggestion.as_deref()))]
+    NoSuchTask {
+        name: String,
+        file: PathBuf,
+        suggestion: Option<String>,
+    },
     /// Input kron cannot accept, already explained in the message.
     #[error("{0}")]
     Invalid(String),
@@ -55,6 +62,34 @@ pub enum Error {
     Ipc(#[from] crate::ipc::IpcError),
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
+}
+
+/// `no task named `goo`; did you mean `good`?`, else `no task named `goo`
+/// in FILE`: the one message for a name no task has, whichever verb.
+fn no_such_task(name: &str, file: &std::path::Path, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("no task named `{name}`; did you mean `{s}`?"),
+        None => format!(
+            "no task named `{name}` in {} (`kron list` shows the tasks)",
+            file.display()
+        ),
+    }
+}
+
+impl Error {
+    /// [`Error::NoSuchTask`] for `name`, suggesting the closest of `names`.
+    pub fn no_such_task<'a>(
+        name: &str,
+        file: &std::path::Path,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Error {
+        let names: Vec<&str> = names.into_iter().collect();
+        Error::NoSuchTask {
+            name: name.into(),
+            file: file.into(),
+            suggestion: crate::diag::suggest(name, &names).map(String::from),
+        }
+    }
 }
 
 /// A change of the task file that cannot be made: the file is invalid as it

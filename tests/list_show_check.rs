@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::util::Env;
+use crate::util::{Env, task};
 
 const TASKS: &str = r#"# my tasks
 [defaults]
@@ -514,4 +514,85 @@ fn issue_11_check_refuses_a_schedule_that_ran_out() {
         .output();
     out.success();
     assert_eq!(out.stdout().trim(), "[]");
+}
+
+/// Every verb that takes a task name answers a name no task has the same
+/// way, exit 2 with the closest name, while what a removed task's runs left
+/// stays reachable.
+#[test]
+fn unknown_names_get_one_answer_from_every_verb() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "{}{}",
+        task("good", "echo good", &dir, ""),
+        task("old", "echo old output", &dir, "")
+    ));
+    env.kron(&["run", "old"]).output().success();
+    env.kron(&["remove", "old"]).output().success();
+    let verbs: [&[&str]; 12] = [
+        &["show", "goo"],
+        &["run", "goo"],
+        &["next", "goo"],
+        &["logs", "goo"],
+        &["history", "goo"],
+        &["stats", "goo"],
+        &["kill", "goo"],
+        &["remove", "goo"],
+        &["pause", "goo"],
+        &["resume", "goo"],
+        &["history", "goo", "--json"],
+        &["logs", "goo", "-f"],
+    ];
+    for args in verbs {
+        let out = env.kron(args).output();
+        out.code(2);
+        assert_eq!(out.stdout(), "", "{args:?}");
+        let stderr = out.stderr();
+        assert!(
+            stderr.starts_with("kron: no task named `goo`; did you mean `good`?"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Without a close name, the message names the file.
+    let out = env.kron(&["history", "zzzzzz"]).output();
+    out.code(2);
+    assert!(
+        out.stderr().contains(&format!(
+            "no task named `zzzzzz` in {}",
+            env.task_file().display()
+        )),
+        "{}",
+        out.stderr()
+    );
+    // A removed task's history, stats and log are still shown, saying so.
+    let removed = format!(
+        "kron: task `old` was removed from {}",
+        env.task_file().display()
+    );
+    for (args, shown) in [
+        (&["history", "old"][..], "manual   success"),
+        (&["stats", "old"][..], "old: 1 run(s) since"),
+        (&["logs", "old"][..], "old output"),
+    ] {
+        let out = env.kron(args).output();
+        out.success();
+        assert!(out.stdout().contains(shown), "{args:?}: {}", out.stdout());
+        assert!(
+            out.stderr().starts_with(&removed),
+            "{args:?}: {}",
+            out.stderr()
+        );
+    }
+    // A known task with nothing to show keeps its own answer.
+    let out = env.kron(&["kill", "good"]).output();
+    out.code(1);
+    assert!(
+        out.stderr().contains("`good` is not running"),
+        "{}",
+        out.stderr()
+    );
+    let out = env.kron(&["history", "good"]).output();
+    out.success();
+    assert_eq!(out.stdout(), "no runs recorded\n");
 }

@@ -103,11 +103,12 @@ fn stats_of_a_crafted_history() {
     ] {
         assert!(text.contains(line), "no {line:?} in:\n{text}");
     }
-    env.kron(&["stats", "nothing"]).output().success();
-    assert_eq!(
-        env.kron(&["stats", "nothing"]).output().stdout(),
-        "nothing: no runs recorded\n"
-    );
+    // A task that has not run yet has no runs; a name no task has is an error.
+    env.write_task_file("[tasks.nothing]\nschedule = \"@daily\"\ncommand = \"true\"\n");
+    let out = env.kron(&["stats", "nothing"]).output();
+    out.success();
+    assert_eq!(out.stdout(), "nothing: no runs recorded\n");
+    env.kron(&["stats", "nothin"]).output().code(2);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::units::{INSTANT_FORMS, format_duration, parse_duration, parse_instant
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let names = super::history_names(&dir, args.name.as_deref())?;
+    let names = super::history_names(ctx, args.name.as_deref())?;
     let mut records = Vec::new();
     for name in &names {
         let found = super::read_history(&dir, name)?;

@@ -34,6 +34,9 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<(), Error> {
         .into_iter()
         .filter(|r| r.task == args.name)
         .collect();
+    super::named(ctx, &args.name, "runs in progress", || {
+        !runs.is_empty() || !orphans.is_empty()
+    })?;
     if runs.is_empty() && orphans.is_empty() {
         return Err(Error::Failed(format!("`{}` is not running", args.name)));
     }

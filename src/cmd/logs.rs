@@ -62,6 +62,8 @@ fn one(
         )));
     }
     let dir = ctx.paths.logs_dir();
+    // A name no task has and no log: one answer, as every verb gives.
+    super::named(ctx, name, "run log", || !read::files(&dir, name).is_empty())?;
     if since.is_some() {
         let names = [name.to_string()];
         let mut lines = Lines::new(args.lines, out, None);

@@ -148,17 +148,113 @@ pub(crate) fn read_history(
     Ok(records)
 }
 
-/// The tasks whose history a verb reads: the one named, else every task
-/// that has a history.
-pub(crate) fn history_names(
-    dir: &std::path::Path,
-    name: Option<&str>,
-) -> Result<Vec<String>, Error> {
+/// The tasks whose history a verb reads: the one named (see [`named`]),
+/// else every task that has a history.
+pub(crate) fn history_names(ctx: &Ctx, name: Option<&str>) -> Result<Vec<String>, Error> {
+    let dir = ctx.paths.history_dir();
     match name {
-        Some(name) if !taskfile::valid_name(name) => Err(Error::Invalid(format!(
-            "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
-        ))),
-        Some(name) => Ok(vec![name.to_string()]),
-        None => Ok(crate::history::tasks(dir)),
+        Some(name) => {
+            named(ctx, name, "history", || {
+                crate::history::path(&dir, name).exists()
+            })?;
+            Ok(vec![name.to_string()])
+        }
+        None => Ok(crate::history::tasks(&dir)),
     }
+}
+
+/// The refusal of a change that names tasks the file does not have
+/// (`kron remove`, `pause`, `resume`): the rule of [`Error::NoSuchTask`]
+/// for one name, every name with its closest one for several, and what
+/// was not done (`consequence`). Exit status 2.
+pub(crate) fn unknown_names(
+    unknown: &[String],
+    names: &[&str],
+    file: &std::path::Path,
+    consequence: &str,
+) -> Error {
+    let suggestion = |n: &str| crate::diag::suggest(n, names);
+    let message = match unknown {
+        [one] => match suggestion(one) {
+            Some(s) => format!("no task named `{one}`; did you mean `{s}`? ({consequence})"),
+            None => format!("no task named `{one}` in {}; {consequence}", file.display()),
+        },
+        several => {
+            let listed: Vec<String> = several
+                .iter()
+                .map(|n| match suggestion(n) {
+                    Some(s) => format!("`{n}` (did you mean `{s}`?)"),
+                    None => format!("`{n}`"),
+                })
+                .collect();
+            format!(
+                "no task named {} in {}; {consequence}",
+                listed.join(", "),
+                file.display()
+            )
+        }
+    };
+    Error::Install(crate::taskfile::install::InstallError::Refused(message))
+}
+
+/// [`Error::NoSuchTask`] for `name` in `file`, with the closest task name.
+pub(crate) fn unknown(file: &TaskFile, name: &str) -> Error {
+    Error::no_such_task(name, &file.path, file.tasks.iter().map(|t| t.name.as_str()))
+}
+
+/// What a task name given to a verb that reads what runs leave (history,
+/// run logs, runs in progress) names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// A task of the task file (or the file cannot be read to tell).
+    Task,
+    /// No task of the task file, but something its runs left remains.
+    Removed,
+}
+
+/// The one rule for a task name given to `history`, `stats`, `logs` and
+/// `kill`, as for the verbs that load the task: a name no task has is
+/// [`Error::NoSuchTask`] (exit 2, with the closest name), unless its runs
+/// left something (`remains`: its history, its logs, a run still going),
+/// which the verb then shows, saying on stderr that the task was removed
+/// (`what` is what it shows). The task file is read for names only, with
+/// `toml_edit`, so a file with an invalid value still names its tasks.
+pub(crate) fn named(
+    ctx: &Ctx,
+    name: &str,
+    what: &str,
+    remains: impl FnOnce() -> bool,
+) -> Result<Named, Error> {
+    if !taskfile::valid_name(name) {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a task name (1-64 of a-z, 0-9, _ and -)"
+        )));
+    }
+    let path = &ctx.paths.task_file;
+    let names = match std::fs::read_to_string(path) {
+        Ok(text) => match text.parse::<toml_edit::DocumentMut>() {
+            Ok(_) => Some(crate::complete::names_in(&text)),
+            Err(_) => None,
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Vec::new()),
+        Err(_) => None,
+    };
+    let Some(names) = names else {
+        return Ok(Named::Task);
+    };
+    if names.iter().any(|(n, _)| n == name) {
+        return Ok(Named::Task);
+    }
+    if remains() {
+        eprintln!(
+            "kron: task `{name}` was removed from {}; showing its {what}",
+            path.display()
+        );
+        return Ok(Named::Removed);
+    }
+    Err(Error::no_such_task(
+        name,
+        path,
+        names.iter().map(|(n, _)| n.as_str()),
+    ))
 }

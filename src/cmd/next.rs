@@ -29,10 +29,7 @@ pub fn run(ctx: &Ctx, args: &NextArgs) -> Result<(), Error> {
                 ));
             }
             let file = ctx.load_tasks()?;
-            let task = file.task(name).ok_or_else(|| Error::NoSuchTask {
-                name: name.clone(),
-                file: file.path.clone(),
-            })?;
+            let task = file.task(name).ok_or_else(|| super::unknown(&file, name))?;
             task.schedule.clone()
         }
         (None, None) => unreachable!("clap requires TASK or --expr"),

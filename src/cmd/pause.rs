@@ -10,7 +10,7 @@ use std::path::Path;
 use super::{Ctx, out};
 use crate::cli::PauseArgs;
 use crate::error::Error;
-use crate::taskfile::install::{self, InstallError};
+use crate::taskfile::install;
 use crate::taskfile::{self, TaskFile, edit};
 
 pub fn pause(ctx: &Ctx, args: &PauseArgs) -> Result<(), Error> {
@@ -66,14 +66,16 @@ fn names(file: &TaskFile, args: &PauseArgs, path: &Path) -> Result<Vec<String>, 
     let unknown: Vec<String> = names
         .iter()
         .filter(|n| file.task(n).is_none())
-        .map(|n| format!("`{n}`"))
+        .cloned()
         .collect();
     if !unknown.is_empty() {
-        return Err(Error::Install(InstallError::Refused(format!(
-            "no task named {} in {}; nothing was changed",
-            unknown.join(", "),
-            path.display()
-        ))));
+        let known: Vec<&str> = file.tasks.iter().map(|t| t.name.as_str()).collect();
+        return Err(super::unknown_names(
+            &unknown,
+            &known,
+            path,
+            "nothing was changed",
+        ));
     }
     Ok(names)
 }

@@ -23,8 +23,15 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> Result<(), Error> {
     }
     let path = &ctx.paths.task_file;
     install::update(path, |old| {
-        let text =
-            edit::remove(old.unwrap_or_default(), path, &names).map_err(|e| refused(e, path))?;
+        let old = old.unwrap_or_default();
+        let text = edit::remove(old, path, &names).map_err(|e| match e {
+            EditError::Unknown(unknown) => {
+                let known = crate::complete::names_in(old);
+                let known: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
+                super::unknown_names(&unknown, &known, path, "nothing was removed")
+            }
+            other => refused(other, path),
+        })?;
         Ok::<_, Error>((text, ()))
     })?;
     super::daemon::ensure_running(ctx);

@@ -18,10 +18,9 @@ use crate::units::{format_duration, format_size};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
-    let task = file.task(&args.name).ok_or_else(|| Error::NoSuchTask {
-        name: args.name.clone(),
-        file: file.path.clone(),
-    })?;
+    let task = file
+        .task(&args.name)
+        .ok_or_else(|| super::unknown(&file, &args.name))?;
     if args.dry_run {
         return dry_run(ctx, task);
     }

@@ -30,10 +30,9 @@ struct Shown<'a> {
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
-    let task = file.task(&args.name).ok_or_else(|| Error::NoSuchTask {
-        name: args.name.clone(),
-        file: file.path.clone(),
-    })?;
+    let task = file
+        .task(&args.name)
+        .ok_or_else(|| super::unknown(&file, &args.name))?;
     let now = Timestamp::now();
     let zone = &task.settings.timezone;
     let next: Vec<Timestamp> = task.schedule.upcoming(now).take(NEXT_RUNS).collect();

@@ -17,8 +17,7 @@ use crate::stats::{self, RunRef, TaskStats};
 const CHART_RUNS: usize = 20;
 
 pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
-    let dir = ctx.paths.history_dir();
-    let names = super::history_names(&dir, args.name.as_deref())?;
+    let names = super::history_names(ctx, args.name.as_deref())?;
     let mut all = Vec::new();
     for name in &names {
         let records = read(ctx, name)?;

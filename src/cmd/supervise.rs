@@ -140,8 +140,5 @@ fn ended(task: &str) {
 }
 
 fn find<'a>(file: &'a TaskFile, name: &str) -> Result<&'a Task, Error> {
-    file.task(name).ok_or_else(|| Error::NoSuchTask {
-        name: name.into(),
-        file: file.path.clone(),
-    })
+    file.task(name).ok_or_else(|| super::unknown(file, name))
 }

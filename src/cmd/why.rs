@@ -34,10 +34,9 @@ struct Answer {
 
 pub fn run(ctx: &Ctx, args: &WhyArgs) -> Result<(), Error> {
     let file = ctx.load_tasks()?;
-    let task = file.task(&args.name).ok_or_else(|| Error::NoSuchTask {
-        name: args.name.clone(),
-        file: file.path.clone(),
-    })?;
+    let task = file
+        .task(&args.name)
+        .ok_or_else(|| super::unknown(&file, &args.name))?;
     let now = Timestamp::now();
     let around = match &args.at {
         Some(text) => super::history::parse_since(text)?,
