@@ -73,7 +73,9 @@ pub enum Command {
     /// fields are one argument. A command without `--`, an unquoted
     /// schedule or a value starting with `-` is refused (exit 2) with a tip
     /// that shows what to write. A schedule that can only fire in the past
-    /// (`0 0 9 1 1 ? 2020`) is refused, naming the last instant it had.
+    /// (`0 0 9 1 1 ? 2020`) is refused, naming the last instant it had. A
+    /// workdir that does not exist or a program not found on the task's
+    /// PATH is warned about, not refused: it may be there by the first run.
     /// Comments and formatting elsewhere in the file are kept byte for byte.
     ///
     /// Example:
@@ -112,8 +114,11 @@ pub enum Command {
     /// Reports every error at once, each with file, line, column and key.
     /// A schedule that can only fire in the past (a year field that ran
     /// out) is an error here, naming its last instant, as in add and import.
-    /// Warnings, such as a zone not in its IANA spelling, go to stderr.
-    /// Exits 0 when the file is valid, 2 when it is not.
+    /// Exits 0 when the file is valid, 2 when it is not. Warnings go to
+    /// stderr without failing: a zone not in its IANA spelling, and what
+    /// would make every run of a task fail (exit 127): a workdir that does
+    /// not exist, a program not found on the task's PATH (`kron add` and
+    /// `kron doctor` warn too).
     Check(CheckArgs),
 
     /// Convert a crontab into tasks and add them to the task file.
@@ -312,7 +317,8 @@ pub enum Command {
     /// Check the setup and say how to fix what is wrong.
     ///
     /// Checks that the task file exists, is yours, is not writable by
-    /// others, and is valid; that every time zone it names is known and
+    /// others, and is valid; that each task's workdir and programs are
+    /// there (a warning, as from `kron check`); that every time zone it names is known and
     /// the system's zone can be found; that the daemon runs and answers;
     /// that it starts at login (`kron daemon install`: the systemd unit,
     /// or where no systemd runs the autostart entry or a login-profile

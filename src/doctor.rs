@@ -80,11 +80,12 @@ pub fn run(setup: &Setup) -> Vec<Check> {
         Some(Ok(file)) => !file.tasks.is_empty(),
         Some(Err(_)) => true,
     };
-    let mut checks = vec![
-        task_file(path, loaded.as_ref()),
-        directories(setup.paths),
-        history(setup.paths),
-    ];
+    let file = loaded.as_ref().and_then(|l| l.as_ref().ok());
+    let mut checks = vec![task_file(path, loaded.as_ref())];
+    if let Some(file) = file {
+        checks.push(commands(file));
+    }
+    checks.extend([directories(setup.paths), history(setup.paths)]);
     checks.push(zones(doc.as_ref()));
     checks.push(system_zone(doc.as_ref()));
     checks.push(daemon(setup.paths, has_tasks));
@@ -92,7 +93,6 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     if Manager::current() == Manager::Systemd {
         checks.push(linger(service::lingering()));
     }
-    let file = loaded.as_ref().and_then(|l| l.as_ref().ok());
     if let Some(c) = sendmail(file, doc.as_ref()) {
         checks.push(c);
     }
@@ -134,6 +134,29 @@ fn task_file(path: &Path, loaded: Option<&Result<TaskFile, LoadError>>) -> Check
         Err(e @ LoadError::Read { .. }) => check(WHAT, Status::Fail, e.to_string())
             .fix(format!("chmod 600 {shown}, or check its directory")),
     }
+}
+
+/// What will make runs fail although the file is valid: a workdir that is
+/// not there, a program not on the task's PATH (`runner::preflight`).
+/// Warnings: a directory may be mounted, a program installed, in time.
+fn commands(file: &TaskFile) -> Check {
+    const WHAT: &str = "commands";
+    let problems: Vec<String> = file
+        .tasks
+        .iter()
+        .flat_map(crate::runner::preflight::warnings)
+        .collect();
+    if problems.is_empty() {
+        return check(
+            WHAT,
+            Status::Ok,
+            "every task's workdir and programs are there",
+        );
+    }
+    check(WHAT, Status::Warn, problems.join("; ")).fix(
+        "create the directory or install the program before the task runs, or change the \
+         task (kron edit)",
+    )
 }
 
 /// kron's directories are its own ([`Paths::check`], which every other verb

@@ -302,6 +302,103 @@ fn argument_mistakes_say_what_to_write() {
 }
 
 #[test]
+fn a_missing_workdir_or_program_is_warned_about_not_refused() {
+    let env = Env::new();
+    let gone = env.path().join("not-mounted");
+    let gone = gone.to_str().unwrap();
+    let out = env
+        .kron(&[
+            "add",
+            "backup",
+            "--schedule",
+            "@daily",
+            "--workdir",
+            gone,
+            "--",
+            "resticc",
+            "backup",
+        ])
+        .output();
+    out.success();
+    assert!(
+        out.stdout().starts_with("added backup: next run "),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "kron: warning: backup: workdir {gone} does not exist: its runs fail (exit 127) \
+             until it does\n\
+             kron: warning: backup: `resticc` is not found on the task's PATH \
+             (/usr/local/bin:/usr/bin:/bin): its runs fail (exit 127) until it is there \
+             (give its full path, or set env.PATH)\n"
+        )
+    );
+    // A shell command: each program it starts, not the builtins.
+    let out = env
+        .kron(&[
+            "add",
+            "dump",
+            "--schedule",
+            "@daily",
+            "--",
+            "pg_dumpp db | gzip > db.gz; echo ok",
+        ])
+        .output();
+    out.success();
+    assert!(
+        out.stderr()
+            .contains("dump: `pg_dumpp` is not found on the task's PATH")
+            && !out.stderr().contains("gzip")
+            && !out.stderr().contains("echo"),
+        "{}",
+        out.stderr()
+    );
+    let clean = env
+        .kron(&["add", "fine", "--schedule", "@daily", "--", "gzip -t x.gz"])
+        .output();
+    clean.success();
+    assert_eq!(clean.stderr(), "");
+
+    // kron check says the same, and the file is still valid.
+    let out = env.kron(&["check"]).output();
+    out.success();
+    assert!(
+        out.stdout().ends_with(": ok, 3 task(s)\n"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(out.stderr().lines().count(), 3, "{}", out.stderr());
+    assert!(out.stderr().contains("backup: workdir"), "{}", out.stderr());
+    let out = env.kron(&["check", "--json"]).output();
+    out.success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["warnings"].as_array().unwrap().len(), 3, "{json}");
+
+    // kron doctor warns (exit 0 if nothing fails).
+    let out = env.kron(&["doctor", "--json"]).output();
+    let checks: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let commands = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "commands")
+        .unwrap_or_else(|| panic!("{checks}"));
+    assert_eq!(commands["status"], "warn");
+    let detail = commands["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("backup: workdir") && detail.contains("`pg_dumpp`"),
+        "{detail}"
+    );
+    // Once the directory is there, only the program is missing.
+    std::fs::create_dir(gone).unwrap();
+    let out = env.kron(&["check"]).output();
+    assert!(!out.stderr().contains("workdir"), "{}", out.stderr());
+}
+
+#[test]
 fn an_invalid_file_is_not_changed_unless_the_change_repairs_it() {
     let broken = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ntimout = \"1m\"\n\n\
                   [tasks.c]\nschedule = \"@daily\"\ncommand = \"true\"\n";
@@ -447,10 +544,11 @@ fn issue_11_zones_are_stored_in_their_iana_spelling() {
     let text = env.read_task_file().unwrap();
     assert!(text.contains("timezone = \"America/New_York\""), "{text}");
     assert!(!text.contains("new_YORK"), "{text}");
-    // What the file says is what kron checks: no warning for either.
+    // What the file says is what kron checks: no zone warning for either
+    // (only that the program `backup` is not on this PATH).
     let out = env.kron(&["check"]).output();
     out.success();
-    assert_eq!(out.stderr(), "");
+    assert!(!out.stderr().contains("spelled"), "{}", out.stderr());
 }
 
 /// Issue 11, bug 5: a schedule that can only fire in the past was added

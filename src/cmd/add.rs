@@ -14,7 +14,7 @@ use crate::output;
 use crate::schedule::Zone;
 use crate::taskfile::edit::{self, Added, EditError, NewTask};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::{self, TaskCommand, valid_name};
+use crate::taskfile::{self, Task, TaskCommand, valid_name};
 
 pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
     if !valid_name(&args.name) {
@@ -46,8 +46,17 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
         Added::New => "added",
         Added::Replaced => "replaced",
     };
+    let file = taskfile::parse(&text, path).ok();
+    let task = file.as_ref().and_then(|f| f.task(&args.name));
     let mut stdout = std::io::stdout().lock();
-    out!(stdout, "{verb} {}", summary(&text, path, &args.name))
+    out!(
+        stdout,
+        "{verb} {}",
+        task.map_or_else(|| args.name.clone(), summary)
+    )?;
+    drop(stdout);
+    super::check::warn(task.into_iter());
+    Ok(())
 }
 
 /// The task as the file will hold it. A single command argument is a shell
@@ -127,13 +136,8 @@ fn absolute_workdir(cwd: &Path, dir: &str) -> std::path::PathBuf {
 }
 
 /// `backup: next run Sun 2026-03-08 03:00:00 -04:00 (in 3h 12m)`.
-fn summary(text: &str, path: &Path, name: &str) -> String {
-    let Some(task) = taskfile::parse(text, path)
-        .ok()
-        .and_then(|file| file.tasks.into_iter().find(|t| t.name == name))
-    else {
-        return name.to_string();
-    };
+pub(super) fn summary(task: &Task) -> String {
+    let name = &task.name;
     let paused = if task.settings.paused {
         " (paused)"
     } else {

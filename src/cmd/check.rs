@@ -1,4 +1,9 @@
-//! `kron check [FILE] [--json]`: validate without installing.
+//! `kron check [FILE] [--json]`: validate without installing. A valid file
+//! is still refused when a schedule can only fire in the past
+//! (`TaskFile::ended`). Warnings go to stderr, exit 0: what is valid but
+//! should be written otherwise (a zone not in its IANA spelling), and what
+//! will make runs fail although the file is valid (a missing workdir, a
+//! program not on the task's PATH: `runner::preflight`).
 
 use std::io::Write;
 
@@ -6,7 +11,8 @@ use super::{Ctx, out};
 use crate::cli::CheckArgs;
 use crate::diag::Diagnostic;
 use crate::error::Error;
-use crate::taskfile::{self, load::LoadError};
+use crate::runner::preflight;
+use crate::taskfile::{self, Task, load::LoadError};
 
 #[derive(serde::Serialize)]
 struct Checked<'a> {
@@ -14,19 +20,31 @@ struct Checked<'a> {
     valid: bool,
     tasks: usize,
     diagnostics: &'a [Diagnostic],
-    /// What is valid but should be written otherwise (exit 0).
-    warnings: &'a [Diagnostic],
+    /// The warnings: diagnostics (file, line, column, key path, message),
+    /// then what will make runs fail (a message each).
+    warnings: Vec<serde_json::Value>,
 }
 
-/// A valid file is still refused when a schedule can only fire in the
-/// past (`TaskFile::ended`); its warnings go to stderr, exit 0.
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
     let path = args.path.as_ref().unwrap_or(&ctx.paths.task_file);
     let loaded = taskfile::load(path);
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let (tasks, diagnostics, warnings) = match loaded {
-            Ok(file) => (file.tasks.len(), file.ended, file.warnings),
+            Ok(file) => {
+                let mut warnings: Vec<serde_json::Value> = file
+                    .warnings
+                    .iter()
+                    .map(|d| serde_json::to_value(d).expect("diagnostics serialize"))
+                    .collect();
+                warnings.extend(
+                    file.tasks
+                        .iter()
+                        .flat_map(preflight::warnings)
+                        .map(|message| serde_json::json!({ "message": message })),
+                );
+                (file.tasks.len(), file.ended, warnings)
+            }
             Err(LoadError::Invalid { diagnostics, .. }) => (0, diagnostics, Vec::new()),
             // Unreadable or insecure: no diagnostics to give, the usual message.
             Err(e) => return Err(e.into()),
@@ -36,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
             valid: diagnostics.is_empty(),
             tasks,
             diagnostics: &diagnostics,
-            warnings: &warnings,
+            warnings,
         };
         out!(
             stdout,
@@ -67,5 +85,19 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
         "{}: ok, {} task(s)",
         path.display(),
         file.tasks.len()
-    )
+    )?;
+    drop(stdout);
+    warn(file.tasks.iter());
+    Ok(())
+}
+
+/// Says on stderr what will make the tasks' runs fail although they are
+/// valid (a missing workdir, a program not found): warnings, never a
+/// refusal, since either may be there by the first run.
+pub(super) fn warn<'a>(tasks: impl Iterator<Item = &'a Task>) {
+    for task in tasks {
+        for warning in preflight::warnings(task) {
+            eprintln!("kron: warning: {warning}");
+        }
+    }
 }

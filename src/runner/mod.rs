@@ -37,6 +37,7 @@ pub mod launch;
 pub mod notify;
 mod outcome;
 mod overlap;
+pub mod preflight;
 pub mod recover;
 pub mod retry;
 pub mod running;

@@ -172,7 +172,7 @@ pub fn spawn(
 
 /// Where `program` is, searched on `path` (the command's own `PATH`, as
 /// execvp(3) would, relative entries in `workdir`) unless it has a `/`.
-fn resolve(program: &str, path: &str, workdir: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn resolve(program: &str, path: &str, workdir: &Path) -> std::io::Result<PathBuf> {
     use nix::unistd::{AccessFlags, access};
     if program.contains('/') {
         return Ok(PathBuf::from(program));
