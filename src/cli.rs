@@ -83,6 +83,40 @@ pub enum Command {
     ///   kron add backup --schedule '30 2 * * *' --timeout 1h --retry 3 -- restic backup /home
     Add(AddArgs),
 
+    /// Change a task's settings: KEY=VALUE for any key of its table.
+    ///
+    /// KEY is a task-file key (see kron-tasks(5)), dotted for one inside a
+    /// table: retry.attempts, log.keep, env.LANG. VALUE is read as TOML when
+    /// it is a TOML value (3, true, ["restic", "backup"], { attempts = 3 },
+    /// "quoted"), else as text (30s, @daily, pg_dump db); the keys that take
+    /// only text (env.*, description, command, schedule, timezone, shell,
+    /// workdir, stdin, lock, mailto, on_failure, on_success) always read it
+    /// as text (or an array for command), so env.PORT=8080 is "8080". The
+    /// result is checked as `kron add` checks a task: an invalid value
+    /// changes nothing (exit 2) and is reported against its key. A key that
+    /// is there keeps its place and its comments; a new one goes after the
+    /// task's last key; the rest of the file is kept byte for byte.
+    ///
+    /// Examples:
+    ///
+    ///   kron set backup timeout=2h retry.attempts=3
+    ///
+    ///   kron set backup 'command=["restic", "backup", "/home"]' env.RESTIC_REPOSITORY=/mnt/backup
+    Set(SetArgs),
+
+    /// Remove keys from a task's table, so that it takes the value of
+    /// [defaults] or the built-in one (see `kron show`).
+    ///
+    /// KEY is dotted as for `kron set` (retry.attempts, env.LANG); a table
+    /// left empty goes too, as do the comment lines directly above a key.
+    /// A key the task does not set is reported and changes nothing; schedule
+    /// and command cannot be unset.
+    ///
+    /// Example:
+    ///
+    ///   kron unset backup timeout env.LANG
+    Unset(UnsetArgs),
+
     /// Remove tasks from the task file.
     ///
     /// Every NAME must exist, or nothing is removed. A task goes with the
@@ -291,7 +325,8 @@ pub enum Command {
     /// The daemon sleeps until a task is due, the task file changes, a
     /// signal or a request arrives, and starts each run in a supervisor of
     /// its own, so runs outlive it. The verbs that change tasks (edit, add,
-    /// remove, import, pause, resume) start it when it is not running;
+    /// set, unset, remove, import, pause, resume) start it when it is not
+    /// running;
     /// set KRON_NO_AUTOSTART=1 when a service manager such as systemd runs
     /// `kron daemon run` instead.
     #[command(subcommand)]
@@ -584,13 +619,37 @@ pub struct AddArgs {
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 
-    /// Overwrite a task of the same name instead of refusing.
+    /// Change a task of the same name instead of refusing: the keys these
+    /// flags give are set (as by `kron set`), every other key it has is
+    /// kept, and kron names them (`kron unset` removes one).
     #[arg(long)]
     pub replace: bool,
 
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The task to change.
+    #[arg(add = crate::complete::task_candidates())]
+    pub name: String,
+
+    /// The settings: KEY=VALUE, such as timeout=2h or retry.attempts=3.
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub assignments: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsetArgs {
+    /// The task to change.
+    #[arg(add = crate::complete::task_candidates())]
+    pub name: String,
+
+    /// The keys to remove, such as timeout or env.LANG.
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -155,7 +155,7 @@ fn commands(file: &TaskFile) -> Check {
     }
     check(WHAT, Status::Warn, problems.join("; ")).fix(
         "create the directory or install the program before the task runs, or change the \
-         task (kron edit)",
+         task (kron set NAME KEY=VALUE, or kron edit)",
     )
 }
 

@@ -179,15 +179,195 @@ fn an_existing_name_is_refused_unless_replace() {
         "{}",
         out.stdout()
     );
-    // Replaced where it stood; the comments above and on its header stay,
-    // the old body goes, everything else is as it was.
+    // Changed where it stood, value by value: every comment and the
+    // spacing around the values stay, everything else is as it was.
     assert_eq!(
         env.read_task_file().unwrap(),
         TASKS.replace(
             "schedule    = \"30 2 * * *\"\n# inside the task\ncommand = [ \"restic\",\"backup\" ]\n",
-            "schedule = \"@daily\"\ncommand = [\"borg\", \"create\"]\n"
+            "schedule    = \"@daily\"\n# inside the task\ncommand = [\"borg\", \"create\"]\n"
         )
     );
+}
+
+#[test]
+fn replace_keeps_what_it_does_not_set() {
+    let env = env_with(
+        "[tasks.backup]\ndescription = \"nightly\"\nschedule = \"30 2 * * *\"\n\
+         timezone = \"Europe/Berlin\"\ncommand = \"old\"\nenv = { LANG = \"C\", TZ = \"UTC\" }\n\
+         timeout = \"1h\"   # a long one\nmailto = \"me@example.org\"\n",
+    );
+    let out = env
+        .kron(&[
+            "add",
+            "backup",
+            "--replace",
+            "--schedule",
+            "@daily",
+            "--env",
+            "LANG=C.UTF-8",
+            "--",
+            "new",
+        ])
+        .output();
+    out.success();
+    assert_eq!(
+        out.stdout().lines().nth(1),
+        Some(
+            "kept from the old task: description, timezone, env.TZ, timeout, mailto \
+             (`kron unset backup KEY` removes one)"
+        ),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        "[tasks.backup]\ndescription = \"nightly\"\nschedule = \"@daily\"\n\
+         timezone = \"Europe/Berlin\"\ncommand = \"new\"\nenv = { LANG = \"C.UTF-8\", TZ = \"UTC\" }\n\
+         timeout = \"1h\"   # a long one\nmailto = \"me@example.org\"\n"
+    );
+}
+
+#[test]
+fn set_and_unset_change_one_key_and_keep_the_rest() {
+    let env = env_with(TASKS);
+    let out = env
+        .kron(&[
+            "set",
+            "backup",
+            "timeout=2h",
+            "retry.attempts=3",
+            "env.PORT=8080",
+            "paused=true",
+            "description=\"it's mine\"",
+        ])
+        .output();
+    out.success();
+    assert_eq!(
+        out.stdout().lines().take(5).collect::<Vec<_>>(),
+        [
+            "set backup.timeout = \"2h\"",
+            "set backup.retry.attempts = 3",
+            "set backup.env.PORT = \"8080\"",
+            "set backup.paused = true",
+            "set backup.description = \"it's mine\"",
+        ]
+    );
+    assert!(
+        out.stdout()
+            .lines()
+            .nth(5)
+            .unwrap()
+            .starts_with("backup (paused): "),
+        "{}",
+        out.stdout()
+    );
+    let changed = TASKS.replace(
+        "command = [ \"restic\",\"backup\" ]\n",
+        "command = [ \"restic\",\"backup\" ]\ntimeout = \"2h\"\nretry = { attempts = 3 }\n\
+         env = { PORT = \"8080\" }\npaused = true\ndescription = \"it's mine\"\n",
+    );
+    assert_eq!(env.read_task_file().unwrap(), changed);
+    let show = env.kron(&["show", "backup", "--json"]).output();
+    let json: serde_json::Value = serde_json::from_str(&show.stdout()).unwrap();
+    assert_eq!(json["settings"]["timeout"], "2h");
+    assert_eq!(json["settings"]["env"]["PORT"], "8080");
+    // A value already set changes in place, keeping its comments.
+    env.kron(&["set", "backup", "schedule=0 3 * * *"])
+        .output()
+        .success();
+    let changed = changed.replace(
+        "schedule    = \"30 2 * * *\"",
+        "schedule    = \"0 3 * * *\"",
+    );
+    assert_eq!(env.read_task_file().unwrap(), changed);
+
+    // Validated as `kron add` validates: an invalid value changes nothing.
+    for (assignment, message) in [
+        (
+            "timeout=90",
+            "kron: timeout: expected a duration such as \"90s\", found integer",
+        ),
+        (
+            "timout=1h",
+            "kron: timout: unknown key `timout` (did you mean `timeout`?)",
+        ),
+        (
+            "retry.attempts=1000",
+            "kron: retry.attempts: 1000 is out of range 0-100",
+        ),
+        (
+            "schedule=61 * * * *",
+            "kron: schedule: `61 * * * *`: minute: 61 is out of range",
+        ),
+        ("noequals", "expected KEY=VALUE"),
+    ] {
+        let out = env.kron(&["set", "backup", assignment]).output();
+        out.code(2);
+        assert!(
+            out.stderr().contains(message),
+            "{assignment}: {}",
+            out.stderr()
+        );
+        assert_eq!(out.stdout(), "");
+        assert_eq!(env.read_task_file().unwrap(), changed);
+    }
+    let out = env.kron(&["set", "bakup", "timeout=1h"]).output();
+    out.code(2);
+    assert!(
+        out.stderr()
+            .contains("no task named `bakup`; did you mean `backup`?"),
+        "{}",
+        out.stderr()
+    );
+
+    // Unset takes keys out, and a table left empty with them.
+    let out = env
+        .kron(&[
+            "unset",
+            "backup",
+            "timeout",
+            "retry.attempts",
+            "env.PORT",
+            "paused",
+            "description",
+            "jitter",
+        ])
+        .output();
+    out.success();
+    assert!(
+        out.stdout().contains("unset backup.timeout\n")
+            && out
+                .stdout()
+                .contains("backup.jitter was not set; nothing to unset\n"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        env.read_task_file().unwrap(),
+        TASKS.replace(
+            "schedule    = \"30 2 * * *\"",
+            "schedule    = \"0 3 * * *\""
+        )
+    );
+    for (args, message) in [
+        (
+            &["unset", "backup", "timout"][..],
+            "`timout` is not a task key; did you mean `timeout`?",
+        ),
+        (
+            &["unset", "backup", "command"][..],
+            "`command` cannot be unset",
+        ),
+        (
+            &["unset", "backup", "retry.atempts"][..],
+            "did you mean `attempts`?",
+        ),
+    ] {
+        let out = env.kron(args).output();
+        out.code(2);
+        assert!(out.stderr().contains(message), "{args:?}: {}", out.stderr());
+    }
 }
 
 #[test]

@@ -42,9 +42,9 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
         e => e,
     })?;
     super::daemon::ensure_running(ctx);
-    let verb = match added {
+    let verb = match &added {
         Added::New => "added",
-        Added::Replaced => "replaced",
+        Added::Replaced { .. } => "replaced",
     };
     let file = taskfile::parse(&text, path).ok();
     let task = file.as_ref().and_then(|f| f.task(&args.name));
@@ -54,6 +54,16 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
         "{verb} {}",
         task.map_or_else(|| args.name.clone(), summary)
     )?;
+    if let Added::Replaced { kept } = &added
+        && !kept.is_empty()
+    {
+        out!(
+            stdout,
+            "kept from the old task: {} (`kron unset {} KEY` removes one)",
+            kept.join(", "),
+            args.name
+        )?;
+    }
     drop(stdout);
     super::check::warn(task.into_iter());
     Ok(())

@@ -19,6 +19,7 @@ mod recover;
 mod remove;
 mod run;
 mod service;
+mod set;
 mod show;
 mod stats;
 mod status;
@@ -65,6 +66,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Edit => edit::run(&ctx),
         Command::Add(args) => add::run(&ctx, &args),
+        Command::Set(args) => set::set(&ctx, &args),
+        Command::Unset(args) => set::unset(&ctx, &args),
         Command::Remove(args) => remove::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),

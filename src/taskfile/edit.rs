@@ -12,9 +12,16 @@
 //!   blank line, its keys in one order ([`NewTask`]). The old text is a
 //!   prefix of the new one (except that a missing final newline is added).
 //!   [`append_all`] adds several (`kron import`).
-//! - **Replace** rewrites the task's table where it stands. The comments
-//!   above its header and on the header line stay; those inside its body go
-//!   with the old body.
+//! - **Replace** sets, in the task's table where it stands, the keys the
+//!   new task has ([`set`] of each), and keeps every other key: `kron add
+//!   --replace` changes what it is given, not what it does not know about.
+//!   Comments stay where they are, those on a changed value's line too.
+//! - **Set** ([`set`], `kron set`) writes `KEY = VALUE` in the task's table,
+//!   a dotted key (`retry.attempts`) in the table it names (an inline
+//!   `retry = { ... }`, or `[tasks.NAME.retry]`), made when missing. A key
+//!   that is there keeps its place and the comments around it; a new one
+//!   goes after the table's last key. **Unset** ([`unset`]) takes a key out
+//!   with the comment lines directly above it, and a table it leaves empty.
 //! - **Remove** takes out the task's table (and any `[tasks.NAME.*]`
 //!   sub-tables), the comment lines touching it (directly above its header or
 //!   directly below its last line, with no blank line between) and the blank
@@ -67,10 +74,14 @@ pub enum EditError {
 }
 
 /// What [`add`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Added {
     New,
-    Replaced,
+    /// The keys of the old task the new one did not set, which it kept
+    /// (dotted: `timeout`, `env.LANG`).
+    Replaced {
+        kept: Vec<String>,
+    },
 }
 
 /// Adds task `name` to `text`, or replaces it when `replace` is set.
@@ -86,6 +97,21 @@ pub fn add(
     let exists = tasks(&doc).is_some_and(|t| t.contains_key(name));
     if exists && !replace {
         return Err(EditError::Exists(name.into()));
+    }
+    if exists {
+        let assignments = flatten(&task_table(task));
+        let old = tasks(&doc)
+            .and_then(|t| t.get(name))
+            .and_then(Item::as_table_like)
+            .map(keys_of)
+            .unwrap_or_default();
+        let kept = old
+            .into_iter()
+            .filter(|k| !assignments.iter().any(|(set, _)| set == k))
+            .map(|k| k.join("."))
+            .collect();
+        let text = set(text, path, name, &assignments)?;
+        return Ok((text, Added::Replaced { kept }));
     }
     let mut table = task_table(task);
     if doc.get("tasks").is_none() {
@@ -123,8 +149,246 @@ pub fn add(
         }
         _ => return Err(invalid(text, path)),
     }
-    let added = if exists { Added::Replaced } else { Added::New };
-    Ok((doc.to_string(), added))
+    Ok((doc.to_string(), Added::New))
+}
+
+/// A dotted key below a task's table (`["retry", "attempts"]`).
+pub type KeyPath = Vec<String>;
+
+/// `KEY` of `kron set` and `kron unset` as a path: TOML's dotted-key syntax
+/// (`retry.attempts`, `env."MY VAR"`).
+pub fn key_path(text: &str) -> Result<KeyPath, String> {
+    let keys = toml_edit::Key::parse(text.trim()).map_err(|_| {
+        format!("`{text}` is not a key (such as timeout, retry.attempts or env.LANG)")
+    })?;
+    Ok(keys.iter().map(|k| k.get().to_string()).collect())
+}
+
+/// Keys whose value is text and nothing else (with `env.*`), and `command`,
+/// text or an array: [`value`] never reads `8080` or `true` as a number or
+/// a boolean for them.
+const TEXT_KEYS: [&str; 12] = [
+    "description",
+    "schedule",
+    "command",
+    "timezone",
+    "shell",
+    "workdir",
+    "stdin",
+    "lock",
+    "on_failure",
+    "on_success",
+    "mailto",
+    "env",
+];
+
+/// `VALUE` of `kron set` for `key`: TOML when it is a TOML value (`3`,
+/// `true`, `["a", "b"]`, `{ attempts = 3 }`, `"quoted"`), else the text as
+/// a string (`30s`, `@daily`, `pg_dump db`). For a key that takes only text
+/// (`env.PORT`, `description`, ...; see [`TEXT_KEYS`]) it is the text
+/// unless it is a quoted TOML string (then without its quotes), or an
+/// array for `command`. A date or time, which no key takes, is the text.
+pub fn value(key: &[String], text: &str) -> Value {
+    let first = key.first().map_or("", String::as_str);
+    let text_only = TEXT_KEYS.contains(&first) && !(first == "env" && key.len() == 1);
+    match text.parse::<Value>() {
+        Ok(Value::Datetime(_)) | Err(_) => string(text),
+        Ok(Value::String(s)) => string(s.value()),
+        Ok(Value::Array(_)) if first == "command" => {
+            let mut value: Value = text.parse().expect("parsed above");
+            value.decor_mut().clear();
+            value
+        }
+        Ok(_) if text_only => string(text),
+        Ok(mut value) => {
+            value.decor_mut().clear();
+            value
+        }
+    }
+}
+
+/// Sets each `(key, value)` in task `name`'s table (see the module's
+/// heading). Nothing here judges the values: the install does.
+pub fn set(
+    text: &str,
+    path: &Path,
+    name: &str,
+    assignments: &[(KeyPath, Value)],
+) -> Result<String, EditError> {
+    let mut doc = document(text, path)?;
+    let item = task_item(&mut doc, name)?;
+    let inline = item.as_inline_table().is_some();
+    let task = item.as_table_like_mut().expect("a task is a table");
+    for (key, value) in assignments {
+        set_in(task, inline, key, value.clone());
+    }
+    Ok(doc.to_string())
+}
+
+/// Removes each key from task `name`'s table, and each table that it
+/// leaves empty; with whether each key was there.
+pub fn unset(
+    text: &str,
+    path: &Path,
+    name: &str,
+    keys: &[KeyPath],
+) -> Result<(String, Vec<bool>), EditError> {
+    let mut doc = document(text, path)?;
+    let item = task_item(&mut doc, name)?;
+    let inline = item.as_inline_table().is_some();
+    let task = item.as_table_like_mut().expect("a task is a table");
+    let found = keys.iter().map(|key| unset_in(task, inline, key)).collect();
+    Ok((doc.to_string(), found))
+}
+
+/// Task `name`'s table (or inline table).
+fn task_item<'d>(doc: &'d mut DocumentMut, name: &str) -> Result<&'d mut Item, EditError> {
+    doc.get_mut("tasks")
+        .and_then(Item::as_table_like_mut)
+        .and_then(|tasks| tasks.get_mut(name))
+        .filter(|item| item.is_table_like())
+        .ok_or_else(|| EditError::Unknown(vec![name.into()]))
+}
+
+/// The keys a table sets, one level into the tables it holds
+/// (`["retry", "attempts"]`, `["env", "LANG"]`), in file order.
+pub fn keys_of(table: &dyn TableLike) -> Vec<KeyPath> {
+    let mut keys = Vec::new();
+    for (key, item) in table.iter() {
+        match item.as_table_like() {
+            Some(inner) if !inner.is_empty() => {
+                for (sub, _) in inner.iter() {
+                    keys.push(vec![key.to_string(), sub.to_string()]);
+                }
+            }
+            _ => keys.push(vec![key.to_string()]),
+        }
+    }
+    keys
+}
+
+/// The assignments that write `table` (a [`task_table`]): its values, and
+/// each value of the inline tables it holds (`env`, `retry`) by its own.
+fn flatten(table: &Table) -> Vec<(KeyPath, Value)> {
+    let mut out = Vec::new();
+    for (key, item) in table.iter() {
+        match item.as_value() {
+            Some(Value::InlineTable(inner)) => {
+                for (sub, value) in inner.iter() {
+                    let mut value = value.clone();
+                    value.decor_mut().clear();
+                    out.push((vec![key.to_string(), sub.to_string()], value));
+                }
+            }
+            Some(value) => out.push((vec![key.to_string()], value.clone())),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Sets `key` in `table` (`inline`: written `{ ... }`).
+fn set_in(table: &mut dyn TableLike, inline: bool, key: &[String], value: Value) {
+    let [first, rest @ ..] = key else {
+        return;
+    };
+    if rest.is_empty() {
+        match table.get_mut(first).and_then(Item::as_value_mut) {
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = value;
+                *old.decor_mut() = decor;
+            }
+            None => insert(table, inline, first, value),
+        }
+        return;
+    }
+    if !table.get(first).is_some_and(Item::is_table_like) {
+        if table.contains_key(first) {
+            table.remove(first);
+        }
+        insert(table, inline, first, Value::InlineTable(InlineTable::new()));
+    }
+    let item = table.get_mut(first).expect("a table was just made");
+    let inner_inline = item.as_inline_table().is_some();
+    let inner = item.as_table_like_mut().expect("a table");
+    set_in(inner, inner_inline, rest, value);
+    if let Some(inline) = table.get_mut(first).and_then(Item::as_inline_table_mut) {
+        space_braces(inline);
+    }
+}
+
+/// Inserts a new `key = value` after the table's last key; in an inline
+/// table, before the blank that precedes its closing brace.
+fn insert(table: &mut dyn TableLike, inline: bool, key: &str, value: Value) {
+    let closing = table
+        .iter()
+        .last()
+        .and_then(|(_, item)| item.as_value())
+        .and_then(|v| v.decor().suffix())
+        .and_then(|s| s.as_str())
+        .map(String::from);
+    if inline
+        && let Some((_, last)) = table.iter_mut().last()
+        && let Some(last) = last.as_value_mut()
+    {
+        last.decor_mut().set_suffix("");
+    }
+    table.insert(key, Item::Value(value));
+    if inline
+        && let Some(closing) = closing
+        && let Some((_, last)) = table.iter_mut().last()
+        && let Some(last) = last.as_value_mut()
+    {
+        last.decor_mut().set_suffix(closing);
+    }
+}
+
+/// `{ a = 1 }` rather than `{a = 1}` for an inline table kron made.
+fn space_braces(table: &mut InlineTable) {
+    if table.len() == 1
+        && let Some((_, only)) = table.iter_mut().next()
+        && only.decor().prefix().is_none()
+    {
+        only.decor_mut().set_prefix(" ");
+        only.decor_mut().set_suffix(" ");
+    }
+}
+
+/// Removes `key`; true when it was there. A table it leaves empty goes too.
+fn unset_in(table: &mut dyn TableLike, inline: bool, key: &[String]) -> bool {
+    let [first, rest @ ..] = key else {
+        return false;
+    };
+    if rest.is_empty() {
+        let closing = table
+            .iter()
+            .last()
+            .and_then(|(_, item)| item.as_value())
+            .and_then(|v| v.decor().suffix())
+            .and_then(|s| s.as_str())
+            .map(String::from);
+        let removed = table.remove(first).is_some();
+        if removed
+            && inline
+            && let Some(closing) = closing
+            && let Some((_, last)) = table.iter_mut().last()
+            && let Some(last) = last.as_value_mut()
+        {
+            last.decor_mut().set_suffix(closing);
+        }
+        return removed;
+    }
+    let Some(item) = table.get_mut(first).filter(|i| i.is_table_like()) else {
+        return false;
+    };
+    let inner_inline = item.as_inline_table().is_some();
+    let inner = item.as_table_like_mut().expect("a table");
+    let removed = unset_in(inner, inner_inline, rest);
+    if removed && inner.is_empty() {
+        unset_in(table, inline, std::slice::from_ref(first));
+    }
+    removed
 }
 
 /// Appends the new tasks `tasks` (name, task) to `text`, in order, as
@@ -785,12 +1049,177 @@ command = 'ping -c1 example.org'
             true,
         )
         .unwrap();
-        assert_eq!(added, Added::Replaced);
+        assert_eq!(added, Added::Replaced { kept: vec![] });
         let expected = FILE.replace(
             "schedule = \"30 2 * * *\"\n# inside\ncommand = [ \"restic\",   \"backup\" ]\n",
-            "schedule = \"@daily\"\ncommand = \"x\"\n",
+            "schedule = \"@daily\"\n# inside\ncommand = \"x\"\n",
         );
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn replace_keeps_what_the_new_task_does_not_set() {
+        let text = "[tasks.t]\ndescription = \"mine\"\nschedule = \"@daily\"  # daily\n\
+                    command = \"a\"\ntimeout = \"1h\"\nenv = { LANG = \"C\", TZ = \"UTC\" }\n\
+                    retry = { attempts = 1, backoff = \"1m\" }\n";
+        let task = NewTask {
+            env: vec![("LANG".into(), "C.UTF-8".into())],
+            retry_attempts: Some(3),
+            ..new_task("@hourly", "b")
+        };
+        let (out, added) = add(text, Path::new(PATH), "t", &task, true).unwrap();
+        assert_eq!(
+            out,
+            "[tasks.t]\ndescription = \"mine\"\nschedule = \"@hourly\"  # daily\n\
+             command = \"b\"\ntimeout = \"1h\"\nenv = { LANG = \"C.UTF-8\", TZ = \"UTC\" }\n\
+             retry = { attempts = 3, backoff = \"1m\" }\n"
+        );
+        let kept = ["description", "timeout", "env.TZ", "retry.backoff"];
+        assert_eq!(
+            added,
+            Added::Replaced {
+                kept: kept.iter().map(|k| k.to_string()).collect()
+            }
+        );
+    }
+
+    fn set_ok(text: &str, assignments: &[(&str, &str)]) -> String {
+        let assignments: Vec<(KeyPath, Value)> = assignments
+            .iter()
+            .map(|(k, v)| {
+                let key = key_path(k).unwrap();
+                let value = value(&key, v);
+                (key, value)
+            })
+            .collect();
+        let out = set(text, Path::new(PATH), "t", &assignments).unwrap();
+        super::super::parse(&out, Path::new(PATH)).unwrap_or_else(|d| panic!("{d:?}\n{out}"));
+        out
+    }
+
+    fn unset_ok(text: &str, keys: &[&str]) -> (String, Vec<bool>) {
+        let keys: Vec<KeyPath> = keys.iter().map(|k| key_path(k).unwrap()).collect();
+        let (out, found) = unset(text, Path::new(PATH), "t", &keys).unwrap();
+        super::super::parse(&out, Path::new(PATH)).unwrap_or_else(|d| panic!("{d:?}\n{out}"));
+        (out, found)
+    }
+
+    const SET_FILE: &str = "\
+# my task
+[tasks.t]   # header
+schedule = \"@daily\"
+# the command
+command = \"a\"   # trailing
+timeout = \"1h\"
+
+# the next one
+[tasks.u]
+schedule = \"@daily\"
+command = \"u\"
+";
+
+    #[test]
+    fn set_changes_values_in_place_and_adds_new_keys_last() {
+        let out = set_ok(
+            SET_FILE,
+            &[
+                ("command", "b c"),
+                ("timeout", "2h"),
+                ("retry.attempts", "3"),
+                ("env.LANG", "C"),
+                ("paused", "true"),
+                ("description", "\"quoted\""),
+            ],
+        );
+        assert_eq!(
+            out,
+            SET_FILE.replace(
+                "command = \"a\"   # trailing\ntimeout = \"1h\"\n",
+                "command = \"b c\"   # trailing\ntimeout = \"2h\"\nretry = { attempts = 3 }\n\
+                 env = { LANG = \"C\" }\npaused = true\ndescription = \"quoted\"\n"
+            )
+        );
+        let again = set_ok(&out, &[("retry.backoff", "30s"), ("env.TZ", "UTC")]);
+        assert!(
+            again.contains("retry = { attempts = 3, backoff = \"30s\" }\n")
+                && again.contains("env = { LANG = \"C\", TZ = \"UTC\" }\n"),
+            "{again}"
+        );
+        // Values are TOML when they parse, else strings.
+        let out = set_ok(
+            SET_FILE,
+            &[("command", "[\"ls\", \"-l\"]"), ("stdin", "2026-01-01")],
+        );
+        assert!(
+            out.contains("command = [\"ls\", \"-l\"]   # trailing\n"),
+            "{out}"
+        );
+        assert!(out.contains("stdin = \"2026-01-01\"\n"), "{out}");
+        let out = set_ok(SET_FILE, &[("retry", "{ attempts = 2 }")]);
+        assert!(out.contains("retry = { attempts = 2 }\n"), "{out}");
+    }
+
+    #[test]
+    fn set_and_unset_keep_inline_sub_tables_and_dotted_forms() {
+        let text = "[tasks]\nt = { schedule = \"@daily\", command = \"a\" }  # keep\n";
+        let out = set_ok(text, &[("timeout", "1h"), ("retry.attempts", "2")]);
+        assert_eq!(
+            out,
+            "[tasks]\nt = { schedule = \"@daily\", command = \"a\", timeout = \"1h\", \
+             retry = { attempts = 2 } }  # keep\n"
+        );
+        assert_eq!(unset_ok(&out, &["timeout", "retry.attempts"]).0, text);
+        let text =
+            "[tasks.t]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[tasks.t.env]\nA = \"1\"\n";
+        let out = set_ok(text, &[("env.B", "2"), ("timeout", "1m")]);
+        assert_eq!(
+            out,
+            "[tasks.t]\nschedule = \"@daily\"\ncommand = \"a\"\ntimeout = \"1m\"\n\n\
+             [tasks.t.env]\nA = \"1\"\nB = \"2\"\n"
+        );
+        let text = "tasks.t.schedule = \"@daily\"\ntasks.t.command = \"a\"\n";
+        let out = set_ok(text, &[("timeout", "1m")]);
+        assert_eq!(out, format!("{text}tasks.t.timeout = \"1m\"\n"));
+        assert_eq!(unset_ok(&out, &["timeout"]).0, text);
+    }
+
+    #[test]
+    fn unset_takes_keys_out_and_says_which_were_there() {
+        let set = set_ok(SET_FILE, &[("env.LANG", "C"), ("retry.attempts", "3")]);
+        let (out, found) = unset_ok(&set, &["env.LANG", "retry", "timeout", "jitter", "env.X"]);
+        assert_eq!(found, [true, true, true, false, false]);
+        assert_eq!(out, SET_FILE.replace("timeout = \"1h\"\n", ""));
+        assert!(matches!(
+            unset(SET_FILE, Path::new(PATH), "nope", &[]),
+            Err(EditError::Unknown(n)) if n == ["nope"]
+        ));
+    }
+
+    #[test]
+    fn keys_and_values_of_the_command_line() {
+        assert_eq!(key_path("retry.attempts").unwrap(), ["retry", "attempts"]);
+        assert_eq!(key_path("env.\"MY VAR\"").unwrap(), ["env", "MY VAR"]);
+        assert!(key_path("a b").is_err() && key_path("").is_err());
+        for (key, text, shown) in [
+            ("retry.attempts", "3", "3"),
+            ("paused", "true", "true"),
+            ("retry.factor", "1.5", "1.5"),
+            ("timeout", "30s", "\"30s\""),
+            ("timeout", "90", "90"),
+            ("schedule", "@daily", "\"@daily\""),
+            ("mailto", "", "\"\""),
+            ("command", "pg_dump db | gzip", "\"pg_dump db | gzip\""),
+            ("command", "[\"ls\", \"-l\"]", "[\"ls\", \"-l\"]"),
+            ("command", "true", "\"true\""),
+            ("description", "\"it's 3\"", "\"it's 3\""),
+            ("env.PORT", "8080", "\"8080\""),
+            ("env", "{ A = \"1\" }", "{ A = \"1\" }"),
+            ("log.keep", "[1, 2]", "[1, 2]"),
+            ("stdin", "07:30:00", "\"07:30:00\""),
+        ] {
+            let key = key_path(key).unwrap();
+            assert_eq!(value(&key, text).to_string(), shown, "{key:?} {text}");
+        }
     }
 
     #[test]
