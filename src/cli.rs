@@ -140,7 +140,13 @@ pub enum Command {
     #[command(visible_alias = "ls")]
     List(ListArgs),
 
-    /// Show a task's effective settings, where each came from, and its next runs.
+    /// Show a task's effective settings, where each came from, its next
+    /// runs, and how its last run went.
+    ///
+    /// As `systemctl status` does for a unit: the run in progress if any,
+    /// then the last run recorded (outcome, when it started, how long it
+    /// took, attempts, exit status or signal, its id) and the last 10 lines
+    /// of its output (`kron logs NAME` shows them all).
     Show(ShowArgs),
 
     /// Check a task file without installing it (for editors, pre-commit hooks and CI).
@@ -226,8 +232,9 @@ pub enum Command {
     /// history. kron exits with the task's status: its exit code, 128 +
     /// the signal that killed it, 124 after a timeout, 127 when it could not
     /// start, or 1 when it was skipped because the task (or its lock) is
-    /// busy. Ctrl-C stops the command's whole process group and records the
-    /// run as interrupted.
+    /// busy, or not run because it is paused (`kron pause`): a paused task
+    /// runs only with --force. Ctrl-C stops the command's whole process
+    /// group and records the run as interrupted.
     ///
     /// Examples:
     ///
@@ -457,6 +464,10 @@ pub struct RunArgs {
     /// lock, timeout and retry policy.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Run the task even though it is paused (it stays paused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use kron::docs::{self, Generated, Kind};
-use kron::taskfile::{DEFAULTS_ONLY_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
+use kron::taskfile::{
+    DEFAULTS_ONLY_KEYS, LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS,
+};
 
 use crate::util::Env;
 
@@ -121,7 +123,8 @@ fn the_task_file_page_names_every_key() {
         .chain(&SHARED_KEYS)
         .chain(&DEFAULTS_ONLY_KEYS)
         .chain(&RETRY_KEYS)
-        .chain(&LOG_KEYS);
+        .chain(&LOG_KEYS)
+        .chain(&LIMIT_KEYS);
     for key in keys {
         // A key is documented where a roff font macro (.B, .BR, ...) sets it.
         let named = page.lines().any(|line| {

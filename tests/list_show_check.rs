@@ -247,7 +247,11 @@ fn show_marks_where_settings_come_from() {
     assert!(line("timeout").ends_with("2h"), "{stdout}");
     assert!(line("shell").ends_with("/bin/sh  [built-in]"), "{stdout}");
     assert_eq!(
-        stdout.lines().skip_while(|l| *l != "next runs:").count(),
+        stdout
+            .lines()
+            .skip_while(|l| *l != "next runs:")
+            .take_while(|l| !l.starts_with("last run: "))
+            .count(),
         6,
         "{stdout}"
     );
@@ -595,4 +599,91 @@ fn unknown_names_get_one_answer_from_every_verb() {
     let out = env.kron(&["history", "good"]).output();
     out.success();
     assert_eq!(out.stdout(), "no runs recorded\n");
+}
+
+/// As `systemctl status` does: the last run and the end of its output.
+#[test]
+fn show_tells_the_last_run_and_the_end_of_its_output() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task(
+        "t",
+        "for i in $(seq 1 15); do echo line $i; done; printf 'bell\\a\\n'; exit 3",
+        &dir,
+        "nice = 5\nlimits = { memory = \"1GiB\" }",
+    ));
+    let out = env.kron(&["show", "t"]).output();
+    out.success();
+    assert!(
+        out.stdout().ends_with("\nlast run: none yet\n"),
+        "{}",
+        out.stdout()
+    );
+    // The new keys are shown with their source.
+    assert!(
+        out.stdout().contains("\n  nice               5\n")
+            && out
+                .stdout()
+                .contains("\n  ioclass            -  [built-in]\n")
+            && out.stdout().contains("\n  limits.memory      1GiB\n")
+            && out
+                .stdout()
+                .contains("\n  limits.cpu         -  [built-in]\n"),
+        "{}",
+        out.stdout()
+    );
+    env.kron(&["run", "t"]).output().code(3);
+    let run_id = crate::util::history(&env, "t")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.kron(&["show", "t"]).output();
+    out.success();
+    let stdout = out.stdout();
+    let last = stdout
+        .lines()
+        .find(|l| l.starts_with("last run: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        last.starts_with("last run: failure, exit 3, started ")
+            && last.ends_with(&format!(", 1 attempt(s), run {run_id}")),
+        "{last}"
+    );
+    let tail: Vec<&str> = stdout
+        .split_once("output (its last 10 line(s); all of it: kron logs t):\n")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .1
+        .lines()
+        .collect();
+    // The last ten lines the command printed, without kron's frames, and
+    // control characters shown, not sent.
+    let mut expected: Vec<String> = (7..=15).map(|i| format!("  line {i}")).collect();
+    expected.push("  bell^G".into());
+    assert_eq!(tail, expected);
+    let out = env.kron(&["show", "t", "--json"]).output();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["last_run"]["outcome"], "failure");
+    assert_eq!(json["last_run"]["run_id"], run_id.as_str());
+    assert_eq!(json["output"][9], "bell\u{7}");
+    assert_eq!(json["running"], serde_json::json!([]));
+    assert_eq!(json["sources"]["nice"], "task");
+    assert_eq!(json["settings"]["limits"]["memory"], 1u64 << 30);
+
+    // A run in progress comes first.
+    let run = env.start_run_that_waits("");
+    crate::util::wait_until("the run is registered", || {
+        crate::util::registry(&env)
+            .first()
+            .is_some_and(|r| r["pgid"].is_i64())
+    });
+    let out = env.kron(&["show", "t"]).output();
+    let pid = crate::util::registry(&env)[0]["pgid"].as_i64().unwrap();
+    assert!(
+        out.stdout()
+            .contains(&format!(", attempt 1, pid {pid}\nlast run: ")),
+        "{}",
+        out.stdout()
+    );
+    std::fs::write(env.work().join("never"), "").unwrap();
+    crate::util::wait_with_deadline(run, crate::util::DEADLINE).success();
 }

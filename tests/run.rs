@@ -279,3 +279,152 @@ fn supervise_is_the_daemons_entry_point() {
     .code(3);
     assert_eq!(history(&env, "o")[0]["outcome"], "failure");
 }
+
+#[test]
+fn a_paused_task_runs_only_with_force() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task("t", "echo ran", &dir, "paused = true"));
+    let out = env.kron(&["run", "t"]).output();
+    out.code(1);
+    assert_eq!(out.stdout(), "");
+    assert!(
+        out.stderr()
+            .contains("`t` is paused, so it does not run: `kron run t --force` runs it anyway"),
+        "{}",
+        out.stderr()
+    );
+    assert!(history(&env, "t").is_empty());
+    let out = env.kron(&["run", "t", "--detach"]).output();
+    out.code(1);
+    // --dry-run runs nothing: it says so instead.
+    let out = env.kron(&["run", "t", "--dry-run"]).output();
+    out.success();
+    assert!(
+        out.stdout()
+            .starts_with("task:     t (paused: `kron run` needs --force)\n"),
+        "{}",
+        out.stdout()
+    );
+    let out = env.kron(&["run", "t", "--force"]).output();
+    out.success();
+    assert_eq!(out.stdout(), "ran\n");
+    assert_eq!(history(&env, "t").len(), 1);
+    // It stays paused.
+    assert!(env.read_task_file().unwrap().contains("paused = true"));
+}
+
+/// `/proc/PID/limits`' soft and hard values of one limit.
+fn proc_limit(pid: i64, name: &str) -> (String, String) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    let words: Vec<&str> = line[name.len()..].split_whitespace().collect();
+    (words[0].to_string(), words[1].to_string())
+}
+
+#[test]
+fn nice_ioclass_and_limits_apply_to_the_command_and_what_it_starts() {
+    let env = Env::new();
+    let dir = env.work();
+    let command = format!(
+        "touch started; {}; ulimit -n > files; ulimit -v > memory; ulimit -t > cpu; \
+         nice > nice; sh -c 'ulimit -n' > child-files",
+        crate::util::wait_for("go")
+    );
+    env.write_task_file(&task(
+        "t",
+        &command,
+        &dir,
+        "nice = 7\nioclass = \"idle\"\nlimits = { cpu = \"10m\", memory = \"1GiB\", files = 100 }",
+    ));
+    let run = env.kron(&["run", "t"]).spawn();
+    // The registry names the command once it started, with its limits given.
+    wait_until("the command is registered", || {
+        crate::util::registry(&env)
+            .first()
+            .is_some_and(|r| r["pgid"].is_i64())
+    });
+    let pid = crate::util::registry(&env)[0]["pgid"].as_i64().unwrap();
+    assert_eq!(
+        proc_limit(pid, "Max cpu time"),
+        ("600".into(), "601".into())
+    );
+    let gib = (1u64 << 30).to_string();
+    assert_eq!(proc_limit(pid, "Max address space"), (gib.clone(), gib));
+    assert_eq!(
+        proc_limit(pid, "Max open files"),
+        ("100".into(), "100".into())
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    // Field 19 of stat(5) is the nice value; the 17th after the name.
+    assert_eq!(after_name.split(' ').nth(16), Some("7"), "{stat}");
+    // SAFETY: ioprio_get takes numbers and touches no memory.
+    let ioprio = unsafe { nix::libc::syscall(nix::libc::SYS_ioprio_get, 1, pid) };
+    assert_eq!(ioprio >> 13, 3, "the idle class");
+    std::fs::write(dir.join("go"), "").unwrap();
+    wait_with_deadline(run, DEADLINE).success();
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    assert_eq!(read("files"), "100\n");
+    assert_eq!(read("memory"), "1048576\n");
+    assert_eq!(read("cpu"), "600\n");
+    assert_eq!(read("nice"), "7\n");
+    assert_eq!(read("child-files"), "100\n");
+    // The dry run says what the command gets.
+    let out = env.kron(&["run", "t", "--dry-run"]).output();
+    assert!(
+        out.stdout().contains(
+            "limits:   nice 7, ioclass idle, cpu 10m, memory 1GiB, files 100 \
+             (given to the command's process as it starts)"
+        ),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[test]
+fn a_cpu_limit_stops_the_command_and_an_impossible_limit_fails_the_attempt() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&task(
+        "spin",
+        "while :; do :; done",
+        &dir,
+        "limits = { cpu = \"1s\" }\ntimeout = \"1m\"",
+    ));
+    let out = env.kron(&["run", "spin"]).output();
+    out.code(128 + 24);
+    let record = &history(&env, "spin")[0];
+    assert_eq!(record["signal"], "SIGXCPU", "{record}");
+    assert_eq!(record["outcome"], "failure");
+
+    // Above the hard limit kron runs under: refused before it starts.
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let hard = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|h| h.parse::<u64>().ok());
+    let Some(hard) = hard else {
+        eprintln!("skipped: no hard limit on open files here");
+        return;
+    };
+    env.write_task_file(&task(
+        "many",
+        "touch ran",
+        &dir,
+        &format!("limits = {{ files = {} }}", hard + 1),
+    ));
+    let out = env.kron(&["run", "many"]).output();
+    out.code(126);
+    assert!(
+        out.stderr()
+            .contains("limits.files is above the hard limit kron runs under"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!dir.join("ran").exists());
+}

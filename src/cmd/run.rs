@@ -24,6 +24,13 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     if args.dry_run {
         return dry_run(ctx, task);
     }
+    if task.settings.paused && !args.force {
+        return Err(Error::Failed(format!(
+            "`{0}` is paused, so it does not run: `kron run {0} --force` runs it anyway \
+             (and it stays paused), `kron resume {0}` lets it run again",
+            task.name
+        )));
+    }
     // A run whose supervisor died may hold the lock this one needs: it is
     // stopped and recorded, after this run (skipped, if so, with a reason
     // that names it) has tried.
@@ -158,7 +165,16 @@ fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
         TaskCommand::Shell(_) => "by the shell",
         TaskCommand::Argv(_) => "without a shell",
     };
-    out!(o, "task:     {}", task.name)?;
+    out!(
+        o,
+        "task:     {}{}",
+        task.name,
+        if s.paused {
+            " (paused: `kron run` needs --force)"
+        } else {
+            ""
+        }
+    )?;
     out!(o, "command:  {command}  ({how})")?;
     out!(o, "workdir:  {}", plan.workdir.display())?;
     match &plan.stdin {
@@ -202,6 +218,13 @@ fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
             r.factor,
             format_duration(r.max_backoff),
             if r.jitter { ", with full jitter" } else { "" }
+        )?;
+    }
+    if !plan.resources.is_empty() {
+        out!(
+            o,
+            "limits:   {} (given to the command's process as it starts)",
+            plan.resources.describe()
         )?;
     }
     out!(

@@ -11,7 +11,7 @@ use crate::cli::{SetArgs, UnsetArgs};
 use crate::error::Error;
 use crate::taskfile::edit::{self, EditError, KeyPath};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::{self, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
+use crate::taskfile::{self, LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
 
 pub fn set(ctx: &Ctx, args: &SetArgs) -> Result<(), Error> {
     let mut assignments = Vec::new();
@@ -122,6 +122,7 @@ fn known(key: &KeyPath) -> Result<(), Error> {
     let inner: &[&str] = match first {
         "retry" => &RETRY_KEYS,
         "log" => &LOG_KEYS,
+        "limits" => &LIMIT_KEYS,
         _ => return Ok(()),
     };
     match key.get(1) {

@@ -280,6 +280,17 @@ fn export_task(
             notes.push(format!("{key} = {hook:?} (cron has no hooks)"));
         }
     }
+    if let Some(nice) = s.nice {
+        notes.push(format!(
+            "nice = {nice} (cron runs jobs at its own priority; `nice -n {nice}` in the command can)"
+        ));
+    }
+    if s.ioclass.is_some() {
+        notes.push("ioclass (cron sets none; `ionice` in the command can)".into());
+    }
+    if !s.limits.is_empty() {
+        notes.push("limits (cron sets none; `ulimit` in the command can)".into());
+    }
 
     let mut text = String::new();
     let disabled = fatal.clone();

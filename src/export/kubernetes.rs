@@ -331,6 +331,21 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
     if set("log.max_size") || set("log.keep") {
         notes.push("log = { ... }: the output goes to the pod's log (kubectl logs)".into());
     }
+    if let Some(nice) = s.nice {
+        notes.push(format!(
+            "nice = {nice}: a container runs at the node's priority"
+        ));
+    }
+    if s.ioclass.is_some() {
+        notes.push("ioclass: a container has the node's I/O scheduling".into());
+    }
+    if !s.limits.is_empty() {
+        notes.push(
+            "limits = { ... } are not set: a container's resources.limits bound its cgroup \
+             (memory, CPU rate), not rlimits"
+                .into(),
+        );
+    }
     for (key, hook) in [("on_failure", &s.on_failure), ("on_success", &s.on_success)] {
         if let Some(hook) = hook {
             notes.push(format!("{key} = {hook:?} is not run"));

@@ -38,6 +38,7 @@ pub mod notify;
 mod outcome;
 mod overlap;
 pub mod preflight;
+pub mod priority;
 pub mod recover;
 pub mod retry;
 pub mod running;

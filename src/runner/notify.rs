@@ -284,6 +284,8 @@ fn run_hook(
     plan.program = task.settings.shell.clone();
     plan.args = vec!["-c".into(), command.into()];
     plan.stdin = None;
+    // `nice`, `ioclass` and `limits` are the command's, not its hooks'.
+    plan.resources = Default::default();
     plan.env.remove("KRON_ATTEMPT");
     for (key, value) in [
         ("KRON_HOOK", key.to_string()),

@@ -3,8 +3,10 @@
 //! from the task's `stdin` text or `/dev/null`, and an environment built
 //! from nothing: a fixed base, then the task's `env` (already merged over
 //! `[defaults].env`), then the `KRON_*` variables, and the task's lock on
-//! descriptor 3 ([`LOCK_FD`]). `kron run --dry-run` prints the same
-//! [`Plan`].
+//! descriptor 3 ([`LOCK_FD`]); then its `nice`, `ioclass` and `limits`,
+//! given to its process by pid as soon as it started (see
+//! [`super::priority`] for why then, and what that leaves). `kron run
+//! --dry-run` prints the same [`Plan`].
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -19,6 +21,7 @@ use jiff::Timestamp;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::priority::{self, Resources};
 use crate::taskfile::{Task, TaskCommand};
 
 /// The `PATH` every command starts with (a task's `env` may change it).
@@ -39,6 +42,8 @@ pub struct Plan {
     /// The whole environment: nothing else is inherited.
     pub env: BTreeMap<String, String>,
     pub stdin: Option<String>,
+    /// Its nice value, I/O class and resource limits.
+    pub resources: Resources,
 }
 
 /// What identifies an attempt to the command.
@@ -65,6 +70,10 @@ pub enum SpawnError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Its `nice`, `ioclass` or `limits` cannot be given; it did not run
+    /// (or was killed at once).
+    #[error("{0}")]
+    Resources(String),
 }
 
 impl SpawnError {
@@ -123,13 +132,19 @@ pub fn plan(task: &Task, info: &AttemptInfo) -> Plan {
         workdir: s.workdir.clone().unwrap_or_else(crate::dirs::home),
         env,
         stdin: s.stdin.clone(),
+        resources: Resources {
+            nice: s.nice,
+            ioclass: s.ioclass,
+            limits: s.limits.clone(),
+        },
     }
 }
 
 /// Starts `plan` with stdout and stderr both on `output` (one pipe keeps
 /// their order) and `lock`, if any, on [`LOCK_FD`], as the leader of a new
-/// session and process group. `scratch` is a private directory for the
-/// standard-input file.
+/// session and process group, and gives it its [`Resources`] (a command
+/// that cannot have them is killed at once). `scratch` is a private
+/// directory for the standard-input file.
 pub fn spawn(
     plan: &Plan,
     output: PipeWriter,
@@ -158,7 +173,8 @@ pub fn spawn(
     };
     let path = plan.env.get("PATH").map_or("", String::as_str);
     let program = resolve(&plan.program, path, &plan.workdir).map_err(start_error)?;
-    start(
+    priority::check(&plan.resources).map_err(SpawnError::Resources)?;
+    let child = start(
         &program,
         &plan.program,
         &plan.args,
@@ -167,7 +183,19 @@ pub fn spawn(
         [stdin.as_fd(), output.as_fd(), output.as_fd()],
         lock,
     )
-    .map_err(start_error)
+    .map_err(start_error)?;
+    if plan.resources.is_empty() {
+        return Ok(child);
+    }
+    if let Err(reason) = priority::apply(child.pid.as_raw(), &plan.resources) {
+        // It must not run on without them: stop what it may have started.
+        let _ = nix::sys::signal::killpg(child.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child.pid, None);
+        return Err(SpawnError::Resources(format!(
+            "{reason}; the command was stopped"
+        )));
+    }
+    Ok(child)
 }
 
 /// Where `program` is, searched on `path` (the command's own `PATH`, as

@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use toml_edit::{Item, TableLike};
 
 use super::{
-    CatchUp, DEFAULTS_ONLY_KEYS, LOG_KEYS, Layer, Leftovers, Mail, Overlap, RETRY_KEYS,
-    SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
+    CatchUp, DEFAULTS_ONLY_KEYS, IoClass, LIMIT_KEYS, LOG_KEYS, Layer, Leftovers, Mail, Overlap,
+    RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
@@ -431,6 +431,18 @@ impl Reader<'_> {
                 "max_lateness" => layer.max_lateness = self.duration(item, path, true),
                 "paused" => layer.paused = self.bool(item, path),
                 "log" => self.log(item, path, &mut layer),
+                "nice" => layer.nice = self.nice(item, path),
+                "ioclass" => {
+                    layer.ioclass = self.choice(
+                        item,
+                        path,
+                        &[
+                            ("idle", IoClass::Idle),
+                            ("best-effort", IoClass::BestEffort),
+                        ],
+                    );
+                }
+                "limits" => self.limits(item, path, &mut layer),
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),
                 "on_success" => layer.on_success = self.nonempty_string(item, path),
                 "mailto" => layer.mailto = self.mailto(item, path),
@@ -737,6 +749,69 @@ impl Reader<'_> {
         }
     }
 
+    /// A nice value a user may give: 0 (normal) to 19 (lowest priority).
+    fn nice(&mut self, item: &Item, path: &str) -> Option<i32> {
+        match item.as_integer() {
+            Some(n) if (0..=19).contains(&n) => Some(n as i32),
+            Some(n) => {
+                let help = (n < 0).then(|| {
+                    "a priority above normal (a negative nice) is for root; \
+                     0 is normal, 19 the lowest"
+                        .to_string()
+                });
+                self.error(item.span(), path, format!("{n} is out of range 0-19"), help);
+                None
+            }
+            None => {
+                self.error(
+                    item.span(),
+                    path,
+                    format!("expected a whole number from 0 to 19, found {}", kind(item)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn limits(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let example = "limits = { cpu = \"10m\", memory = \"2GiB\", files = 1024 }";
+        let Some(table) = self.table(item, path, example) else {
+            return;
+        };
+        for (key, item) in table.iter() {
+            let key_path = join(path, key);
+            match key {
+                "cpu" => layer.limit_cpu = self.duration(item, &key_path, true),
+                "memory" => {
+                    let size = match (item.as_str(), item.as_integer()) {
+                        (Some(text), _) => units::parse_size(text),
+                        (None, Some(n)) if n >= 0 => Ok(n as u64),
+                        _ => Err(format!(
+                            "expected a size such as \"2GiB\", found {}",
+                            kind(item)
+                        )),
+                    };
+                    match size {
+                        Ok(0) => self.error(item.span(), &key_path, "must be above zero", None),
+                        Ok(n) => layer.limit_memory = Some(n),
+                        Err(e) => self.error(item.span(), &key_path, e, None),
+                    }
+                }
+                "files" => match item.as_integer() {
+                    Some(n) if n >= 1 => layer.limit_files = Some(n as u64),
+                    _ => self.error(
+                        item.span(),
+                        &key_path,
+                        format!("expected a whole number from 1 up, found {}", shown(item)),
+                        None,
+                    ),
+                },
+                _ => self.unknown_key(table, key, path, &LIMIT_KEYS),
+            }
+        }
+    }
+
     fn log(&mut self, item: &Item, path: &str, layer: &mut Layer) {
         let Some(table) = self.table(item, path, "log = { max_size = \"1MiB\", keep = 5 }") else {
             return;
@@ -771,6 +846,14 @@ fn join(prefix: &str, key: &str) -> String {
         key.to_string()
     } else {
         format!("{prefix}.{key}")
+    }
+}
+
+/// A whole number as written, else what kind of value `item` is.
+fn shown(item: &Item) -> String {
+    match item.as_integer() {
+        Some(n) => n.to_string(),
+        None => kind(item).to_string(),
     }
 }
 

@@ -21,7 +21,7 @@ pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 20] = [
+pub const SHARED_KEYS: [&str; 23] = [
     "timezone",
     "shell",
     "workdir",
@@ -42,9 +42,13 @@ pub const SHARED_KEYS: [&str; 20] = [
     "on_success",
     "mailto",
     "mail",
+    "nice",
+    "ioclass",
+    "limits",
 ];
 pub const RETRY_KEYS: [&str; 5] = ["attempts", "backoff", "factor", "max_backoff", "jitter"];
 pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
+pub const LIMIT_KEYS: [&str; 3] = ["cpu", "memory", "files"];
 /// Keys allowed only in `[defaults]`: they concern the whole file.
 pub const DEFAULTS_ONLY_KEYS: [&str; 2] = ["max_parallel", "metrics_file"];
 
@@ -150,6 +154,35 @@ pub struct RetryPolicy {
     pub jitter: bool,
 }
 
+/// The I/O scheduling class of a task's command (ioprio_set(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoClass {
+    /// Disk time only when no other process wants it.
+    Idle,
+    /// The default class, at the level its `nice` gives (as the kernel does).
+    BestEffort,
+}
+
+/// Resource limits of a task's command (setrlimit(2) resources); `None`:
+/// what the daemon has.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    /// CPU time (`RLIMIT_CPU`): SIGXCPU when used, SIGKILL a second later.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub cpu: Option<Duration>,
+    /// Address space in bytes (`RLIMIT_AS`): allocations beyond it fail.
+    pub memory: Option<u64>,
+    /// Open files (`RLIMIT_NOFILE`): the highest descriptor number + 1.
+    pub files: Option<u64>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self == &Limits::default()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LogPolicy {
     pub max_size: u64,
@@ -184,6 +217,11 @@ pub struct Layer {
     pub on_success: Option<String>,
     pub mailto: Option<String>,
     pub mail: Option<Mail>,
+    pub nice: Option<i32>,
+    pub ioclass: Option<IoClass>,
+    pub limit_cpu: Option<Duration>,
+    pub limit_memory: Option<u64>,
+    pub limit_files: Option<u64>,
     /// Only ever set in `[defaults]`.
     pub metrics_file: Option<PathBuf>,
 }
@@ -221,6 +259,11 @@ pub struct Settings {
     /// Where output is mailed (`sendmail -t`); `None` or empty: nowhere.
     pub mailto: Option<String>,
     pub mail: Mail,
+    /// The command's nice value (0-19); `None`: the daemon's.
+    pub nice: Option<i32>,
+    /// The command's I/O class; `None`: the kernel's default.
+    pub ioclass: Option<IoClass>,
+    pub limits: Limits,
     /// `[defaults].metrics_file`: the Prometheus textfile to keep current.
     pub metrics_file: Option<PathBuf>,
 }
@@ -243,8 +286,9 @@ pub const DEFAULT_LOG_MAX_SIZE: u64 = 1 << 20;
 pub const DEFAULT_LOG_KEEP: u32 = 5;
 
 impl Settings {
-    /// Built-ins, overridden by `defaults`, overridden by `task`. `env`
-    /// merges key by key; every other key replaces.
+    /// Built-ins, overridden by `defaults`, overridden by `task`. `env`,
+    /// `retry`, `log` and `limits` merge key by key; every other key
+    /// replaces.
     pub fn merge(name: &str, defaults: &Layer, task: &Layer, timezone: Zone) -> Settings {
         fn pick<T: Clone>(task: &Option<T>, defaults: &Option<T>) -> Option<T> {
             task.clone().or_else(|| defaults.clone())
@@ -284,6 +328,13 @@ impl Settings {
             on_success: pick(&task.on_success, &defaults.on_success),
             mailto: pick(&task.mailto, &defaults.mailto),
             mail: pick(&task.mail, &defaults.mail).unwrap_or(Mail::Failure),
+            nice: pick(&task.nice, &defaults.nice),
+            ioclass: pick(&task.ioclass, &defaults.ioclass),
+            limits: Limits {
+                cpu: pick(&task.limit_cpu, &defaults.limit_cpu),
+                memory: pick(&task.limit_memory, &defaults.limit_memory),
+                files: pick(&task.limit_files, &defaults.limit_files),
+            },
             metrics_file: defaults.metrics_file.clone(),
         }
     }
@@ -318,6 +369,11 @@ impl Layer {
             "on_success" => self.on_success.is_some(),
             "mailto" => self.mailto.is_some(),
             "mail" => self.mail.is_some(),
+            "nice" => self.nice.is_some(),
+            "ioclass" => self.ioclass.is_some(),
+            "limits.cpu" => self.limit_cpu.is_some(),
+            "limits.memory" => self.limit_memory.is_some(),
+            "limits.files" => self.limit_files.is_some(),
             "metrics_file" => self.metrics_file.is_some(),
             _ => key
                 .strip_prefix("env.")

@@ -384,3 +384,61 @@ fn leftovers_default_to_keep_and_merge_like_other_keys() {
         ]
     );
 }
+
+#[test]
+fn nice_ioclass_and_limits_merge_key_by_key_with_provenance() {
+    let text = format!(
+        "[defaults]\nnice = 10\nlimits = {{ memory = \"2GiB\", files = 1024 }}\n\n{TASK}\
+         ioclass = \"idle\"\nlimits.cpu = \"10m\"\nlimits.files = 64\n"
+    );
+    let file = parse(&text, Path::new("t.toml")).unwrap();
+    let task = &file.tasks[0];
+    let s = &task.settings;
+    assert_eq!(s.nice, Some(10));
+    assert_eq!(s.ioclass, Some(super::IoClass::Idle));
+    assert_eq!(s.limits.cpu, Some(Duration::from_secs(600)));
+    assert_eq!(s.limits.memory, Some(2 << 30));
+    assert_eq!(s.limits.files, Some(64));
+    for (key, source) in [
+        ("nice", Source::Defaults),
+        ("ioclass", Source::Task),
+        ("limits.cpu", Source::Task),
+        ("limits.memory", Source::Defaults),
+        ("limits.files", Source::Task),
+    ] {
+        assert_eq!(task.source(&file.defaults, key), source, "{key}");
+    }
+    let none = parse(TASK, Path::new("t.toml")).unwrap();
+    let s = &none.tasks[0].settings;
+    assert_eq!((s.nice, s.ioclass), (None, None));
+    assert!(s.limits.is_empty());
+}
+
+#[test]
+fn bad_nice_ioclass_and_limits_are_reported() {
+    let text = format!(
+        "{TASK}nice = -5\nioclass = \"realtime\"\n\
+         limits = {{ cpu = \"0s\", memory = \"lots\", files = 0, stack = 1 }}\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "tasks.toml:4:8: tasks.a.nice: -5 is out of range 0-19\n  help: a priority above \
+             normal (a negative nice) is for root; 0 is normal, 19 the lowest",
+            "tasks.toml:5:11: tasks.a.ioclass: `realtime` is not one of idle, best-effort",
+            "tasks.toml:6:18: tasks.a.limits.cpu: must be above zero",
+            "tasks.toml:6:33: tasks.a.limits.memory: `lots` is not a size such as 512KiB, 10MB or 1GiB",
+            "tasks.toml:6:49: tasks.a.limits.files: expected a whole number from 1 up, found 0",
+            "tasks.toml:6:52: tasks.a.limits.stack: unknown key `stack`\n  help: known keys here: \
+             cpu, memory, files",
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{TASK}limits = 3\nnice = \"low\"\n")),
+        [
+            "tasks.toml:4:10: tasks.a.limits: expected a table such as limits = { cpu = \"10m\", \
+             memory = \"2GiB\", files = 1024 }",
+            "tasks.toml:5:8: tasks.a.nice: expected a whole number from 0 to 19, found string",
+        ]
+    );
+}

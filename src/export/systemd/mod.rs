@@ -18,7 +18,7 @@ use super::{
     Export, File, Parts, Refused, Transition, argv, changes_offset, meets_transition, min_gap,
     one_line, portable_env_name,
 };
-use crate::taskfile::{CatchUp, Leftovers, Overlap, Source, Task, TaskFile};
+use crate::taskfile::{CatchUp, IoClass, Leftovers, Overlap, Source, Task, TaskFile};
 use crate::units::format_duration;
 
 /// The exit status `flock -n` gives when the lock is busy: a run skipped
@@ -199,6 +199,27 @@ fn service(task: &Task, file: &TaskFile) -> Result<String, String> {
         None => body.push("TimeoutStartSec=infinity".into()),
     }
     body.push(format!("TimeoutStopSec={}", span(s.kill_grace)));
+    // The command's share of the machine, which systemd sets in the
+    // service's process before it starts (no window, unlike kron).
+    if let Some(nice) = s.nice {
+        body.push(format!("Nice={nice}"));
+    }
+    match s.ioclass {
+        Some(IoClass::Idle) => body.push("IOSchedulingClass=idle".into()),
+        Some(IoClass::BestEffort) => body.push("IOSchedulingClass=best-effort".into()),
+        None => {}
+    }
+    if let Some(cpu) = s.limits.cpu {
+        // Soft and hard, as kron sets them: SIGXCPU, then SIGKILL a second later.
+        let seconds = cpu.as_secs_f64().ceil().max(1.0) as u64;
+        body.push(format!("LimitCPU={seconds}:{}", seconds + 1));
+    }
+    if let Some(memory) = s.limits.memory {
+        body.push(format!("LimitAS={memory}"));
+    }
+    if let Some(files) = s.limits.files {
+        body.push(format!("LimitNOFILE={files}"));
+    }
     if s.retry.attempts > 0 {
         retries(task, &mut unit, &mut body, &mut notes);
     }
