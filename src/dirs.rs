@@ -271,6 +271,24 @@ impl Paths {
     }
 }
 
+/// The task names of the files in `dir`, as `stem` takes them from file
+/// names (`NAME.jsonl`, `NAME.log.3`...; `None`: not such a file), sorted,
+/// each once.
+pub fn task_files(dir: &Path, stem: impl Fn(&str) -> Option<&str>) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            stem(&name).map(String::from)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,18 +388,9 @@ pub fn read(dir: &Path, task: &str) -> Result<(Vec<Record>, Vec<String>), Histor
 
 /// The tasks that have a history file, sorted.
 pub fn tasks(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            Some(name.strip_suffix(".jsonl")?.to_string())
-        })
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
+    crate::dirs::task_files(dir, |name| {
+        name.strip_suffix(".jsonl").filter(|n| !n.starts_with('.'))
+    })
 }
 
 /// The task's last record, reading only the end of the file (for `kron

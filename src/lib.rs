@@ -28,6 +28,7 @@ pub mod runlog;
 pub mod runner;
 pub mod schedule;
 pub mod service;
+pub mod shell;
 pub mod stats;
 pub mod taskfile;
 pub mod units;

@@ -135,13 +135,19 @@ pub fn spec(paths: &Paths, exe: &Path) -> Spec {
 
 /// The command line, as words.
 fn argv(spec: &Spec) -> Vec<String> {
+    daemon_argv(spec, "run")
+}
+
+/// `kron [--file F] daemon VERB`: what a unit (`run`) or a login entry
+/// (`start`) runs.
+pub(crate) fn daemon_argv(spec: &Spec, verb: &str) -> Vec<String> {
     let mut argv = vec![spec.exe.to_string_lossy().into_owned()];
     if let Some(file) = &spec.task_file {
         argv.push("--file".into());
         argv.push(file.to_string_lossy().into_owned());
     }
     argv.push("daemon".into());
-    argv.push("run".into());
+    argv.push(verb.into());
     argv
 }
 
@@ -154,17 +160,27 @@ pub fn command_line(spec: &Spec) -> String {
         .join(" ")
 }
 
-/// `word` quoted for a POSIX shell when it needs it.
-pub fn shell_word(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+/// The first word of a command line, double quotes (with backslash
+/// escapes) taken off: the program a unit's or an entry's line runs.
+pub(crate) fn first_word(line: &str) -> Option<String> {
+    let Some(rest) = line.strip_prefix('"') else {
+        return Some(line.split_whitespace().next()?.to_string());
+    };
+    let mut word = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => word.extend(chars.next()),
+            c => word.push(c),
+        }
     }
+    Some(word)
+}
+
+/// `word` for a POSIX shell (`shell::word`).
+pub fn shell_word(word: &str) -> String {
+    crate::shell::word(word)
 }
 
 /// The entry's text for `manager`.
@@ -389,20 +405,7 @@ pub fn program(text: &str) -> Option<String> {
         .find_map(|l| l.trim().strip_prefix("ExecStart="))
     {
         let line = line.trim_start_matches(['-', '@', ':', '+', '!']);
-        let word = if let Some(rest) = line.strip_prefix('"') {
-            let mut word = String::new();
-            let mut chars = rest.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => word.extend(chars.next()),
-                    c => word.push(c),
-                }
-            }
-            word
-        } else {
-            line.split_whitespace().next()?.to_string()
-        };
+        let word = first_word(line)?;
         return Some(word.replace("%%", "%").replace("$$", "$"));
     }
     if text.contains("[Desktop Entry]") {

@@ -202,17 +202,8 @@ fn with_double_dash(words: &[String], at: usize) -> String {
     format!("kron add {} -- {}", quoted(&options), quoted(&command))
 }
 
-/// A word as sh reads it back.
 fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    crate::shell::word(word)
 }
 
 #[cfg(test)]

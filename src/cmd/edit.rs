@@ -25,7 +25,7 @@
 //! it is now rather than start over from the file.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -218,19 +218,7 @@ fn changes(original: Option<&str>, new: &taskfile::TaskFile) -> String {
 /// Asks on the terminal whether to edit again; yes unless the answer
 /// starts with n (or standard input ends).
 fn ask_again() -> Result<bool, Error> {
-    eprint!("Edit again? [Y/n] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let read = std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            action: "reading the answer from",
-            path: "standard input".into(),
-            source,
-        })?;
-    let answer = answer.trim().to_ascii_lowercase();
-    Ok(read > 0 && !answer.starts_with('n'))
+    Ok(super::ask("Edit again? [Y/n]")?.is_some_and(|a| !a.starts_with('n')))
 }
 
 fn kept_if_changed(ctx: &Ctx, bytes: &[u8], start: &str) -> Result<Option<PathBuf>, Error> {

@@ -261,3 +261,21 @@ pub(crate) fn named(
         names.iter().map(|(n, _)| n.as_str()),
     ))
 }
+
+/// Asks `question` on stderr and reads one line of answer from standard
+/// input, lowercased and trimmed; `None` when standard input ended.
+pub(crate) fn ask(question: &str) -> Result<Option<String>, Error> {
+    use std::io::{BufRead, Write};
+    eprint!("{question} ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            action: "reading the answer from",
+            path: "standard input".into(),
+            source,
+        })?;
+    Ok((read > 0).then(|| answer.trim().to_ascii_lowercase()))
+}

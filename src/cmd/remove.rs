@@ -3,7 +3,7 @@
 //! `kron rm --all` removes every task, after a confirmation on a terminal
 //! (`--yes` elsewhere), keeping the old file as `tasks.toml.bak`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 
 use super::{Ctx, out};
 use crate::cli::RemoveArgs;
@@ -96,16 +96,6 @@ pub(super) fn confirm(question: &str, interactive: bool) -> Result<bool, Error> 
             "{question} (not asked: standard input is not a terminal); pass --yes to confirm"
         )));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            action: "reading the answer from",
-            path: "standard input".into(),
-            source,
-        })?;
-    Ok(answer.trim().to_ascii_lowercase().starts_with('y'))
+    let answer = super::ask(&format!("{question} [y/N]"))?;
+    Ok(answer.is_some_and(|a| a.starts_with('y')))
 }

@@ -241,17 +241,8 @@ fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
     o.flush().map_err(Error::Output)
 }
 
-/// A word as sh reads it back.
 fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    crate::shell::word(word)
 }
 
 /// A manual run of `task` now.

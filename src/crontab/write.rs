@@ -461,25 +461,13 @@ fn unquote(text: &str) -> String {
     text.to_string()
 }
 
-/// A word as POSIX sh reads it back: bare when it is plain, else in single
-/// quotes. The program word is also quoted when sh would read it as an
-/// assignment or a reserved word.
+/// A word as POSIX sh reads it back (`shell`); the program word is also
+/// quoted when sh would read it as an assignment or a reserved word.
 fn shell_quote(word: &str, program: bool) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
-        && !(program
-            && (word.contains('=')
-                || [
-                    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while",
-                    "until", "for", "in",
-                ]
-                .contains(&word)));
-    if plain {
-        word.to_string()
+    if program {
+        crate::shell::program(word)
     } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
+        crate::shell::word(word)
     }
 }
 

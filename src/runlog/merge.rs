@@ -26,23 +26,14 @@ pub type Sink<'a> = dyn FnMut(&str, &[u8]) -> Result<(), ReadError> + 'a;
 
 /// The tasks that have a run log in `dir`, sorted.
 pub fn tasks(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let stem = match name.rsplit_once(".log") {
-                Some((stem, "")) => stem,
-                Some((stem, n)) if n.strip_prefix('.')?.parse::<u32>().is_ok() => stem,
-                _ => return None,
-            };
-            crate::taskfile::valid_name(stem).then(|| stem.to_string())
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    crate::dirs::task_files(dir, |name| {
+        let stem = match name.rsplit_once(".log") {
+            Some((stem, "")) => stem,
+            Some((stem, n)) if n.strip_prefix('.')?.parse::<u32>().is_ok() => stem,
+            _ => return None,
+        };
+        crate::taskfile::valid_name(stem).then_some(stem)
+    })
 }
 
 /// When the attempt of a header line started.

@@ -27,14 +27,7 @@ pub fn desktop_entry_path() -> PathBuf {
 
 /// What both run: `EXE [--file FILE] daemon start`.
 fn argv(spec: &Spec) -> Vec<String> {
-    let mut argv = vec![spec.exe.to_string_lossy().into_owned()];
-    if let Some(file) = &spec.task_file {
-        argv.push("--file".into());
-        argv.push(file.to_string_lossy().into_owned());
-    }
-    argv.push("daemon".into());
-    argv.push("start".into());
-    argv
+    super::daemon_argv(spec, "start")
 }
 
 /// The XDG autostart entry (Desktop Entry Specification 1.5, "Autostart
@@ -106,20 +99,7 @@ pub fn exec_program(text: &str) -> Option<String> {
             (c, false) => unescaped.push(c),
         }
     }
-    let word = if let Some(rest) = unescaped.strip_prefix('"') {
-        let mut word = String::new();
-        let mut chars = rest.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => break,
-                '\\' => word.extend(chars.next()),
-                c => word.push(c),
-            }
-        }
-        word
-    } else {
-        unescaped.split_whitespace().next()?.to_string()
-    };
+    let word = super::first_word(&unescaped)?;
     Some(word.replace("%%", "%"))
 }
 

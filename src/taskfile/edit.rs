@@ -318,16 +318,22 @@ fn set_in(table: &mut dyn TableLike, inline: bool, key: &[String], value: Value)
     }
 }
 
-/// Inserts a new `key = value` after the table's last key; in an inline
-/// table, before the blank that precedes its closing brace.
-fn insert(table: &mut dyn TableLike, inline: bool, key: &str, value: Value) {
-    let closing = table
+/// The blank before an inline table's closing brace: the suffix of its
+/// last value.
+fn closing_space(table: &dyn TableLike) -> Option<String> {
+    table
         .iter()
         .last()
         .and_then(|(_, item)| item.as_value())
         .and_then(|v| v.decor().suffix())
         .and_then(|s| s.as_str())
-        .map(String::from);
+        .map(String::from)
+}
+
+/// Inserts a new `key = value` after the table's last key; in an inline
+/// table, before the blank that precedes its closing brace.
+fn insert(table: &mut dyn TableLike, inline: bool, key: &str, value: Value) {
+    let closing = closing_space(table);
     if inline
         && let Some((_, last)) = table.iter_mut().last()
         && let Some(last) = last.as_value_mut()
@@ -361,13 +367,7 @@ fn unset_in(table: &mut dyn TableLike, inline: bool, key: &[String]) -> bool {
         return false;
     };
     if rest.is_empty() {
-        let closing = table
-            .iter()
-            .last()
-            .and_then(|(_, item)| item.as_value())
-            .and_then(|v| v.decor().suffix())
-            .and_then(|s| s.as_str())
-            .map(String::from);
+        let closing = closing_space(table);
         let removed = table.remove(first).is_some();
         if removed
             && inline
