@@ -224,6 +224,28 @@ pub enum Command {
     ///   kron next --expr '@every 90m' --json
     Next(NextArgs),
 
+    /// Say what daylight-saving changes will do to the tasks.
+    ///
+    /// For each task (or each NAME) and each change of its zone's clocks in
+    /// the next 12 months (or in the year --year), says in words what
+    /// happens to the runs it touches: a time the clocks jump over runs
+    /// once when the jump ends (fixed-time schedules, such as `30 2 * * *`)
+    /// or is skipped (wildcard schedules, such as `*/15 * * * *`); a time
+    /// the clocks repeat runs once, at the first (fixed-time) or each time
+    /// (wildcard). The numbers are the daemon's own: the instants kron's
+    /// schedule engine fires for that night. Tasks whose times never fall
+    /// in a change are listed as unaffected, and a zone that does not
+    /// change its clocks says so.
+    ///
+    /// Examples:
+    ///
+    ///   kron dst
+    ///
+    ///   kron dst backup --year 2027
+    ///
+    ///   kron dst --json
+    Dst(DstArgs),
+
     /// Run a task now, in the foreground, as the daemon would.
     ///
     /// The task runs with its own settings: its lock and overlap policy,
@@ -443,6 +465,23 @@ pub struct NextArgs {
     pub count: usize,
 
     /// Print one JSON array of RFC 3339 strings (with the zone's UTC offset).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DstArgs {
+    /// Only these tasks [default: every task].
+    #[arg(value_name = "NAME", add = crate::complete::task_candidates())]
+    pub names: Vec<String>,
+
+    /// Look at the changes of this calendar year (in each task's zone)
+    /// instead of the next 12 months.
+    #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i16).range(1971..=9998))]
+    pub year: Option<i16>,
+
+    /// Print one JSON object: the zones' changes and each task's fates,
+    /// with every wall time and instant involved.
     #[arg(long)]
     pub json: bool,
 }

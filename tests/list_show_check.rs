@@ -41,13 +41,15 @@ fn list_shows_one_row_per_task() {
     out.success();
     let stdout = out.stdout();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    // The rows, and the footnote to backup's daylight-saving mark.
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[3].starts_with("(dst): "), "{stdout}");
     assert!(
         lines[0].starts_with("NAME") && lines[0].contains("NEXT"),
         "{stdout}"
     );
     assert!(
-        lines[1].starts_with("backup")
+        lines[1].starts_with("backup (dst)")
             && lines[1].contains("at 02:30")
             && lines[1].contains(" in "),
         "{stdout}"

@@ -15,6 +15,8 @@ mod dirs;
 mod docs;
 /// `kron doctor`: each check's pass, failure and fix.
 mod doctor;
+/// `kron dst` in four zones (a 30-minute shift and one without daylight saving), and the notes of add, edit, import, check and list.
+mod dst;
 /// `kron edit` with editor scripts playing the user.
 mod edit;
 /// `kron export --format systemd` and `--format kubernetes`: units, manifests,

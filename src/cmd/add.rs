@@ -66,6 +66,7 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> Result<(), Error> {
     }
     drop(stdout);
     super::check::warn(task.into_iter());
+    super::dst::print_notes(task);
     Ok(())
 }
 

@@ -23,6 +23,9 @@ struct Checked<'a> {
     /// The warnings: diagnostics (file, line, column, key path, message),
     /// then what will make runs fail (a message each).
     warnings: Vec<serde_json::Value>,
+    /// A note for each task whose times fall in a clock change within the
+    /// next year (as `kron check` prints them on stderr).
+    notes: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
@@ -30,8 +33,14 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
     let loaded = taskfile::load(path);
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let (tasks, diagnostics, warnings) = match loaded {
+        let now = jiff::Timestamp::now();
+        let (tasks, diagnostics, warnings, notes) = match loaded {
             Ok(file) => {
+                let notes = file
+                    .tasks
+                    .iter()
+                    .filter_map(|t| super::dst::note(t, now))
+                    .collect();
                 let mut warnings: Vec<serde_json::Value> = file
                     .warnings
                     .iter()
@@ -43,9 +52,9 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
                         .flat_map(preflight::warnings)
                         .map(|message| serde_json::json!({ "message": message })),
                 );
-                (file.tasks.len(), file.ended, warnings)
+                (file.tasks.len(), file.ended, warnings, notes)
             }
-            Err(LoadError::Invalid { diagnostics, .. }) => (0, diagnostics, Vec::new()),
+            Err(LoadError::Invalid { diagnostics, .. }) => (0, diagnostics, Vec::new(), Vec::new()),
             // Unreadable or insecure: no diagnostics to give, the usual message.
             Err(e) => return Err(e.into()),
         };
@@ -55,6 +64,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
             tasks,
             diagnostics: &diagnostics,
             warnings,
+            notes,
         };
         out!(
             stdout,
@@ -88,6 +98,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), Error> {
     )?;
     drop(stdout);
     warn(file.tasks.iter());
+    super::dst::print_notes(&file.tasks);
     Ok(())
 }
 

@@ -109,7 +109,9 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
                             path.display(),
                             if count == 1 { "" } else { "s" },
                             changes(original.as_deref(), &file)
-                        )
+                        )?;
+                        super::dst::print_notes(retimed(original.as_deref(), &file));
+                        Ok(())
                     }
                     Err(e) => Err(e),
                 };
@@ -213,6 +215,29 @@ fn changes(original: Option<&str>, new: &taskfile::TaskFile) -> String {
         out.push_str(&format!("; removed {}", removed.join(", ")));
     }
     out
+}
+
+/// The tasks of `new` that are new or whose schedule or zone changed: the
+/// ones whose clock-change notes the user has not seen.
+fn retimed<'a>(
+    original: Option<&str>,
+    new: &'a taskfile::TaskFile,
+) -> impl Iterator<Item = &'a taskfile::Task> {
+    let before: Vec<(String, String)> = original
+        .and_then(|text| taskfile::parse(text, &new.path).ok())
+        .map(|file| file.tasks.iter().map(timing).collect())
+        .unwrap_or_default();
+    new.tasks
+        .iter()
+        .filter(move |t| !before.contains(&timing(t)))
+}
+
+/// A task's name and when it runs: its schedule as written and its zone.
+fn timing(task: &taskfile::Task) -> (String, String) {
+    (
+        task.name.clone(),
+        format!("{} {}", task.schedule_text, task.settings.timezone.name()),
+    )
 }
 
 /// Asks on the terminal whether to edit again; yes unless the answer

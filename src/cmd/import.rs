@@ -235,6 +235,14 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), Error> {
     for note in &notes {
         out!(stdout, "note: {note}")?;
     }
+    drop(stdout);
+    if let Ok(file) = taskfile::parse(&new_text, &path) {
+        let imported = file
+            .tasks
+            .iter()
+            .filter(|t| tasks.iter().any(|i| i.name == t.name));
+        super::dst::print_notes(imported);
+    }
     Ok(())
 }
 

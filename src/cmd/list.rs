@@ -31,6 +31,9 @@ struct Row<'a> {
     next: Option<String>,
     /// The last recorded run: its outcome and when it finished.
     last: Option<Last>,
+    /// The local dates, within the next year, of the clock changes that
+    /// move, skip or repeat some of its runs (`kron dst NAME` says how).
+    dst_changes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +62,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
         );
     }
     let rows: Vec<Vec<String>> = file.tasks.iter().map(|t| cells(ctx, t, now)).collect();
+    let marked = file.tasks.iter().any(|t| !dst_changes(t, now).is_empty());
     let table = output::fitted_table(
         &HEADERS,
         &rows,
@@ -66,7 +70,24 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<(), Error> {
         &[SCHEDULE, MEANS, AT],
         COMMAND,
     );
-    write!(stdout, "{table}").map_err(Error::Output)
+    write!(stdout, "{table}").map_err(Error::Output)?;
+    if marked {
+        out!(
+            stdout,
+            "{DST_MARK}: clock changes move or repeat runs; see `kron dst`"
+        )?;
+    }
+    Ok(())
+}
+
+/// Follows the name of a task that a clock change touches within a year.
+const DST_MARK: &str = "(dst)";
+
+fn dst_changes(task: &Task, now: Timestamp) -> Vec<String> {
+    super::dst::fates(task, super::dst::Window::Next(now))
+        .iter()
+        .map(|f| f.date())
+        .collect()
 }
 
 /// The table's columns, in the order of [`cells`].
@@ -93,6 +114,7 @@ fn row<'a>(ctx: &Ctx, task: &'a Task, now: Timestamp) -> Row<'a> {
         paused: task.settings.paused,
         next: next.map(|t| output::rfc3339(t, &task.settings.timezone)),
         last,
+        dst_changes: dst_changes(task, now),
     }
 }
 
@@ -106,8 +128,13 @@ fn cells(ctx: &Ctx, task: &Task, now: Timestamp) -> Vec<String> {
         ),
         None => ("never".to_string(), "-".to_string()),
     };
+    let name = if dst_changes(task, now).is_empty() {
+        task.name.clone()
+    } else {
+        format!("{} {DST_MARK}", task.name)
+    };
     vec![
-        task.name.clone(),
+        name,
         task.schedule_text.clone(),
         task.schedule.describe(),
         next,

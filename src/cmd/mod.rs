@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod daemon;
 mod doctor;
+mod dst;
 mod edit;
 mod export;
 mod history;
@@ -79,6 +80,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::History(args) => history::run(&ctx, &args),
         Command::Why(args) => why::run(&ctx, &args),
+        Command::Dst(args) => dst::run(&ctx, &args),
         Command::Stats(args) => stats::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),
@@ -278,4 +280,19 @@ pub(crate) fn ask(question: &str) -> Result<Option<String>, Error> {
             source,
         })?;
     Ok((read > 0).then(|| answer.trim().to_ascii_lowercase()))
+}
+
+/// The tasks `names` name, in that order, or every task in file order when
+/// there are none; a name the file lacks is an error.
+pub(crate) fn select_tasks<'a>(
+    file: &'a TaskFile,
+    names: &[String],
+) -> Result<Vec<&'a taskfile::Task>, Error> {
+    if names.is_empty() {
+        return Ok(file.tasks.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| file.task(name).ok_or_else(|| unknown(file, name)))
+        .collect()
 }

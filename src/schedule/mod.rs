@@ -10,6 +10,7 @@
 
 mod calendar;
 mod describe;
+mod dst;
 mod fields;
 mod next;
 mod parse;
@@ -17,6 +18,7 @@ mod tz;
 
 use jiff::Timestamp;
 
+pub use dst::{Change, Fate, Rule, Transition};
 pub use fields::{YEAR_MAX, YEAR_MIN};
 pub use parse::{Expr, Field, ParseError};
 pub use tz::{UnknownZone, Zone};
