@@ -342,6 +342,30 @@ fn add_check_and_list_note_the_change() {
 }
 
 #[test]
+fn a_file_of_many_affected_tasks_gets_five_notes_and_a_count() {
+    let tasks: Vec<(String, &str, &str)> = (0..8)
+        .map(|i| (format!("t{i}"), "30 2 * * *", "Europe/Berlin"))
+        .collect();
+    let borrowed: Vec<(&str, &str, &str)> =
+        tasks.iter().map(|(n, s, z)| (n.as_str(), *s, *z)).collect();
+    let env = env_with(&borrowed);
+    let out = env.kron(&["check"]).output();
+    out.success();
+    let stderr = out.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    assert!(lines[4].contains(&format!("t4 {NOTE}")), "{stderr}");
+    assert_eq!(
+        lines[5],
+        "kron: note: and 3 more tasks meet a clock change within a year; see `kron dst`"
+    );
+    // JSON has them all.
+    let out = env.kron(&["check", "--json"]).output();
+    let json: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(json["notes"].as_array().unwrap().len(), 8);
+}
+
+#[test]
 fn import_notes_the_imported_tasks() {
     let env = Env::new();
     let out = env.kron(&["import", "-"]).output_with_stdin(

@@ -79,13 +79,28 @@ pub(crate) fn note(task: &Task, now: Timestamp) -> Option<String> {
     ))
 }
 
-/// Prints [`note`] for each of `tasks` that has one, on stderr.
+/// At most this many notes are printed; the others are counted.
+const NOTES: usize = 5;
+
+/// Prints [`note`] for each of `tasks` that has one, on stderr: the first
+/// [`NOTES`], then how many more there are.
 pub(crate) fn print_notes<'a>(tasks: impl IntoIterator<Item = &'a Task>) {
     let now = Timestamp::now();
+    let notes: Vec<String> = tasks.into_iter().filter_map(|t| note(t, now)).collect();
     let mut stderr = std::io::stderr().lock();
-    for task in tasks {
-        if let Some(note) = note(task, now) {
-            let _ = writeln!(stderr, "kron: note: {note}");
+    for note in notes.iter().take(NOTES) {
+        let _ = writeln!(stderr, "kron: note: {note}");
+    }
+    match notes.len().saturating_sub(NOTES) {
+        0 => {}
+        1 => {
+            let _ = writeln!(stderr, "kron: note: {}", notes[NOTES]);
+        }
+        more => {
+            let _ = writeln!(
+                stderr,
+                "kron: note: and {more} more tasks meet a clock change within a year; see `kron dst`"
+            );
         }
     }
 }
