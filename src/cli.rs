@@ -246,6 +246,34 @@ pub enum Command {
     ///   kron dst --json
     Dst(DstArgs),
 
+    /// Show the week ahead: every task's planned runs on a timeline, and
+    /// the conflicts their measured durations predict.
+    ///
+    /// One row per task, one column per hour (finer when the window is
+    /// short, coarser when the terminal is narrow): a full block where a
+    /// run starts, a shaded one while it is expected to run (its p95
+    /// duration, from its history), a cross where a run will be skipped,
+    /// a light shade while a run waits for its lock or for a
+    /// `max_parallel` slot; a row per zone marks where its clocks change.
+    /// Below the timeline, one line per predicted conflict: runs that
+    /// `overlap = "skip"` drops because a run holding the same lock (its
+    /// own previous run, or another task's) is expected to be still
+    /// running, runs that wait for the lock (`queue`) or stop its holder
+    /// (`replace`), and the hours where `max_parallel` makes runs wait. A
+    /// task without a history has no duration to predict from: its runs
+    /// are taken to end as they start, so they may be kept waiting but
+    /// keep no other run waiting. Times are in the local zone (UTC with
+    /// --utc).
+    ///
+    /// Examples:
+    ///
+    ///   kron plan
+    ///
+    ///   kron plan --from 2027-03-22 --days 2 backup prune
+    ///
+    ///   kron plan --json
+    Plan(PlanArgs),
+
     /// Run a task now, in the foreground, as the daemon would.
     ///
     /// The task runs with its own settings: its lock and overlap policy,
@@ -482,6 +510,28 @@ pub struct DstArgs {
 
     /// Print one JSON object: the zones' changes and each task's fates,
     /// with every wall time and instant involved.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Only these tasks [default: every task].
+    #[arg(value_name = "NAME", add = crate::complete::task_candidates())]
+    pub names: Vec<String>,
+
+    /// Start of the window: an RFC 3339 instant (2027-03-22T00:00:00Z),
+    /// or a local date or time (2027-03-22, 2027-03-22T06:00) [default:
+    /// now].
+    #[arg(long, value_name = "WHEN")]
+    pub from: Option<String>,
+
+    /// Length of the window, in days (1-31).
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=31))]
+    pub days: u16,
+
+    /// Print one JSON object: every planned instant of every task, with
+    /// its predicted start and end, and the conflicts.
     #[arg(long)]
     pub json: bool,
 }

@@ -423,6 +423,91 @@ pub fn last(dir: &Path, task: &str) -> Option<Record> {
     }
 }
 
+/// How many runs [`recent_durations`] looks at, at most.
+pub const RECENT: usize = 100;
+
+/// The durations, in milliseconds, of the task's last `limit` runs that
+/// ended on their own (success, failure, timeout), newest first. Only the
+/// end of the file is read, and of each line only its outcome and
+/// duration (`kron plan` reads them for every task, [`brief`]); a line
+/// that does not parse is passed over.
+pub fn recent_durations(dir: &Path, task: &str, limit: usize) -> Vec<u64> {
+    // About 100 records, most often in one read.
+    const CHUNK: u64 = 32 * 1024;
+    let mut out = Vec::new();
+    let Ok(file) = File::open(path(dir, task)) else {
+        return out;
+    };
+    let Ok(mut end) = file.metadata().map(|m| m.len()) else {
+        return out;
+    };
+    // The start of the line the previous chunk began in the middle of.
+    let mut carry: Vec<u8> = Vec::new();
+    while end > 0 && out.len() < limit {
+        let start = end.saturating_sub(CHUNK);
+        let mut buf = vec![0; (end - start) as usize];
+        if file.read_exact_at(&mut buf, start).is_err() {
+            break;
+        }
+        buf.extend_from_slice(&carry);
+        let cut = match start {
+            0 => 0,
+            _ => buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |i| i + 1),
+        };
+        for line in buf[cut..].split(|&b| b == b'\n').rev() {
+            match brief(line) {
+                Some((b"success" | b"failure" | b"timeout", ms)) => out.push(ms),
+                _ => continue,
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        carry = buf[..cut].to_vec();
+        end = start;
+    }
+    out
+}
+
+/// A record line's outcome and duration. kron writes records compactly, so
+/// the two are found without parsing the rest: in a whole line (it ends
+/// with `}`), the keys `"outcome":"` and `"duration_ms":`, which cannot
+/// occur inside a string value, where every `"` is escaped. A line written
+/// otherwise (by hand, with spaces) is parsed.
+fn brief(line: &[u8]) -> Option<(&[u8], u64)> {
+    // From the end, where the two keys are.
+    fn after<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        let at = line
+            .windows(key.len())
+            .rposition(|w| w[0] == b'"' && w == key)?;
+        Some(&line[at + key.len()..])
+    }
+    #[derive(Deserialize)]
+    struct Brief<'a> {
+        #[serde(borrow)]
+        outcome: &'a str,
+        duration_ms: u64,
+    }
+    if line.trim_ascii_end().last() != Some(&b'}') {
+        return None;
+    }
+    let fast = || {
+        let outcome = after(line, b"\"outcome\":\"")?;
+        let outcome = &outcome[..outcome.iter().position(|&b| b == b'"')?];
+        let digits = after(line, b"\"duration_ms\":")?;
+        let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
+        let ms = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((outcome, ms))
+    };
+    fast().or_else(|| {
+        let brief: Brief = serde_json::from_slice(line).ok()?;
+        Some((brief.outcome.as_bytes(), brief.duration_ms))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +547,38 @@ mod tests {
         assert_eq!(records, vec![record("t", 1), record("t", 3)]);
         assert_eq!(warnings.len(), 1);
         assert_eq!(last(dir.path(), "t"), Some(record("t", 3)));
+    }
+
+    #[test]
+    fn recent_durations_read_the_end_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(recent_durations(dir.path(), "t", 5).is_empty());
+        // Enough records for several chunks, some of them skipped.
+        for n in 0..1000u32 {
+            let mut r = record("t", n);
+            r.duration_ms = u64::from(n);
+            if n % 10 == 9 {
+                r.outcome = Outcome::Skipped;
+            }
+            append(dir.path(), &r).unwrap();
+        }
+        let recent = recent_durations(dir.path(), "t", 12);
+        assert_eq!(
+            recent,
+            [998, 997, 996, 995, 994, 993, 992, 991, 990, 988, 987, 986]
+        );
+        let all = recent_durations(dir.path(), "t", 5000);
+        assert_eq!(all.len(), 900);
+        assert_eq!(all.last(), Some(&0));
+        // What is read is what serde reads, whatever the record holds.
+        let mut odd = record("t", 1);
+        odd.reason = Some(r#"held "outcome":"failure","duration_ms":5 by x"#.into());
+        odd.duration_ms = 1234;
+        let line = serde_json::to_string(&odd).unwrap();
+        assert_eq!(brief(line.as_bytes()), Some((&b"success"[..], 1234)));
+        assert_eq!(brief(&line.as_bytes()[..line.len() - 1]), None);
+        let spaced = br#"{"run_id": "r", "outcome": "failure", "duration_ms": 42}"#;
+        assert_eq!(brief(spaced), Some((&b"failure"[..], 42)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod docs;
 pub mod doctor;
 pub mod error;
 pub mod export;
+pub mod forecast;
 pub mod history;
 pub mod ipc;
 pub mod lock;
@@ -31,6 +32,7 @@ pub mod service;
 pub mod shell;
 pub mod stats;
 pub mod taskfile;
+mod timeline;
 pub mod units;
 mod usage;
 

@@ -40,6 +40,8 @@ mod list_show_check;
 mod next;
 /// Overlap policies, shared lock names, the lock file shared with flock(1), a killed supervisor's command keeping its lock.
 mod overlap_locks;
+/// `kron plan`: the timeline, conflicts predicted from crafted histories, and one that then happens under the daemon.
+mod plan;
 /// Retries and their backoff, timeouts stopping a process group, `kron kill`.
 mod retry_timeout;
 /// `kron run` and `__supervise`: environment, workdir, stdin, exit statuses, `--dry-run`, `--detach`.

@@ -16,6 +16,7 @@ mod list;
 mod logs;
 mod next;
 mod pause;
+mod plan;
 mod recover;
 mod remove;
 mod run;
@@ -76,6 +77,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Check(args) => check::run(&ctx, &args),
         Command::Import(args) => import::run(&ctx, &args),
         Command::Export(args) => export::run(&ctx, &args),
+        Command::Plan(args) => plan::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::History(args) => history::run(&ctx, &args),

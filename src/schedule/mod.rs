@@ -93,6 +93,51 @@ impl Schedule {
         std::iter::successors(self.next_after(after), |&t| self.next_after(t))
     }
 
+    /// The instants in `from..until`, in order: what [`Schedule::upcoming`]
+    /// yields from just before `from`, found with one zone lookup per
+    /// period of constant offset rather than one per instant (`kron plan`
+    /// lists a week of every task).
+    pub fn between(&self, from: Timestamp, until: Timestamp) -> Vec<Timestamp> {
+        let mut start = from.as_second();
+        if from.subsec_nanosecond() > 0 {
+            start += 1;
+        }
+        let end = until.as_second() + i64::from(until.subsec_nanosecond() > 0);
+        let Expr::Cron(cron) = &self.expr else {
+            let Ok(before) = Timestamp::from_second(start - 1) else {
+                return Vec::new();
+            };
+            return self.upcoming(before).take_while(|t| *t < until).collect();
+        };
+        let mut out = Vec::new();
+        let mut t = start;
+        let mut p = self.zone.period(t);
+        while t < end {
+            if p.end.is_some_and(|e| t >= e) {
+                p = self.zone.period(t);
+            }
+            if let Some(found) = first_in_period(cron, &p, t) {
+                if found >= end {
+                    break;
+                }
+                match Timestamp::from_second(found) {
+                    Ok(ts) => out.push(ts),
+                    Err(_) => break,
+                }
+                t = found + 1;
+                continue;
+            }
+            // As in `first_cron_from`: on to the next period that can match.
+            let Some(next) = p.end else { break };
+            let Some(wall) = cron.next_civil(next.saturating_sub(MAX_OFFSET), i64::MAX) else {
+                break;
+            };
+            t = next.max(wall.saturating_sub(MAX_OFFSET));
+            p = self.zone.period(t);
+        }
+        out
+    }
+
     /// The first firing instant at or after `from` (Unix seconds).
     fn first_from(&self, from: i64) -> Option<i64> {
         match &self.expr {

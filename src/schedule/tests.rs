@@ -476,3 +476,34 @@ fn a_schedule_that_ran_out_names_its_last_instant() {
         Some("2026-03-08T12:00:00Z")
     );
 }
+
+#[test]
+fn between_is_upcoming_in_a_window() {
+    let from: Timestamp = "2026-01-01T00:00:00.5Z".parse().unwrap();
+    let until: Timestamp = "2027-06-01T00:00:00Z".parse().unwrap();
+    for tz in [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Tokyo",
+        "America/Santiago",
+    ] {
+        for expr in [
+            "30 2 * * *",
+            "*/15 * * * *",
+            "0,30 1-3 * * *",
+            "0 0 * * 0",
+            "15 2 * * 1-5",
+            "0 0 29 2 *",
+            "@every 7h",
+            "0 30 2 * * * 2026",
+            "@reboot",
+        ] {
+            let schedule = Schedule::parse(expr, Zone::get(tz).unwrap()).unwrap();
+            let expected: Vec<Timestamp> =
+                schedule.upcoming(from).take_while(|t| *t < until).collect();
+            assert_eq!(schedule.between(from, until), expected, "{expr} in {tz}");
+        }
+    }
+}
