@@ -154,13 +154,17 @@ fn a_bad_run_spec_is_refused() {
     );
 }
 
+/// An environment whose task `t` runs `true` every second.
+fn every_second_true() -> Env {
+    let env = Env::new();
+    let text = task("t", "true", &env.work(), "").replace("\"@daily\"", "\"* * * * * *\"");
+    env.write_task_file(&text);
+    env
+}
+
 #[test]
 fn what_a_daemons_supervisor_says_reaches_the_daemons_log() {
-    let env = Env::new();
-    let dir = env.work();
-    let mut text = task("t", "true", &dir, "");
-    text = text.replace("\"@daily\"", "\"* * * * * *\"");
-    env.write_task_file(&text);
+    let env = every_second_true();
     // A run log that cannot be opened: the run goes on, with a warning.
     let logs = env.path().join("state/kron/logs");
     std::fs::create_dir_all(logs.join("t.log")).unwrap();
@@ -176,10 +180,7 @@ fn what_a_daemons_supervisor_says_reaches_the_daemons_log() {
 
 #[test]
 fn a_run_whose_task_cannot_be_read_is_recorded_as_a_failure() {
-    let env = Env::new();
-    let dir = env.work();
-    let text = task("t", "true", &dir, "").replace("\"@daily\"", "\"* * * * * *\"");
-    env.write_task_file(&text);
+    let env = every_second_true();
     let daemon = DaemonGuard::start(&env);
     let snapshot = env.path().join("runtime/kron/loaded/t.toml");
     wait_until("t ran", || !history(&env, "t").is_empty());
@@ -209,10 +210,7 @@ fn a_run_whose_task_cannot_be_read_is_recorded_as_a_failure() {
 
 #[test]
 fn a_deleted_snapshot_is_written_again_and_the_task_goes_on() {
-    let env = Env::new();
-    let dir = env.work();
-    let text = task("t", "true", &dir, "").replace("\"@daily\"", "\"* * * * * *\"");
-    env.write_task_file(&text);
+    let env = every_second_true();
     let daemon = DaemonGuard::start(&env);
     let snapshot = env.path().join("runtime/kron/loaded/t.toml");
     wait_until("t ran", || !history(&env, "t").is_empty());
