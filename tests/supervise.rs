@@ -4,7 +4,9 @@
 //! supervisor of its own, and standard output names each run that ended.
 
 use crate::util::daemon::DaemonGuard;
-use crate::util::{DEADLINE, Env, history, task, wait_for, wait_until, wait_with_deadline};
+use crate::util::{
+    DEADLINE, Env, history, registry, task, wait_for, wait_until, wait_with_deadline,
+};
 
 /// The ended runs the supervisor reported, sorted.
 fn reported(stdout: &str) -> Vec<&str> {
@@ -14,14 +16,7 @@ fn reported(stdout: &str) -> Vec<&str> {
 }
 
 fn registered(env: &Env) -> usize {
-    std::fs::read_dir(env.path().join("runtime/kron/running"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
+    registry(env).len()
 }
 
 #[test]
