@@ -23,7 +23,7 @@ const EIGHTHS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 fn colour(outcome: Outcome) -> Colour {
     match outcome {
         Outcome::Success => Colour::Green,
-        Outcome::Failure | Outcome::Timeout => Colour::Red,
+        Outcome::Failure | Outcome::Timeout | Outcome::Abandoned => Colour::Red,
         Outcome::Skipped => Colour::Yellow,
         Outcome::Interrupted | Outcome::Missed => Colour::Grey,
     }
@@ -37,6 +37,7 @@ fn plain(outcome: Outcome) -> char {
         Outcome::Skipped => '-',
         Outcome::Interrupted => '~',
         Outcome::Missed => '.',
+        Outcome::Abandoned => '!',
     }
 }
 

@@ -348,6 +348,19 @@ pub enum Command {
     ///   kron why backup --at 2026-03-08T02:30:00+01:00
     Why(WhyArgs),
 
+    /// The hosts sharing this task file through its [cluster] backend.
+    ///
+    /// `kron cluster status` lists every node the backend has seen (when it
+    /// last claimed, its kron and tzdata versions, a digest of its task
+    /// file) and every task whose definition differs between nodes. See
+    /// "Running on several hosts" in the README.
+    ///
+    /// Example:
+    ///
+    ///   kron cluster status --json
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
     /// Show how tasks do: runs, success rate, durations, retries, last failure.
     ///
     /// Computed from the history (each task's last 1,000 runs). The success
@@ -622,6 +635,25 @@ pub struct HistoryArgs {
     /// its duration, coloured by outcome (plain characters without colour).
     #[arg(long, requires = "name", conflicts_with = "json")]
     pub chart: bool,
+
+    /// Every node's occurrences, from the [cluster] backend's ledger: who
+    /// ran each one (its node and fencing token), or how it ended
+    /// (`abandoned` names the dead holder), newest instant first.
+    #[arg(long, conflicts_with_all = ["chart", "since", "outcome"])]
+    pub cluster: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The nodes seen and the tasks defined differently between them.
+    Status(ClusterStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterStatusArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -654,6 +686,11 @@ pub struct StatsArgs {
     /// Print JSON instead of text: an object for NAME, else an array.
     #[arg(long)]
     pub json: bool,
+
+    /// Counts over the [cluster] backend's ledger: each task's occurrences
+    /// by outcome, and by the node that ran them.
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Args)]
@@ -680,6 +717,11 @@ pub struct SuperviseArgs {
     /// than from the task file.
     #[arg(long)]
     pub snapshots: bool,
+
+    /// Watch the holder of the run's cluster occurrence (a host that lost
+    /// its claim).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,10 @@ pub enum Outcome {
     /// catch-up policy or `max_lateness` let them go): one record for a
     /// stretch of them ([`Record::missed`]).
     Missed,
+    /// A cluster occurrence whose holder, another host, stopped renewing
+    /// its lease (it died or was cut off): recorded by the host that
+    /// noticed, under `cluster = "once"`.
+    Abandoned,
 }
 
 impl Outcome {
@@ -73,6 +77,7 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::Interrupted => "interrupted",
             Outcome::Missed => "missed",
+            Outcome::Abandoned => "abandoned",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod chart;
 pub mod cli;
+pub mod cluster;
 mod cmd;
 pub mod complete;
 pub mod crontab;

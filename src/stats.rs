@@ -25,6 +25,8 @@ pub struct Outcomes {
     pub interrupted: usize,
     /// Records of instants that did not run (a record may stand for many).
     pub missed: usize,
+    /// Cluster occurrences whose holder, another host, died.
+    pub abandoned: usize,
 }
 
 impl Outcomes {
@@ -36,13 +38,14 @@ impl Outcomes {
             Outcome::Skipped => &mut self.skipped,
             Outcome::Interrupted => &mut self.interrupted,
             Outcome::Missed => &mut self.missed,
+            Outcome::Abandoned => &mut self.abandoned,
         };
         *slot += 1;
     }
 
-    /// Failures and timeouts.
+    /// Failures, timeouts and abandoned occurrences.
     pub fn failed(&self) -> usize {
-        self.failure + self.timeout
+        self.failure + self.timeout + self.abandoned
     }
 
     /// Runs that ended on their own: successes, failures and timeouts.
@@ -222,6 +225,7 @@ mod tests {
                 skipped: 1,
                 interrupted: 1,
                 missed: 0,
+                abandoned: 0,
             }
         );
         // 5 successes of 7 runs that ended on their own.

@@ -5,6 +5,8 @@ mod util;
 
 /// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
 mod add_remove;
+/// Several hosts, one task file, a real PostgreSQL: each occurrence once, failover, divergence.
+mod cluster;
 /// Shell completion: task names through the committed scripts and every shell's protocol; file names.
 mod completion;
 /// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start, its bounded log.

@@ -14,6 +14,9 @@ use crate::schedule::Zone;
 use crate::units::{INSTANT_FORMS, format_duration, parse_duration, parse_instant};
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
+    if args.cluster {
+        return super::cluster::history(ctx, args.name.as_deref(), args.count, args.json);
+    }
     let dir = ctx.paths.history_dir();
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let names = super::history_names(ctx, args.name.as_deref())?;

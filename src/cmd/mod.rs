@@ -3,6 +3,7 @@
 
 mod add;
 mod check;
+mod cluster;
 mod completions;
 mod daemon;
 mod doctor;
@@ -49,6 +50,7 @@ impl Ctx {
                 defaults: Default::default(),
                 tasks: Vec::new(),
                 max_parallel: None,
+                cluster: None,
                 warnings: Vec::new(),
                 ended: Vec::new(),
             });
@@ -82,6 +84,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::History(args) => history::run(&ctx, &args),
         Command::Why(args) => why::run(&ctx, &args),
+        Command::Cluster(command) => cluster::run(&ctx, &command),
         Command::Dst(args) => dst::run(&ctx, &args),
         Command::Stats(args) => stats::run(&ctx, &args),
         Command::Kill(args) => kill::run(&ctx, &args),

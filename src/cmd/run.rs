@@ -42,7 +42,12 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<(), Error> {
     }
     let report = runner::supervise(&Request::new(&ctx.paths, task, manual(task, None), true));
     recover();
-    let report = report?;
+    let report = match report {
+        runner::Supervised::Done(report) => report,
+        runner::Supervised::Failed(e) => return Err(e.into()),
+        // A manual run is never a cluster claim, and may wait for its lock.
+        _ => unreachable!("a manual run in the foreground is run here"),
+    };
     for warning in &report.warnings {
         eprintln!("kron: warning: {warning}");
     }
@@ -105,6 +110,7 @@ fn detach(ctx: &Ctx, task: &Task) -> Result<(), Error> {
     let launch = Launch {
         runs: vec![manual(task, Some(run_id.clone()))],
         snapshots: false,
+        watch: false,
     };
     let mut command = Command::new(&exe);
     command
@@ -153,6 +159,7 @@ fn dry_run(ctx: &Ctx, task: &Task) -> Result<(), Error> {
             run_id: "RUN_ID",
             attempt: 1,
             scheduled: None,
+            cluster: None,
         },
     );
     let mut o = std::io::stdout().lock();

@@ -17,6 +17,9 @@ use crate::stats::{self, RunRef, TaskStats};
 const CHART_RUNS: usize = 20;
 
 pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
+    if args.cluster {
+        return super::cluster::stats(ctx, args.name.as_deref(), args.json);
+    }
     let names = super::history_names(ctx, args.name.as_deref())?;
     let mut all = Vec::new();
     for name in &names {

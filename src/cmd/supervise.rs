@@ -24,6 +24,7 @@
 //! ended.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 
 use super::Ctx;
 use crate::cli::SuperviseArgs;
@@ -37,8 +38,8 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
     logging::init_from_env();
     // An invalid bound is the daemon's to report, not every supervisor's.
     let _ = logging::bound(&ctx.paths.daemon_log());
-    let launch =
-        Launch::parse(&args.run, args.snapshots).map_err(|e| Error::Invalid(e.to_string()))?;
+    let launch = Launch::parse(&args.run, args.snapshots, args.watch)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let files: Vec<Result<TaskFile, Error>> = if launch.snapshots {
         launch
             .runs
@@ -53,11 +54,14 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
         // A snapshot per run, or the one task file for all.
         let file = &files[if launch.snapshots { i } else { 0 }];
         let found = match file {
-            Ok(file) => find(file, &run.task),
+            Ok(file) => find(file, &run.task).map(|task| (file, task)),
             Err(e) => Err(Error::Failed(e.to_string())),
         };
         match found {
-            Ok(task) => reqs.push(Request::new(&ctx.paths, task, run.clone(), false)),
+            Ok((file, task)) => reqs.push(
+                Request::new(&ctx.paths, task, run.clone(), false)
+                    .in_cluster(file.cluster.as_ref(), launch.watch),
+            ),
             Err(e) => {
                 not_run(ctx, run, format!("not run: {e}"));
                 ended(&run.task);
@@ -67,15 +71,21 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
     if let [req] = &reqs[..] {
         let result = runner::supervise(req);
         let code = match &result {
-            Ok(report) => report.exit_code,
-            Err(_) => 1,
+            Supervised::Done(report) => report.exit_code,
+            Supervised::Failed(_) => 1,
+            _ => 0,
         };
-        report(
-            ctx,
-            &launch,
-            req,
-            result.map_or_else(Supervised::Failed, |r| Supervised::Done(Box::new(r))),
-        );
+        if launch.watch {
+            // A watcher's standard output is not the daemon's.
+            if let Supervised::Done(report) = &result {
+                warn_all(req, report);
+            }
+            return match code {
+                0 => Ok(()),
+                code => Err(Error::Exit(code)),
+            };
+        }
+        report(ctx, &launch, req, result);
         return match code {
             0 => Ok(()),
             code => Err(Error::Exit(code)),
@@ -89,10 +99,12 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
 /// What the daemon and the supervisor's error stream learn of a run's end.
 fn report(ctx: &Ctx, launch: &Launch, req: &Request, result: Supervised) {
     match result {
-        Supervised::Done(report) => {
-            for warning in &report.warnings {
-                warning!(
-                    "supervisor {}: {}: {warning}",
+        Supervised::Done(report) => warn_all(req, &report),
+        Supervised::Elsewhere => {}
+        Supervised::Watch => {
+            if let Err(e) = start_watcher(ctx, launch, req) {
+                error!(
+                    "supervisor {}: {}: starting the watcher of its cluster occurrence: {e}",
                     std::process::id(),
                     req.task.name
                 );
@@ -111,6 +123,37 @@ fn report(ctx: &Ctx, launch: &Launch, req: &Request, result: Supervised) {
     ended(&req.task.name);
 }
 
+fn warn_all(req: &Request, report: &runner::Report) {
+    for warning in &report.warnings {
+        warning!(
+            "supervisor {}: {}: {warning}",
+            std::process::id(),
+            req.task.name
+        );
+    }
+}
+
+/// Starts `kron __supervise --watch` for `req`, whose occurrence another
+/// host holds. The daemon counts the run as ended now: the watcher's
+/// standard output is /dev/null, and if it takes the occurrence over
+/// (`cluster = "retry"`) that run is not one of the daemon's for
+/// `max_parallel`.
+fn start_watcher(ctx: &Ctx, launch: &Launch, req: &Request) -> std::io::Result<()> {
+    let watcher = Launch {
+        runs: vec![req.run.clone()],
+        snapshots: launch.snapshots,
+        watch: true,
+    };
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(watcher.args(&ctx.paths.task_file))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// Logs and records a run that could not start.
 fn not_run(ctx: &Ctx, run: &Run, reason: String) {
     let pid = std::process::id();
@@ -125,6 +168,7 @@ fn hand_off(ctx: &Ctx, launch: &Launch, req: &Request) -> std::io::Result<()> {
     let alone = Launch {
         runs: vec![req.run.clone()],
         snapshots: launch.snapshots,
+        watch: false,
     };
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args(alone.args(&ctx.paths.task_file))

@@ -582,7 +582,7 @@ impl Daemon {
                     .filter(|w| w[0] == "--run")
                     .map(|w| w[1].clone())
                     .collect();
-                Launch::parse(&runs, false).ok()
+                Launch::parse(&runs, false, false).ok()
             })
             .collect();
         for (task, mark, instant) in self.planner.marks() {
@@ -639,6 +639,7 @@ impl Daemon {
         let launch = Launch {
             runs: fires.iter().map(|f| f.run.clone()).collect(),
             snapshots: self.snapshots_ok,
+            watch: false,
         };
         let describe = |fire: &Fire| {
             let run = &fire.run;

@@ -1,6 +1,6 @@
 //! What supervisors read: for each task, `$RUNTIME/loaded/NAME.toml`, the
-//! `[defaults]` table and that task's table, cut from the task file as the
-//! daemon last loaded it.
+//! `[defaults]` and `[cluster]` tables and that task's table, cut from the
+//! task file as the daemon last loaded it.
 //!
 //! Two reasons. A supervisor runs what the daemon loaded, so a broken edit
 //! on disk (which the daemon refuses, keeping the old tasks) does not stop
@@ -32,6 +32,7 @@ pub fn split(text: &str) -> Vec<(String, String)> {
         return Vec::new();
     };
     let defaults = doc.get("defaults");
+    let cluster = doc.get("cluster");
     let Some(tasks) = doc.get("tasks").and_then(Item::as_table_like) else {
         return Vec::new();
     };
@@ -41,6 +42,9 @@ pub fn split(text: &str) -> Vec<(String, String)> {
             let mut one = DocumentMut::new();
             if let Some(defaults) = defaults {
                 one.insert("defaults", defaults.clone());
+            }
+            if let Some(cluster) = cluster {
+                one.insert("cluster", cluster.clone());
             }
             let mut table = Table::new();
             table.set_implicit(true);

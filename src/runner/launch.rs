@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! kron __supervise --run NAME,TRIGGER,SCHEDULED,RUN_ID [--run ...]
-//!                  [--snapshots] --file TASKFILE
+//!                  [--snapshots] [--watch] --file TASKFILE
 //! ```
 //!
 //! Each `--run` is one run: its task, why it runs (`schedule`, `manual`,
@@ -18,6 +18,12 @@
 //! serves the file its starter serves). Several runs are supervised at
 //! once, a thread each; a single run may wait for its lock, and the
 //! supervisor exits with its status, as `kron run` does.
+//!
+//! `--watch` (one run, a cluster task's) starts the supervisor of a host
+//! that lost the claim of an occurrence: it watches the holder's lease
+//! until the occurrence ends, and takes it over or records it abandoned
+//! if the holder dies (`runner::claim`). Its standard output is not the
+//! daemon's, which has counted the run as ended already.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -44,6 +50,8 @@ pub struct Launch {
     pub runs: Vec<Run>,
     /// Read each task from its snapshot rather than from the task file.
     pub snapshots: bool,
+    /// Watch the holder of the (one) run's occurrence.
+    pub watch: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +75,25 @@ impl Launch {
         if self.snapshots {
             args.push("--snapshots".into());
         }
+        if self.watch {
+            args.push("--watch".into());
+        }
         args.extend(["--file".into(), task_file.into()]);
         args
     }
 
-    /// Reads the `--run` values and the `--snapshots` flag back.
-    pub fn parse(runs: &[String], snapshots: bool) -> Result<Launch, LaunchError> {
+    /// Reads the `--run` values and the `--snapshots` and `--watch` flags
+    /// back.
+    pub fn parse(runs: &[String], snapshots: bool, watch: bool) -> Result<Launch, LaunchError> {
         let runs = runs
             .iter()
             .map(|text| Run::parse(text))
             .collect::<Result<_, _>>()?;
-        Ok(Launch { runs, snapshots })
+        Ok(Launch {
+            runs,
+            snapshots,
+            watch,
+        })
     }
 }
 
@@ -154,6 +170,7 @@ mod tests {
                 },
             ],
             snapshots: true,
+            watch: false,
         };
         let args: Vec<String> = launch
             .args(Path::new("/t.toml"))
@@ -174,7 +191,7 @@ mod tests {
             ]
         );
         let runs: Vec<String> = vec![args[2].clone(), args[4].clone()];
-        assert_eq!(Launch::parse(&runs, true).unwrap(), launch);
+        assert_eq!(Launch::parse(&runs, true, false).unwrap(), launch);
     }
 
     #[test]

@@ -32,6 +32,7 @@
 //! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
+mod claim;
 mod holder;
 pub mod launch;
 pub mod notify;
@@ -56,10 +57,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
-use crate::history::{self, HistoryError, Outcome, Record};
+use crate::history::{self, HistoryError, Outcome, Record, Stretch};
 use crate::lock::{Held, LockError};
 use crate::runlog::{FOOTER, HEADER, RunLog};
-use crate::taskfile::Task;
+use crate::taskfile::{Cluster, Overlap, Task};
 use crate::units::format_duration;
 use attempt::{Limits, Sink, Tee};
 pub use launch::Run;
@@ -77,6 +78,11 @@ pub struct Request<'a> {
     /// `kron run`: copy the output to this process's stdout and report
     /// retries on stderr.
     pub foreground: bool,
+    /// The task file's `[cluster]`, if it has one.
+    pub cluster: Option<&'a Cluster>,
+    /// This supervisor watches the holder of a cluster occurrence that it
+    /// lost (`kron __supervise --watch`).
+    pub watch: bool,
 }
 
 impl<'a> Request<'a> {
@@ -89,7 +95,17 @@ impl<'a> Request<'a> {
             task,
             run,
             foreground,
+            cluster: None,
+            watch: false,
         }
+    }
+
+    /// The request as a host of `cluster` makes it; `watch`: see
+    /// [`Request::watch`].
+    pub fn in_cluster(mut self, cluster: Option<&'a Cluster>, watch: bool) -> Request<'a> {
+        self.cluster = cluster;
+        self.watch = watch;
+        self
     }
 
     pub fn run_id(&self) -> &str {
@@ -137,11 +153,13 @@ pub fn lock_path(paths: &Paths, task: &Task) -> PathBuf {
 
 /// Runs `req` to its final outcome and records it; then, with the lock
 /// released, notifies (metrics, mail, hooks: `notify`), once per run.
-pub fn supervise(req: &Request) -> Result<Report, RunnerError> {
+/// Never [`Supervised::HandedBack`]: this run may wait for its lock.
+pub fn supervise(req: &Request) -> Supervised {
     spawn::close_inherited_on_exec();
-    let mut signals = Signals::install()?;
-    let report = supervise_with(req, &mut signals, true)?;
-    Ok(report.expect("a run that may wait for its lock is never handed back"))
+    match Signals::install() {
+        Ok(mut signals) => supervise_with(req, &mut signals, true),
+        Err(e) => Supervised::Failed(e.into()),
+    }
 }
 
 /// How one of [`supervise_all`]'s runs ended.
@@ -152,6 +170,12 @@ pub enum Supervised {
     /// It would have to wait for its lock, or no thread could be started
     /// for it: nothing was recorded, and it should be run by itself.
     HandedBack,
+    /// Another host holds its cluster occurrence: a watcher of the holder
+    /// should be started (`kron __supervise --watch`); nothing was
+    /// recorded.
+    Watch,
+    /// Another host ran its cluster occurrence: nothing is recorded here.
+    Elsewhere,
     Failed(RunnerError),
 }
 
@@ -169,18 +193,11 @@ pub fn supervise_all(
             let thread = std::thread::Builder::new()
                 .name(req.task.name.clone())
                 .spawn_scoped(scope, move || {
-                    let result = hub
-                        .channel()
-                        .map_err(RunnerError::from)
-                        .and_then(|mut signals| supervise_with(req, &mut signals, false));
-                    ended(
-                        req,
-                        match result {
-                            Ok(Some(report)) => Supervised::Done(Box::new(report)),
-                            Ok(None) => Supervised::HandedBack,
-                            Err(e) => Supervised::Failed(e),
-                        },
-                    );
+                    let result = match hub.channel() {
+                        Ok(mut signals) => supervise_with(req, &mut signals, false),
+                        Err(e) => Supervised::Failed(e.into()),
+                    };
+                    ended(req, result);
                 });
             if thread.is_err() {
                 ended(req, Supervised::HandedBack);
@@ -190,46 +207,145 @@ pub fn supervise_all(
     Ok(())
 }
 
-/// One run with `signals`; `None` when it would wait for its lock and
-/// `may_wait` is false.
-fn supervise_with(
-    req: &Request,
-    signals: &mut Signals,
-    may_wait: bool,
-) -> Result<Option<Report>, RunnerError> {
-    let Some(mut report) = run(req, signals, may_wait)? else {
-        return Ok(None);
-    };
-    notify::after_run(req, &mut report, signals);
-    Ok(Some(report))
+/// One run with `signals`; [`Supervised::HandedBack`] when it would wait
+/// for its lock and `may_wait` is false.
+fn supervise_with(req: &Request, signals: &mut Signals, may_wait: bool) -> Supervised {
+    match run(req, signals, may_wait) {
+        Ok(Supervised::Done(mut report)) => {
+            notify::after_run(req, &mut report, signals);
+            Supervised::Done(report)
+        }
+        Ok(other) => other,
+        Err(e) => Supervised::Failed(e),
+    }
 }
 
-fn run(
-    req: &Request,
-    signals: &mut Signals,
-    may_wait: bool,
-) -> Result<Option<Report>, RunnerError> {
-    let mut warnings = Vec::new();
-    let held = match take_lock(req, signals, may_wait)? {
-        Locked::WouldWait => return Ok(None),
-        Locked::Held(held) => held,
-        Locked::Skipped(reason) => return Ok(Some(skipped(req, reason, warnings))),
-        Locked::Interrupted(signal) => {
-            let now = Timestamp::now();
-            let reason = "interrupted while waiting for the lock".to_string();
-            let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
-            warn(&mut warnings, history::record(req.paths, &record));
-            return Ok(Some(Report {
-                record,
-                exit_code: 128 + signal as u8,
-                warnings,
-            }));
-        }
+fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervised, RunnerError> {
+    let done = |report: Report| Ok(Supervised::Done(Box::new(report)));
+    let lease = match claim::begin(req, signals) {
+        claim::Begun::Local => None,
+        claim::Begun::Mine(lease) => Some(lease),
+        claim::Begun::NotClaimed(reason) => return done(missed(req, reason)),
+        claim::Begun::Elsewhere(_) if !req.watch => return Ok(Supervised::Watch),
+        claim::Begun::Elsewhere(holder) => match claim::watch(req, holder, signals) {
+            claim::Watched::Ended => return Ok(Supervised::Elsewhere),
+            claim::Watched::GaveUp(why) => {
+                crate::logging::warning!("{}: {why}", req.task.name);
+                return Ok(Supervised::Elsewhere);
+            }
+            claim::Watched::Abandoned(holder) => return done(abandoned(req, &holder)),
+            claim::Watched::Mine(lease) => Some(lease),
+        },
     };
-    let mut report = run_attempts(req, signals, held.as_ref());
+    // Ends a run that holds its occurrence but does not run its command.
+    let close = |lease: Option<claim::Lease>, mut report: Report| {
+        if let Some(w) = lease.and_then(|l| l.finish(&report.record)) {
+            report.warnings.push(w);
+        }
+        done(report)
+    };
+    let settings = &req.task.settings;
+    if let Some(held) = &lease
+        && settings.overlap != Overlap::Allow
+    {
+        let waits = matches!(settings.overlap, Overlap::Queue | Overlap::Replace);
+        let replace = settings.overlap == Overlap::Replace;
+        match held.lock(&settings.lock, replace, waits && may_wait, signals) {
+            Ok(claim::LockOutcome::Held) => {}
+            Ok(claim::LockOutcome::Busy(_)) if waits => return Ok(Supervised::HandedBack),
+            Ok(claim::LockOutcome::Busy(reason)) => {
+                return close(lease, skipped(req, reason, Vec::new()));
+            }
+            Ok(claim::LockOutcome::Interrupted) => {
+                let report = interrupted(req, Signal::SIGTERM, "the cluster lock");
+                return close(lease, report);
+            }
+            Err(e) => {
+                let report = missed(req, format!("not run: taking its cluster lock: {e}"));
+                return close(lease, report);
+            }
+        }
+    }
+    let held = match take_lock(req, signals, may_wait)? {
+        Locked::WouldWait => return Ok(Supervised::HandedBack),
+        Locked::Held(held) => held,
+        Locked::Skipped(reason) => return close(lease, skipped(req, reason, Vec::new())),
+        Locked::Interrupted(signal) => return close(lease, interrupted(req, signal, "the lock")),
+    };
+    let report = run_attempts(req, signals, held.as_ref(), lease.as_ref());
     drop(held);
-    report.warnings.splice(0..0, warnings);
-    Ok(Some(report))
+    close(lease, report)
+}
+
+fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
+    let mut warnings = Vec::new();
+    let now = Timestamp::now();
+    let reason = format!("interrupted while waiting for {what}");
+    let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
+    warn(&mut warnings, history::record(req.paths, &record));
+    Report {
+        record,
+        exit_code: 128 + signal as u8,
+        warnings,
+    }
+}
+
+/// A cluster run that claimed nothing (the backend unreachable, the
+/// clocks too far apart): recorded missed, with the reason.
+fn missed(req: &Request, reason: String) -> Report {
+    let mut warnings = Vec::new();
+    let now = Timestamp::now();
+    let mut record = record(req, now, 0, None, Outcome::Missed, Some(reason));
+    let at = req.run.scheduled.unwrap_or(now);
+    record.missed = Some(Stretch {
+        count: 1,
+        more: false,
+        first: at,
+        last: at,
+    });
+    warn(&mut warnings, history::record(req.paths, &record));
+    Report {
+        record,
+        exit_code: 1,
+        warnings,
+    }
+}
+
+/// An occurrence whose holder, another host, died: recorded here, with a
+/// section in the run log that the hook and the mail read.
+fn abandoned(req: &Request, holder: &crate::cluster::Holder) -> Report {
+    let mut warnings = Vec::new();
+    let reason = claim::abandoned_reason(holder);
+    let now = Timestamp::now();
+    let record = record(req, now, 0, None, Outcome::Abandoned, Some(reason.clone()));
+    match RunLog::open(
+        &req.paths.logs_dir(),
+        &req.task.name,
+        &req.task.settings.log,
+    ) {
+        Ok(mut log) => {
+            let lines = [
+                format!(
+                    "{HEADER}{} attempt 0/0 trigger {} scheduled {} started {now}",
+                    req.run_id(),
+                    req.run.trigger.as_str(),
+                    req.run.scheduled.map_or("-".into(), |t| t.to_string()),
+                ),
+                format!("kron: abandoned: {reason}"),
+                format!("{FOOTER}{} attempt 0/0 abandoned", req.run_id()),
+            ];
+            for line in lines {
+                warn(&mut warnings, log.write_line(&line));
+            }
+        }
+        Err(e) => warnings.push(e.to_string()),
+    }
+    warn(&mut warnings, history::record(req.paths, &record));
+    Report {
+        record,
+        exit_code: 1,
+        warnings,
+    }
 }
 
 /// The run's registry entry as it starts (`locked`: it holds its lock).
@@ -360,7 +476,13 @@ impl Sink for Output {
 
 /// The attempts of a run holding `lock` (none with `overlap = "allow"`),
 /// which each attempt's command inherits.
-fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Report {
+fn run_attempts(
+    req: &Request,
+    signals: &mut Signals,
+    lock: Option<&Held>,
+    lease: Option<&claim::Lease>,
+) -> Report {
+    let cluster = lease.map(claim::Lease::info);
     let task = req.task;
     let settings = &task.settings;
     let registry = req.paths.running_dir();
@@ -401,7 +523,15 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
         let end = match signals.drain() {
             // `replace` (or `kron kill`) came first: start nothing.
             Some(Stop::Terminate(signal)) => AttemptEnd::Stopped(signal),
-            _ => one_attempt(req, attempt, lock, signals, &limits, &mut out, &mut entry),
+            _ => one_attempt(
+                req,
+                (attempt, cluster.as_ref()),
+                lock,
+                signals,
+                &limits,
+                &mut out,
+                &mut entry,
+            ),
         };
         if let AttemptEnd::Ended(e) = &end {
             left.extend(&e.left);
@@ -458,6 +588,8 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
         AttemptEnd::Stopped(_) => attempt - 1,
         _ => attempt,
     };
+    // A run stopped for its lease says so, rather than who sent SIGTERM.
+    let reason = lease.and_then(claim::Lease::lost).or(reason);
     let mut record = record(req, started, made, status, outcome, reason);
     record.leftovers = left;
     record.leftovers_stopped = stopped;
@@ -473,7 +605,7 @@ fn run_attempts(req: &Request, signals: &mut Signals, lock: Option<&Held>) -> Re
 
 fn one_attempt(
     req: &Request,
-    attempt: u32,
+    (attempt, cluster): (u32, Option<&spawn::ClusterInfo>),
     lock: Option<&Held>,
     signals: &mut Signals,
     limits: &Limits,
@@ -486,6 +618,7 @@ fn one_attempt(
             run_id: req.run_id(),
             attempt,
             scheduled: req.run.scheduled,
+            cluster,
         },
     );
     let started = Instant::now();

@@ -93,7 +93,10 @@ pub fn after_run(req: &Request, report: &mut Report, signals: &mut Signals) {
         }
     };
     if mail
-        && (matches!(record.outcome, Outcome::Failure | Outcome::Timeout) || output.printed)
+        && (matches!(
+            record.outcome,
+            Outcome::Failure | Outcome::Timeout | Outcome::Abandoned
+        ) || output.printed)
         && let Err(text) = send_mail(req, report, &output, signals, &mut log)
     {
         note(&mut log, &mut report.warnings, text);
@@ -123,7 +126,9 @@ fn hook_for(task: &Task, outcome: Outcome) -> Option<(&'static str, &str)> {
     let s = &task.settings;
     match outcome {
         Outcome::Success => s.on_success.as_deref().map(|c| ("on_success", c)),
-        Outcome::Failure | Outcome::Timeout => s.on_failure.as_deref().map(|c| ("on_failure", c)),
+        Outcome::Failure | Outcome::Timeout | Outcome::Abandoned => {
+            s.on_failure.as_deref().map(|c| ("on_failure", c))
+        }
         Outcome::Skipped | Outcome::Interrupted | Outcome::Missed => None,
     }
 }
@@ -136,7 +141,10 @@ fn mail_due(task: &Task, outcome: Outcome) -> bool {
     addressed
         && match s.mail {
             Mail::Never => false,
-            Mail::Failure => matches!(outcome, Outcome::Failure | Outcome::Timeout),
+            Mail::Failure => matches!(
+                outcome,
+                Outcome::Failure | Outcome::Timeout | Outcome::Abandoned
+            ),
             Mail::Always => !matches!(outcome, Outcome::Skipped | Outcome::Missed),
         }
 }
@@ -279,6 +287,7 @@ fn run_hook(
             run_id: &r.run_id,
             attempt: r.attempts,
             scheduled: r.scheduled,
+            cluster: None,
         },
     );
     plan.program = task.settings.shell.clone();

@@ -38,6 +38,7 @@ pub fn warnings(task: &Task) -> Vec<String> {
             run_id: "",
             attempt: 1,
             scheduled: None,
+            cluster: None,
         },
     );
     let workdir = plan.workdir.is_dir().then_some(plan.workdir.as_path());

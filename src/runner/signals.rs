@@ -67,6 +67,9 @@ pub enum StopSource {
     Replace,
     /// A signal to the supervisor (SIGTERM, SIGINT, SIGHUP).
     Signal(Signal),
+    /// The run's cluster lease could not be renewed, or another host took
+    /// its occurrence over (`runner::claim`).
+    Lease,
 }
 
 impl std::fmt::Display for StopSource {
@@ -76,6 +79,7 @@ impl std::fmt::Display for StopSource {
             StopSource::KillSignal(signal) => write!(f, "kron kill --signal {signal}"),
             StopSource::Replace => write!(f, "a replacing run (overlap = \"replace\")"),
             StopSource::Signal(signal) => write!(f, "{signal}"),
+            StopSource::Lease => write!(f, "the loss of its cluster lease"),
         }
     }
 }
@@ -89,6 +93,8 @@ pub enum Request {
     Replace,
     /// Send its group this signal and retry no more.
     Signal(Signal),
+    /// Stop it: its cluster lease is lost, or about to be.
+    Lease,
 }
 
 impl Request {
@@ -96,6 +102,7 @@ impl Request {
         match self {
             Request::Stop => "stop\n".into(),
             Request::Replace => "replace\n".into(),
+            Request::Lease => "lease\n".into(),
             Request::Signal(signal) => format!("{}\n", signal as i32),
         }
     }
@@ -104,6 +111,7 @@ impl Request {
         match text.trim() {
             "stop" => Some(Request::Stop),
             "replace" => Some(Request::Replace),
+            "lease" => Some(Request::Lease),
             number => Signal::try_from(number.parse::<i32>().ok()?)
                 .ok()
                 .map(Request::Signal),
@@ -238,6 +246,7 @@ impl Signals {
         match Request::decode(&text) {
             Some(Request::Stop) => self.terminate(Signal::SIGTERM, StopSource::Kill),
             Some(Request::Replace) => self.terminate(Signal::SIGTERM, StopSource::Replace),
+            Some(Request::Lease) => self.terminate(Signal::SIGTERM, StopSource::Lease),
             Some(Request::Signal(signal)) => {
                 self.signal = Some(signal);
                 if self.stop.is_none() {

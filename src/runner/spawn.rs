@@ -51,6 +51,19 @@ pub struct AttemptInfo<'a> {
     pub run_id: &'a str,
     pub attempt: u32,
     pub scheduled: Option<Timestamp>,
+    /// A cluster run's claim: `KRON_NODE`, `KRON_OCCURRENCE`,
+    /// `KRON_FENCING_TOKEN`.
+    pub cluster: Option<&'a ClusterInfo>,
+}
+
+/// What a command of a cluster run learns of its claim, so that a job
+/// that writes somewhere can refuse a stale holder (a smaller token).
+#[derive(Clone, Debug)]
+pub struct ClusterInfo {
+    pub node: String,
+    /// `task@instant`.
+    pub occurrence: String,
+    pub token: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +139,11 @@ pub fn plan(task: &Task, info: &AttemptInfo) -> Plan {
         "KRON_SCHEDULED_AT".into(),
         info.scheduled.map(|t| t.to_string()).unwrap_or_default(),
     );
+    if let Some(cluster) = info.cluster {
+        env.insert("KRON_NODE".into(), cluster.node.clone());
+        env.insert("KRON_OCCURRENCE".into(), cluster.occurrence.clone());
+        env.insert("KRON_FENCING_TOKEN".into(), cluster.token.to_string());
+    }
     Plan {
         program,
         args,

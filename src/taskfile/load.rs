@@ -10,8 +10,10 @@ use jiff::Timestamp;
 use toml_edit::{Item, TableLike};
 
 use super::{
-    CatchUp, DEFAULTS_ONLY_KEYS, IoClass, LIMIT_KEYS, LOG_KEYS, Layer, Leftovers, Mail, Overlap,
-    RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand, TaskFile, valid_name,
+    Backend, CLUSTER_KEYS, CLUSTER_MODE_KEY, CatchUp, Cluster, ClusterMode, DEFAULT_LEASE,
+    DEFAULT_MAX_SKEW, DEFAULTS_ONLY_KEYS, IoClass, LIMIT_KEYS, LOG_KEYS, Layer, Leftovers,
+    MIN_LEASE, Mail, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand,
+    TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
@@ -118,10 +120,11 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
     };
     let root = doc.as_table();
     for (key, _) in root.iter() {
-        if key != "defaults" && key != "tasks" {
-            r.unknown_key(root, key, "", &["defaults", "tasks"]);
+        if !["defaults", "tasks", "cluster"].contains(&key) {
+            r.unknown_key(root, key, "", &["defaults", "tasks", "cluster"]);
         }
     }
+    let cluster = root.get("cluster").and_then(|item| r.cluster(item));
     let mut max_parallel = None;
     let defaults = match root.get("defaults") {
         None => Layer::default(),
@@ -155,7 +158,8 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
             Some(table) => {
                 for (name, item) in table.iter() {
                     let span = table.key(name).and_then(|k| k.span());
-                    if let Some(task) = r.task(name, item, span, &defaults) {
+                    if let Some(mut task) = r.task(name, item, span, &defaults) {
+                        task.settings.cluster = r.cluster_mode(&task, &defaults, root);
                         tasks.push(task);
                     }
                 }
@@ -168,6 +172,7 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
             defaults,
             tasks,
             max_parallel,
+            cluster,
             warnings: r.warnings,
             ended: r.ended,
         })
@@ -443,6 +448,17 @@ impl Reader<'_> {
                     );
                 }
                 "limits" => self.limits(item, path, &mut layer),
+                CLUSTER_MODE_KEY => {
+                    layer.cluster = self.choice(
+                        item,
+                        path,
+                        &[
+                            ("once", ClusterMode::Once),
+                            ("retry", ClusterMode::Retry),
+                            ("local", ClusterMode::Local),
+                        ],
+                    );
+                }
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),
                 "on_success" => layer.on_success = self.nonempty_string(item, path),
                 "mailto" => layer.mailto = self.mailto(item, path),
@@ -462,12 +478,14 @@ impl Reader<'_> {
                         TASK_ONLY_KEYS
                             .iter()
                             .chain(SHARED_KEYS.iter())
+                            .chain(&[CLUSTER_MODE_KEY])
                             .copied()
                             .collect()
                     } else {
                         SHARED_KEYS
                             .iter()
                             .chain(&DEFAULTS_ONLY_KEYS)
+                            .chain(&[CLUSTER_MODE_KEY])
                             .copied()
                             .collect()
                     };
@@ -494,6 +512,193 @@ impl Reader<'_> {
             }
         }
         layer
+    }
+
+    /// The `[cluster]` table; `None` (reported) when it is not valid.
+    fn cluster(&mut self, item: &Item) -> Option<Cluster> {
+        let table = self.table(item, "cluster", "[cluster]")?;
+        let (mut address, mut file, mut node) = (None, None, None);
+        let (mut lease, mut max_skew) = (DEFAULT_LEASE, DEFAULT_MAX_SKEW);
+        for (key, value) in table.iter() {
+            let path = join("cluster", key);
+            let path = path.as_str();
+            match key {
+                "backend" => {
+                    address = self.nonempty_string(value, path).filter(|text| {
+                        let secret = crate::cluster::address_has_password(text);
+                        if secret {
+                            self.error(
+                                value.span(),
+                                path,
+                                "the backend address has a password in it",
+                                Some(
+                                    "put the address in a file only you can read and name it \
+                                     with backend_file = \"~/.config/kron/cluster.dsn\""
+                                        .into(),
+                                ),
+                            );
+                        }
+                        !secret
+                    });
+                    if let Some(text) = &address
+                        && let Err(e) = crate::cluster::check_address(text)
+                    {
+                        self.error(value.span(), path, e, None);
+                        address = None;
+                    }
+                }
+                "backend_file" => file = self.absolute_path(value, path),
+                "node" => {
+                    node = self.nonempty_string(value, path).filter(|name| {
+                        let ok = valid_node(name);
+                        if !ok {
+                            self.error(
+                                value.span(),
+                                path,
+                                format!("invalid node name `{name}`"),
+                                Some("node names are 1-64 of a-z, A-Z, 0-9, ., _ and -".into()),
+                            );
+                        }
+                        ok
+                    });
+                }
+                "lease" => {
+                    if let Some(d) = self.duration(value, path, true) {
+                        if d < MIN_LEASE {
+                            self.error(
+                                value.span(),
+                                path,
+                                format!(
+                                    "a lease must be at least {}",
+                                    units::format_duration(MIN_LEASE)
+                                ),
+                                Some("a holder renews it three times per lease".into()),
+                            );
+                        }
+                        lease = d;
+                    }
+                }
+                "max_skew" => {
+                    if let Some(d) = self.duration(value, path, false) {
+                        max_skew = d;
+                    }
+                }
+                _ => self.unknown_key(table, key, "cluster", &CLUSTER_KEYS),
+            }
+        }
+        let backend = match (address, file) {
+            (Some(address), None) => Backend::Address(address),
+            (None, Some(file)) => Backend::File(file),
+            (Some(_), Some(_)) => {
+                let span = table.key("backend_file").and_then(|k| k.span());
+                self.error(
+                    span,
+                    "cluster.backend_file",
+                    "give either backend or backend_file, not both",
+                    None,
+                );
+                return None;
+            }
+            (None, None) if table.contains_key("backend") || table.contains_key("backend_file") => {
+                return None;
+            }
+            (None, None) => {
+                {
+                    self.error(
+                        item.span(),
+                        "cluster",
+                        "missing required key `backend`",
+                        Some(
+                            "backend = \"postgres://kron@db.internal/kron\", or backend_file = \
+                             \"~/.config/kron/cluster.dsn\" for an address with a password"
+                                .into(),
+                        ),
+                    );
+                }
+                return None;
+            }
+        };
+        let node = node.unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .filter(|h| valid_node(h))
+                .unwrap_or_else(|| "localhost".into())
+        });
+        Some(Cluster {
+            backend,
+            node,
+            lease,
+            max_skew,
+        })
+    }
+
+    /// `cluster` as the task runs it: the task's, else the defaults', else
+    /// `once` with a `[cluster]` table. Without one, only `local` is valid.
+    fn cluster_mode(
+        &mut self,
+        task: &Task,
+        defaults: &Layer,
+        root: &toml_edit::Table,
+    ) -> ClusterMode {
+        let mode = task.layer.cluster.or(defaults.cluster);
+        if let Some(item) = root.get("cluster") {
+            let mode = mode.unwrap_or(ClusterMode::Once);
+            let lease = item
+                .get("lease")
+                .and_then(Item::as_str)
+                .and_then(|t| units::parse_duration(t).ok())
+                .unwrap_or(DEFAULT_LEASE);
+            let grace = task.settings.kill_grace;
+            if mode != ClusterMode::Local && grace + lease / 3 + Duration::from_secs(1) > lease {
+                let path = format!("tasks.{}.kill_grace", task.name);
+                let span = root
+                    .get("tasks")
+                    .and_then(|t| t.get(&task.name))
+                    .and_then(|t| t.get("kill_grace"))
+                    .or_else(|| root.get("defaults").and_then(|t| t.get("kill_grace")))
+                    .and_then(Item::span);
+                self.error(
+                    span,
+                    &path,
+                    format!(
+                        "kill_grace {} is too long for the cluster's lease of {}",
+                        units::format_duration(grace),
+                        units::format_duration(lease)
+                    ),
+                    Some(
+                        "a holder that cannot renew its lease stops its command before the \
+                         lease ends: keep kill_grace under two thirds of the lease, less 1s"
+                            .into(),
+                    ),
+                );
+            }
+            return mode;
+        }
+        if mode.is_some_and(|m| m != ClusterMode::Local) {
+            let (path, span) = if task.layer.cluster.is_some() {
+                let item = root
+                    .get("tasks")
+                    .and_then(|t| t.get(&task.name))
+                    .and_then(|t| t.get(CLUSTER_MODE_KEY));
+                (
+                    format!("tasks.{}.cluster", task.name),
+                    item.and_then(Item::span),
+                )
+            } else {
+                let item = root.get("defaults").and_then(|t| t.get(CLUSTER_MODE_KEY));
+                ("defaults.cluster".into(), item.and_then(Item::span))
+            };
+            if !self.diagnostics.iter().any(|d| d.key_path == path) {
+                self.error(
+                    span,
+                    &path,
+                    "`cluster` needs a [cluster] table naming the backend",
+                    Some("[cluster]\nbackend = \"postgres://kron@db.internal/kron\"".into()),
+                );
+            }
+        }
+        ClusterMode::Local
     }
 
     /// `[defaults].max_parallel`: a whole number from 1 up.
@@ -839,6 +1044,14 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// Node names: what host names are made of, 1-64 characters.
+fn valid_node(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 fn join(prefix: &str, key: &str) -> String {

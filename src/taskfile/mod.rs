@@ -51,6 +51,16 @@ pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
 pub const LIMIT_KEYS: [&str; 3] = ["cpu", "memory", "files"];
 /// Keys allowed only in `[defaults]`: they concern the whole file.
 pub const DEFAULTS_ONLY_KEYS: [&str; 2] = ["max_parallel", "metrics_file"];
+/// Keys of the `[cluster]` table (README, "Running on several hosts").
+pub const CLUSTER_KEYS: [&str; 5] = ["backend", "backend_file", "node", "lease", "max_skew"];
+/// The task key that says how a task runs in a cluster; allowed in a task
+/// and in `[defaults]`, only when the file has a `[cluster]` table.
+pub const CLUSTER_MODE_KEY: &str = "cluster";
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(2);
+/// The shortest lease: a holder renews three times per lease and must
+/// stop its command (with `kill_grace`) before it ends.
+pub const MIN_LEASE: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug)]
 pub struct TaskFile {
@@ -61,6 +71,9 @@ pub struct TaskFile {
     /// `[defaults].max_parallel`: at most this many runs started by the
     /// daemon at once; `None` is unlimited.
     pub max_parallel: Option<std::num::NonZeroU32>,
+    /// `[cluster]`: the backend the hosts sharing this file coordinate
+    /// through; `None`: every task runs here alone.
+    pub cluster: Option<Cluster>,
     /// What is valid but should be written otherwise (a zone not in its
     /// IANA spelling): `kron check` shows them.
     pub warnings: Vec<crate::diag::Diagnostic>,
@@ -73,6 +86,51 @@ pub struct TaskFile {
 impl TaskFile {
     pub fn task(&self, name: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+/// The `[cluster]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub backend: Backend,
+    /// This host's name in the cluster (default: the host name).
+    pub node: String,
+    /// How long a claim holds without renewal, judged by the backend's
+    /// clock.
+    pub lease: Duration,
+    /// A host whose clock is further than this from the backend's claims
+    /// nothing.
+    pub max_skew: Duration,
+}
+
+/// Where the backend's address is: in the task file (no password), or in
+/// a file of its own that only the user can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Address(String),
+    File(PathBuf),
+}
+
+/// How a task runs when the file has a `[cluster]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterMode {
+    /// At most once per occurrence: a holder that dies leaves it
+    /// `abandoned`.
+    Once,
+    /// At least once: another host runs it again when its holder dies.
+    Retry,
+    /// Not coordinated: runs on every host.
+    Local,
+}
+
+impl ClusterMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterMode::Once => "once",
+            ClusterMode::Retry => "retry",
+            ClusterMode::Local => "local",
+        }
     }
 }
 
@@ -222,6 +280,7 @@ pub struct Layer {
     pub limit_cpu: Option<Duration>,
     pub limit_memory: Option<u64>,
     pub limit_files: Option<u64>,
+    pub cluster: Option<ClusterMode>,
     /// Only ever set in `[defaults]`.
     pub metrics_file: Option<PathBuf>,
 }
@@ -266,6 +325,8 @@ pub struct Settings {
     pub limits: Limits,
     /// `[defaults].metrics_file`: the Prometheus textfile to keep current.
     pub metrics_file: Option<PathBuf>,
+    /// How the task runs on several hosts; `local` without `[cluster]`.
+    pub cluster: ClusterMode,
 }
 
 /// Where an effective setting came from.
@@ -336,6 +397,7 @@ impl Settings {
                 files: pick(&task.limit_files, &defaults.limit_files),
             },
             metrics_file: defaults.metrics_file.clone(),
+            cluster: ClusterMode::Local,
         }
     }
 }
@@ -375,6 +437,7 @@ impl Layer {
             "limits.memory" => self.limit_memory.is_some(),
             "limits.files" => self.limit_files.is_some(),
             "metrics_file" => self.metrics_file.is_some(),
+            "cluster" => self.cluster.is_some(),
             _ => key
                 .strip_prefix("env.")
                 .is_some_and(|k| self.env.contains_key(k)),

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{CatchUp, Leftovers, Mail, Overlap, Source, TaskCommand, parse};
+use super::{
+    CatchUp, ClusterMode, DEFAULT_MAX_SKEW, Leftovers, Mail, Overlap, Source, TaskCommand, parse,
+};
 
 /// A task that is valid on its own, for tests about other keys.
 const TASK: &str = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n";
@@ -135,9 +137,62 @@ command = []
         "tasks.toml:11:8: tasks.Bad_Name: invalid task name `Bad_Name`\n  help: names are 1-64 of a-z, 0-9, _ and -",
         "tasks.toml:11:8: tasks.Bad_Name: missing required key `schedule`\n  help: schedule = \"*/15 * * * *\"",
         "tasks.toml:12:11: tasks.Bad_Name.command: the command array must start with a program",
-        "tasks.toml:14:2: colour: unknown key `colour`\n  help: known keys here: defaults, tasks",
+        "tasks.toml:14:2: colour: unknown key `colour`\n  help: known keys here: defaults, tasks, cluster",
     ];
     assert_eq!(got, expected);
+}
+
+#[test]
+fn a_cluster_table_makes_tasks_once_unless_they_say_otherwise() {
+    let text = "[cluster]\nbackend = \"postgres://kron@db/kron\"\nnode = \"web-1\"\nlease = \"20s\"\n\n\
+                [tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n\n\
+                [tasks.b]\nschedule = \"@daily\"\ncommand = \"true\"\ncluster = \"local\"\n";
+    let file = parse(text, Path::new("tasks.toml")).unwrap();
+    let cluster = file.cluster.as_ref().unwrap();
+    assert_eq!(cluster.node, "web-1");
+    assert_eq!(cluster.lease, Duration::from_secs(20));
+    assert_eq!(cluster.max_skew, DEFAULT_MAX_SKEW);
+    assert_eq!(file.tasks[0].settings.cluster, ClusterMode::Once);
+    assert_eq!(file.tasks[1].settings.cluster, ClusterMode::Local);
+    // Without the table, a task runs here alone.
+    let alone = parse(
+        "[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\n",
+        Path::new("t"),
+    );
+    assert_eq!(alone.unwrap().tasks[0].settings.cluster, ClusterMode::Local);
+}
+
+#[test]
+fn cluster_mistakes_are_reported_against_their_keys() {
+    let got = errors("[tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\ncluster = \"once\"\n");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("tasks.toml:4:11: tasks.a.cluster: `cluster` needs a [cluster] table"),
+        "{got:?}"
+    );
+    let got = errors(
+        "[cluster]\nbackend = \"postgres://kron@db/kron\"\nlease = \"3s\"\n\n\
+         [tasks.a]\nschedule = \"@daily\"\ncommand = \"true\"\nkill_grace = \"5s\"\n",
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains(
+            "tasks.a.kill_grace: kill_grace 5s is too long for the cluster's lease of 3s"
+        ),
+        "{got:?}"
+    );
+    let got = errors("[cluster]\nnode = \"x\"\nleese = \"3s\"\n");
+    assert!(
+        got.iter().any(|e| e.contains("did you mean `lease`")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("missing required key `backend`")),
+        "{got:?}"
+    );
+    let got = errors("[cluster]\nbackend = \"mysql://db\"\n");
+    assert!(got[0].contains("not a backend kron knows"), "{got:?}");
 }
 
 #[test]

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+/// A real PostgreSQL and hosts in PID namespaces, for the cluster tests.
+pub mod cluster;
 /// The daemon in tests: [`daemon::DaemonGuard`] and its status.
 pub mod daemon;
 mod records;

@@ -1,0 +1,417 @@
+//! The cluster: the same task file on several hosts, each occurrence run
+//! once, resting on a database the user already runs. This module owns the
+//! interface a backend implements ([`Backend`]: the one contract between
+//! kron and a database) and the values that cross it; `postgres` is the
+//! first implementation. The supervisor side (claiming, renewing,
+//! watching a holder) is `runner::claim`; the daemon never talks to a
+//! backend.
+//!
+//! The design is a durable key per occurrence, not a leader: the key is
+//! the task's name and its scheduled instant in UTC, which every host
+//! computes alike whatever its clock says. Claiming inserts the key if it
+//! is absent and hands out a fencing token from one sequence, so exactly
+//! one host wins and every new holder's token is larger. Leases are judged
+//! by the backend's clock only; a host measures durations, never compares
+//! its clock with the backend's (except to refuse claims when they are
+//! further apart than `max_skew`). docs/cluster.md has the whole argument.
+
+pub mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::history::Outcome;
+use crate::taskfile::{self, Cluster, Task};
+
+/// The schema version this kron writes; a backend created by an older one
+/// is migrated, one created by a newer one is refused.
+pub const SCHEMA_VERSION: i32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The backend could not be reached or stopped answering: nothing is
+    /// claimed (fail closed), and the caller may try again.
+    #[error("cluster backend unreachable: {0}")]
+    Unreachable(String),
+    /// The backend answered, but not as kron expects.
+    #[error("cluster backend: {0}")]
+    Backend(String),
+    #[error("{path}: {reason}")]
+    AddressFile { path: PathBuf, reason: String },
+}
+
+/// One scheduled instant of one task: the key every host agrees on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrence {
+    pub task: String,
+    pub instant: Timestamp,
+}
+
+impl std::fmt::Display for Occurrence {
+    /// `backup@2026-12-01T03:00:00Z`, as `KRON_OCCURRENCE` says it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.task, self.instant)
+    }
+}
+
+/// Who claims: this host, this run, this definition of the task.
+#[derive(Clone, Debug)]
+pub struct Claimant {
+    pub node: String,
+    pub run_id: String,
+    pub digest: String,
+    pub lease: Duration,
+}
+
+/// What an occurrence's row says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub node: String,
+    pub run_id: String,
+    pub token: i64,
+    pub digest: String,
+    /// `running`, or the outcome it ended with.
+    pub state: String,
+    /// How long its lease has left by the backend's clock (zero when it
+    /// has ended); `None` once the occurrence ended.
+    pub lease_left: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This run holds the occurrence, with this fencing token.
+    Won { token: i64 },
+    /// Another run holds it, or held it and it ended.
+    Lost(Holder),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still ours; `stop`: a replacing run elsewhere asks us to stop.
+    Held { stop: bool },
+    /// No longer ours: another host took it over after our lease ended.
+    Lost,
+}
+
+/// A watcher's move once a holder's lease has ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Takeover {
+    /// (`retry`) This run holds it now, with a new token; `previous` is
+    /// the holder that stopped renewing.
+    Won { token: i64, previous: Holder },
+    /// (`once`) This run marked it `abandoned`; `holder` is the dead one.
+    Abandoned { holder: Holder },
+    /// The holder renewed in time, or someone else moved first.
+    Unchanged(Holder),
+}
+
+/// The cluster-wide lock of a run (`lock`, `overlap`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockClaim {
+    Held,
+    Busy(LockHolder),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    pub occurrence: Occurrence,
+    pub node: String,
+    pub run_id: String,
+}
+
+/// How a run ended, for its occurrence's row.
+#[derive(Clone, Debug)]
+pub struct Finish {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// What a host says of itself when it claims.
+#[derive(Clone, Debug)]
+pub struct NodeSeen {
+    pub node: String,
+    pub version: String,
+    pub file_digest: String,
+    pub tzdata: String,
+}
+
+/// A row of `kron cluster status`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeRow {
+    pub node: String,
+    pub last_seen: Timestamp,
+    pub version: String,
+    pub file_digest: String,
+    pub tzdata: String,
+}
+
+/// A task whose definition differs between hosts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Divergence {
+    pub task: String,
+    /// Each host's digest of the task, by node.
+    pub digests: Vec<(String, String)>,
+}
+
+/// An occurrence as the ledger has it (`kron history --cluster`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LedgerRow {
+    pub task: String,
+    pub instant: Timestamp,
+    pub state: String,
+    pub node: String,
+    pub run_id: String,
+    pub token: i64,
+    pub claimed: Timestamp,
+    pub finished: Option<Timestamp>,
+    pub attempts: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    /// The holder before a takeover, or the node that noticed an abandoned
+    /// one's death.
+    pub previous: Option<String>,
+}
+
+/// What `kron doctor` checks of a backend.
+#[derive(Clone, Debug)]
+pub struct Health {
+    pub server: String,
+    pub standby: bool,
+    /// Settings that weaken durability, with their values.
+    pub weak: Vec<(String, String)>,
+    /// `None`: kron's tables do not exist yet (created at the first claim).
+    pub schema: Option<i32>,
+}
+
+/// A backend: the operations the cluster's guarantees rest on. Each is
+/// atomic in the backend (one statement or one transaction), so no crash
+/// of a host between two of them can break a guarantee.
+pub trait Backend: Send {
+    /// The backend's clock.
+    fn now(&mut self) -> Result<Timestamp, ClusterError>;
+    /// Inserts `occurrence` for `who` if it is absent (the claim); a row
+    /// of the same run id is this run's already (a handed-off run).
+    fn claim(&mut self, occurrence: &Occurrence, who: &Claimant) -> Result<Claim, ClusterError>;
+    /// What the occurrence's row says now; `None` when it has none.
+    fn holder(&mut self, occurrence: &Occurrence) -> Result<Option<Holder>, ClusterError>;
+    /// Extends the lease of the occurrence held with `token`, and of its
+    /// lock.
+    fn renew(
+        &mut self,
+        occurrence: &Occurrence,
+        token: i64,
+        lease: Duration,
+    ) -> Result<Renewal, ClusterError>;
+    /// Once the holder's lease has ended: takes the occurrence over
+    /// (`retry`) or marks it abandoned (`once`).
+    fn take_over(
+        &mut self,
+        occurrence: &Occurrence,
+        who: &Claimant,
+        retry: bool,
+    ) -> Result<Takeover, ClusterError>;
+    /// Writes the outcome of the run holding `token` and frees its lock.
+    /// `false`: the token was no longer the holder's.
+    fn finish(
+        &mut self,
+        occurrence: &Occurrence,
+        token: i64,
+        finish: &Finish,
+    ) -> Result<bool, ClusterError>;
+    /// Takes the cluster-wide lock `name` for the run holding `token`.
+    fn lock(
+        &mut self,
+        name: &str,
+        occurrence: &Occurrence,
+        who: &Claimant,
+        token: i64,
+    ) -> Result<LockClaim, ClusterError>;
+    /// Asks the run holding lock `name` to stop (`overlap = "replace"`).
+    fn request_stop(&mut self, name: &str) -> Result<(), ClusterError>;
+    /// Records that `node` is alive with this definition of `task`.
+    fn seen(&mut self, node: &NodeSeen, task: &str, digest: &str) -> Result<(), ClusterError>;
+    fn nodes(&mut self) -> Result<Vec<NodeRow>, ClusterError>;
+    fn divergences(&mut self) -> Result<Vec<Divergence>, ClusterError>;
+    /// The latest `limit` occurrences, newest first, of `task` or all.
+    fn ledger(&mut self, task: Option<&str>, limit: usize) -> Result<Vec<LedgerRow>, ClusterError>;
+    fn health(&mut self) -> Result<Health, ClusterError>;
+}
+
+/// A connection to `cluster`'s backend, its schema created or migrated.
+pub fn connect(cluster: &Cluster) -> Result<Box<dyn Backend>, ClusterError> {
+    let address = address(cluster)?;
+    Ok(Box::new(postgres::Postgres::connect(&address)?))
+}
+
+/// The backend's address: from the task file, or from `backend_file`,
+/// which must be the user's and readable by nobody else (it may hold a
+/// password).
+pub fn address(cluster: &Cluster) -> Result<String, ClusterError> {
+    match &cluster.backend {
+        taskfile::Backend::Address(text) => Ok(text.clone()),
+        taskfile::Backend::File(path) => read_address_file(path),
+    }
+}
+
+fn read_address_file(path: &Path) -> Result<String, ClusterError> {
+    use std::os::unix::fs::MetadataExt;
+    let fail = |reason: String| ClusterError::AddressFile {
+        path: path.into(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(fail(format!(
+            "others can read it (mode {:o}); it may hold a password: chmod 600 it",
+            meta.mode() & 0o777
+        )));
+    }
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(fail("it is not yours".into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let text = text.trim();
+    check_address(text).map_err(fail)?;
+    Ok(text.into())
+}
+
+/// Whether a backend address carries a password, which belongs in
+/// `backend_file`, never in the task file.
+pub fn address_has_password(text: &str) -> bool {
+    if let Some((_, rest)) = text.split_once("://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
+        return userinfo.is_some_and(|u| u.contains(':'))
+            || rest.contains("password=")
+            || rest.contains("pass=");
+    }
+    text.split_whitespace()
+        .any(|kv| kv.starts_with("password="))
+}
+
+/// Whether kron knows the backend `text` names: a PostgreSQL URL
+/// (`postgres://` or `postgresql://`) or libpq's `key=value` words.
+pub fn check_address(text: &str) -> Result<(), String> {
+    let known = text.starts_with("postgres://")
+        || text.starts_with("postgresql://")
+        || (!text.contains("://") && text.contains('='));
+    if known {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is not a backend kron knows: write postgres://USER@HOST/DATABASE"
+        ))
+    }
+}
+
+/// A digest of what a task does and how, the same on every host whose
+/// task file says the same: its schedule, command and effective settings.
+pub fn digest(task: &Task) -> String {
+    let text = serde_json::json!({
+        "schedule": task.schedule_text,
+        "command": task.command,
+        "settings": task.settings,
+    })
+    .to_string();
+    format!("{:016x}", fnv1a(text.as_bytes()))
+}
+
+/// A digest of a whole task file's text.
+pub fn file_digest(text: &[u8]) -> String {
+    format!("{:016x}", fnv1a(text))
+}
+
+/// FNV-1a, 64 bits: a digest to compare definitions, not a defence
+/// against anyone forging one.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The system's tzdata version (from `tzdata.zi`), or `unknown`.
+pub fn tzdata_version() -> String {
+    std::fs::read_to_string("/usr/share/zoneinfo/tzdata.zi")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# version "))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Whether this host's clock is too far from the backend's to claim:
+/// `Some(offset)` (the backend's clock minus ours, in seconds) when the
+/// offset, less the uncertainty of half the round trip, is above
+/// `max_skew`.
+pub fn skew(
+    sent: Timestamp,
+    received: Timestamp,
+    backend: Timestamp,
+    max_skew: Duration,
+) -> Option<f64> {
+    let rtt = received.duration_since(sent).as_secs_f64().max(0.0);
+    let middle = sent.as_millisecond() as f64 / 1000.0 + rtt / 2.0;
+    let offset = backend.as_millisecond() as f64 / 1000.0 - middle;
+    (offset.abs() - rtt / 2.0 > max_skew.as_secs_f64()).then_some(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_address_is_found() {
+        assert!(address_has_password("postgres://kron:secret@db/kron"));
+        assert!(address_has_password("postgres://db/kron?password=x"));
+        assert!(address_has_password("host=db password=x dbname=kron"));
+        assert!(!address_has_password("postgres://kron@db.internal/kron"));
+        assert!(!address_has_password("postgres://kron@[::1]:5432/kron"));
+        assert!(!address_has_password("host=/tmp/x user=kron"));
+    }
+
+    #[test]
+    fn only_known_backends_are_accepted() {
+        assert!(check_address("postgres://kron@db/kron").is_ok());
+        assert!(check_address("host=/run/postgresql dbname=kron").is_ok());
+        assert!(check_address("mysql://db/kron").is_err());
+        assert!(check_address("db.internal").is_err());
+    }
+
+    #[test]
+    fn skew_counts_the_round_trip_as_uncertainty() {
+        let t = |ms: i64| Timestamp::from_millisecond(ms).unwrap();
+        let max = Duration::from_secs(2);
+        // In step, and 1.9 s ahead: fine.
+        assert_eq!(skew(t(1000), t(1010), t(1005), max), None);
+        assert_eq!(skew(t(1000), t(1010), t(2905), max), None);
+        // 3 s behind: refused, the offset negative.
+        let off = skew(t(10_000), t(10_010), t(7005), max).unwrap();
+        assert!((off + 3.0).abs() < 0.01, "{off}");
+        // A slow round trip widens what is allowed.
+        assert_eq!(skew(t(0), t(2000), t(3500), max), None);
+    }
+
+    #[test]
+    fn the_digest_is_the_same_for_the_same_definition_only() {
+        let parse = |text: &str| {
+            crate::taskfile::parse(text, Path::new("t.toml"))
+                .unwrap()
+                .tasks
+                .remove(0)
+        };
+        let a = parse("[tasks.r]\nschedule = \"0 6 * * *\"\ncommand = \"x\"\ntimezone = \"UTC\"\n");
+        let b = parse(
+            "# moved around\n[tasks.r]\ncommand = \"x\"\nschedule = \"0 6 * * *\"\ntimezone = \"UTC\"\n",
+        );
+        let c = parse("[tasks.r]\nschedule = \"0 7 * * *\"\ncommand = \"x\"\ntimezone = \"UTC\"\n");
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&c));
+    }
+}

@@ -1,0 +1,283 @@
+//! One task file on several hosts against a real PostgreSQL: each
+//! occurrence runs once, a dead holder's occurrence is abandoned (`once`)
+//! or run again elsewhere with a larger token (`retry`), a database
+//! restarted mid-run loses no claim, and hosts that disagree on a task are
+//! reported. Hosts are daemons in PID namespaces of their own
+//! (`util::cluster`); each command appends a witness line (node,
+//! occurrence, token) that the checks below compare with the ledger.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::util::cluster::{Host, Postgres, witness, witnesses};
+use crate::util::wait_until;
+
+/// A 6-field schedule that fires once, `secs` seconds from now (UTC).
+fn once_in(secs: i64) -> String {
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    format!("{} {} {} * * *", at.second(), at.minute(), at.hour())
+}
+
+fn cluster_task(name: &str, schedule: &str, command: &str, dir: &Path, extra: &str) -> String {
+    format!(
+        "[tasks.{name}]\nschedule = \"{schedule}\"\ncommand = {command:?}\nworkdir = {:?}\n\
+         timezone = \"UTC\"\nkill_grace = \"1s\"\n{extra}\n",
+        dir.display().to_string()
+    )
+}
+
+/// The ledger as `kron history --cluster --json` on `host` shows it.
+fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
+    let out = host
+        .env
+        .kron(&["history", "--cluster", "--json", "-n", "1000", task])
+        .output();
+    out.success();
+    serde_json::from_str(&out.stdout()).unwrap()
+}
+
+/// `n` hosts with the same task file: the same tasks, run in `dir`.
+fn hosts(
+    pg: &Postgres,
+    n: usize,
+    lease: &str,
+    dir: &Path,
+    tasks: impl Fn(&Path) -> String,
+) -> Vec<Host> {
+    (1..=n)
+        .map(|i| {
+            let mut host = Host::new(&format!("node-{i}"));
+            host.write_tasks(pg, lease, &tasks(dir));
+            host.start();
+            host
+        })
+        .collect()
+}
+
+#[test]
+fn each_occurrence_runs_once_on_three_hosts() {
+    let Some(pg) = Postgres::start() else { return };
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let command = witness(&file, "true");
+    let mut hosts = hosts(&pg, 3, "3s", shared.path(), |dir| {
+        cluster_task("tick", "* * * * * *", &command, dir, "")
+    });
+    wait_until("6 occurrences ran", || witnesses(&file).len() >= 6);
+    for host in &mut hosts {
+        host.stop();
+    }
+    let seen = witnesses(&file);
+    let mut starts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, occurrence, _) in &seen {
+        *starts.entry(occurrence).or_default() += 1;
+    }
+    let twice: Vec<_> = starts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "started more than once: {twice:?}\n{seen:?}"
+    );
+    // Every run the ledger calls a success has its one witness, from the
+    // node and with the token the ledger names.
+    let rows = ledger(&hosts[0], "tick");
+    let successes: Vec<_> = rows.iter().filter(|r| r["state"] == "success").collect();
+    assert!(successes.len() >= 6, "{rows:#?}");
+    for row in successes {
+        let instant = row["instant"].as_str().unwrap();
+        let key = format!("tick@{instant}");
+        let found: Vec<_> = seen.iter().filter(|(_, o, _)| *o == key).collect();
+        assert_eq!(found.len(), 1, "{key}: {found:?}");
+        assert_eq!(found[0].0, row["node"].as_str().unwrap());
+        assert_eq!(found[0].2, row["token"].as_i64().unwrap());
+    }
+    // Losers record nothing: the local histories together hold one record
+    // per occurrence.
+    let local: usize = hosts.iter().map(|h| h.history("tick").len()).sum();
+    assert!(
+        local <= starts.len() + 3,
+        "{local} records for {} runs",
+        starts.len()
+    );
+    let status = hosts[0].env.kron(&["cluster", "status", "--json"]).output();
+    status.success();
+    let status: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    assert_eq!(status["nodes"].as_array().unwrap().len(), 3, "{status:#}");
+    assert_eq!(
+        status["divergences"].as_array().unwrap().len(),
+        0,
+        "{status:#}"
+    );
+}
+
+/// A holder that runs for long is killed with its whole host.
+fn kill_the_holder(mode: &str) -> (Vec<Host>, Postgres, tempfile::TempDir, String) {
+    let pg = Postgres::start().expect("checked by the caller");
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let noticed = shared.path().join("noticed");
+    let command = witness(&file, "sleep 60");
+    let schedule = once_in(3);
+    let extra = format!(
+        "cluster = \"{mode}\"\non_failure = {:?}\n",
+        format!("echo \"$KRON_NODE $KRON_OUTCOME\" >> {}", noticed.display())
+    );
+    let mut hosts = hosts(&pg, 3, "3s", shared.path(), |dir| {
+        cluster_task("long", &schedule, &command, dir, &extra)
+    });
+    wait_until("the occurrence started", || !witnesses(&file).is_empty());
+    let holder = witnesses(&file)[0].0.clone();
+    let index = hosts.iter().position(|h| h.node == holder).unwrap();
+    hosts[index].kill();
+    (hosts, pg, shared, holder)
+}
+
+#[test]
+fn a_dead_holders_occurrence_is_abandoned_under_once() {
+    if Postgres::start().is_none() {
+        return;
+    }
+    let (hosts, _pg, shared, holder) = kill_the_holder("once");
+    let noticed = shared.path().join("noticed");
+    wait_until("another host recorded it abandoned", || {
+        ledger(hosts.iter().find(|h| h.node != holder).unwrap(), "long")
+            .first()
+            .is_some_and(|r| r["state"] == "abandoned")
+    });
+    let row = &ledger(hosts.iter().find(|h| h.node != holder).unwrap(), "long")[0];
+    assert_eq!(row["node"], holder.as_str(), "{row:#}");
+    assert!(row["reason"].as_str().unwrap().contains(&holder), "{row:#}");
+    // Exactly one other host recorded it, ran on_failure, and nobody ran it
+    // again.
+    wait_until("on_failure ran", || {
+        std::fs::read_to_string(&noticed).is_ok_and(|t| !t.is_empty())
+    });
+    let text = std::fs::read_to_string(&noticed).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.ends_with("abandoned\n") || text.contains(" abandoned"),
+        "{text}"
+    );
+    let records: Vec<_> = hosts
+        .iter()
+        .filter(|h| h.node != holder)
+        .flat_map(|h| h.history("long"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["outcome"], "abandoned");
+    assert!(records[0]["reason"].as_str().unwrap().contains(&holder));
+    assert_eq!(witnesses(&shared.path().join("witness")).len(), 1);
+}
+
+#[test]
+fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry() {
+    if Postgres::start().is_none() {
+        return;
+    }
+    let (mut hosts, _pg, shared, holder) = kill_the_holder("retry");
+    let file = shared.path().join("witness");
+    wait_until("another host ran it again", || witnesses(&file).len() >= 2);
+    let seen = witnesses(&file);
+    assert_ne!(seen[1].0, holder, "{seen:?}");
+    assert_eq!(seen[0].1, seen[1].1, "the same occurrence: {seen:?}");
+    assert!(seen[1].2 > seen[0].2, "a larger token: {seen:?}");
+    let row = &ledger(&hosts[0], "long")[0];
+    assert_eq!(row["node"], seen[1].0.as_str(), "{row:#}");
+    assert_eq!(row["previous"], holder.as_str(), "{row:#}");
+    // Only once more, however long the hosts keep watching.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(witnesses(&file).len(), 2);
+    for host in &mut hosts {
+        host.kill();
+    }
+}
+
+#[test]
+fn a_database_restarted_mid_run_loses_no_claim() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let gate = shared.path().join("gate");
+    let command = witness(
+        &file,
+        &format!(
+            "i=0; while [ ! -e {} ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done",
+            gate.display()
+        ),
+    );
+    let schedule = once_in(3);
+    let mut hosts = hosts(&pg, 2, "6s", shared.path(), |dir| {
+        cluster_task("job", &schedule, &command, dir, "")
+    });
+    wait_until("the occurrence started", || !witnesses(&file).is_empty());
+    pg.restart_immediate();
+    std::fs::write(&gate, "").unwrap();
+    wait_until("the run's outcome reached the ledger", || {
+        ledger(&hosts[0], "job")
+            .first()
+            .is_some_and(|r| r["state"] == "success")
+    });
+    let rows = ledger(&hosts[0], "job");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(witnesses(&file).len(), 1);
+    assert_eq!(rows[0]["token"].as_i64(), Some(witnesses(&file)[0].2));
+    for host in &mut hosts {
+        host.stop();
+    }
+}
+
+#[test]
+fn hosts_that_define_a_task_differently_are_reported_and_still_run_it_once() {
+    let Some(pg) = Postgres::start() else { return };
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let mut hosts: Vec<Host> = (1..=2)
+        .map(|i| {
+            let mut host = Host::new(&format!("node-{i}"));
+            let dir = shared.path();
+            // The second host's command differs.
+            let command = witness(&file, if i == 1 { "true" } else { "true; true" });
+            host.write_tasks(
+                &pg,
+                "3s",
+                &cluster_task("tick", "* * * * * *", &command, dir, ""),
+            );
+            host.start();
+            host
+        })
+        .collect();
+    wait_until("the divergence is reported", || {
+        let out = hosts[0].env.kron(&["cluster", "status"]).output();
+        out.stdout().contains("divergent: tick")
+    });
+    wait_until("4 occurrences ran", || witnesses(&file).len() >= 4);
+    for host in &mut hosts {
+        host.stop();
+    }
+    let seen = witnesses(&file);
+    let mut keys: Vec<&String> = seen.iter().map(|(_, o, _)| o).collect();
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), before, "an occurrence ran twice: {seen:?}");
+    let logs = hosts[0].log() + &hosts[1].log();
+    assert!(logs.contains("differs from"), "{logs}");
+}
+
+#[test]
+fn a_password_in_the_task_file_is_refused() {
+    let env = crate::util::Env::new();
+    env.write_task_file(
+        "[cluster]\nbackend = \"postgres://kron:hunter2@db/kron\"\n\n\
+         [tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\n",
+    );
+    let out = env.kron(&["check"]).output();
+    out.code(2);
+    assert!(out.stderr().contains("cluster.backend"), "{}", out.stderr());
+    assert!(out.stderr().contains("backend_file"), "{}", out.stderr());
+}

@@ -1,0 +1,274 @@
+//! A cluster in a test: a real PostgreSQL server ([`Postgres`]: `initdb`
+//! into a temporary directory, `postgres` on a Unix socket there, run as
+//! the unprivileged `postgres` user when the tests run as root, which
+//! PostgreSQL requires), and hosts ([`Host`]: a daemon with its own XDG
+//! directories and node name, in a PID namespace of its own, so that "the
+//! host dies" is one SIGKILL that takes every process on it). Both stop
+//! what they started when dropped.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{DEADLINE, Env};
+
+pub struct Postgres {
+    dir: PathBuf,
+    server: Option<Child>,
+}
+
+/// Runs `command` as the `postgres` user when we are root.
+fn as_postgres(program: &str) -> Command {
+    if nix::unistd::geteuid().is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            program,
+        ]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Postgres {
+    /// A fresh server, or `None` (the test is skipped, saying so) when
+    /// PostgreSQL is not installed; `.ci/run` installs it.
+    pub fn start() -> Option<Postgres> {
+        if Command::new("initdb").arg("--version").output().is_err() {
+            eprintln!("skipped: PostgreSQL's initdb is not installed");
+            return None;
+        }
+        // Not under the test's private directory: the server's user must
+        // reach it.
+        let dir = tempfile::Builder::new()
+            .prefix("kron-pg-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            let status = Command::new("chown")
+                .args(["postgres:postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let out = as_postgres("initdb")
+            .args(["-D", dir.join("data").to_str().unwrap()])
+            .args(["-A", "trust", "-U", "kron", "--no-sync", "-E", "UTF8"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut pg = Postgres { dir, server: None };
+        pg.run_server();
+        Some(pg)
+    }
+
+    fn run_server(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .unwrap();
+        let child = as_postgres("postgres")
+            .args(["-D", self.dir.join("data").to_str().unwrap()])
+            .args(["-k", self.dir.to_str().unwrap()])
+            .args(["-c", "listen_addresses=", "-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("postgres starts");
+        self.server = Some(child);
+        let started = Instant::now();
+        loop {
+            let ok = Command::new("psql")
+                .args([
+                    "-h",
+                    self.dir.to_str().unwrap(),
+                    "-U",
+                    "kron",
+                    "-d",
+                    "postgres",
+                ])
+                .args(["-Atc", "SELECT 1"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "postgres did not start:\n{}",
+                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The backend address for a task file's `[cluster]`.
+    pub fn address(&self) -> String {
+        format!("host={} user=kron dbname=postgres", self.dir.display())
+    }
+
+    /// Stops the server as `pg_ctl -m immediate` does (SIGQUIT: no
+    /// checkpoint, crash recovery at the next start), then starts it again.
+    pub fn restart_immediate(&mut self) {
+        self.stop();
+        self.run_server();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One host: its environment, and its daemon in a PID namespace.
+pub struct Host {
+    pub env: Env,
+    pub node: String,
+    daemon: Option<Child>,
+    log: PathBuf,
+}
+
+impl Host {
+    pub fn new(node: &str) -> Host {
+        let env = Env::new();
+        let log = env.path().join("daemon.log");
+        Host {
+            env,
+            node: node.into(),
+            daemon: None,
+            log,
+        }
+    }
+
+    /// The task file: a `[cluster]` table naming this node, then `tasks`.
+    pub fn write_tasks(&self, pg: &Postgres, lease: &str, tasks: &str) {
+        self.env.write_task_file(&format!(
+            "[cluster]\nbackend = \"{}\"\nnode = \"{}\"\nlease = \"{lease}\"\n\n{tasks}",
+            pg.address(),
+            self.node
+        ));
+    }
+
+    /// Starts the daemon as PID 1 of a new PID namespace (`unshare`
+    /// kills it, and so the whole namespace, when it dies itself).
+    pub fn start(&mut self) {
+        let file = std::fs::File::create(&self.log).unwrap();
+        let template = self.env.kron(&[]).into_command();
+        let mut command = Command::new("unshare");
+        command
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
+            .arg(env!("CARGO_BIN_EXE_kron"))
+            .args(["daemon", "run"])
+            .env_clear();
+        for (key, value) in template.get_envs() {
+            if let Some(value) = value {
+                command.env(key, value);
+            }
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        self.daemon = Some(command.spawn().expect("unshare starts"));
+        let started = Instant::now();
+        loop {
+            let out = self.env.kron(&["daemon", "status"]).output();
+            if out.output.status.code() == Some(0) && !out.stdout().contains("not answering") {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{}'s daemon did not answer: {}\n{}",
+                self.node,
+                out.stdout(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The host dies: SIGKILL to `unshare`, whose death kills the
+    /// namespace's PID 1 and so every process in it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the daemon as a shutdown would (SIGTERM), which ends the
+    /// namespace and whatever still runs in it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let started = Instant::now();
+            while child.try_wait().unwrap().is_none() && started.elapsed() < DEADLINE {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The host's local history of `task`.
+    pub fn history(&self, task: &str) -> Vec<serde_json::Value> {
+        super::history(&self.env, task)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The witness lines the tasks' commands appended: `NODE OCCURRENCE TOKEN`.
+pub fn witnesses(path: &Path) -> Vec<(String, String, i64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((
+                words.next()?.to_string(),
+                words.next()?.to_string(),
+                words.next()?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A command that appends its witness line to `file`, then runs `rest`.
+pub fn witness(file: &Path, rest: &str) -> String {
+    format!(
+        "echo \"$KRON_NODE $KRON_OCCURRENCE $KRON_FENCING_TOKEN\" >> {}; {rest}",
+        file.display()
+    )
+}
