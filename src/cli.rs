@@ -90,7 +90,7 @@ pub enum Command {
     /// it is a TOML value (3, true, ["restic", "backup"], { attempts = 3 },
     /// "quoted"), else as text (30s, @daily, pg_dump db); the keys that take
     /// only text (env.*, description, command, schedule, timezone, shell,
-    /// workdir, stdin, lock, mailto, on_failure, on_success) always read it
+    /// workdir, stdin, lock, mailto, on_failure, on_success, on_missed) always read it
     /// as text (or an array for command), so env.PORT=8080 is "8080". The
     /// result is checked as `kron add` checks a task: an invalid value
     /// changes nothing (exit 2) and is reported against its key. A key that
@@ -474,6 +474,11 @@ pub enum Command {
     /// notices them; not for direct use).
     #[command(name = "__recover", hide = true)]
     Recover,
+
+    /// Run the on_missed hooks and mail of missed records (started by the
+    /// daemon, which runs no command itself; not for direct use).
+    #[command(name = "__missed", hide = true)]
+    Missed(MissedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -722,6 +727,19 @@ pub struct SuperviseArgs {
     /// its claim).
     #[arg(long)]
     pub watch: bool,
+}
+
+/// `kron __missed`'s command line, written by `runner::missed::args`.
+#[derive(Debug, Args)]
+pub struct MissedArgs {
+    /// A `missed` record to follow, as its history line (JSON).
+    #[arg(long = "record", value_name = "JSON", required = true)]
+    pub records: Vec<String>,
+
+    /// Read each task from its snapshot (what the daemon loaded) rather
+    /// than from the task file.
+    #[arg(long)]
+    pub snapshots: bool,
 }
 
 #[derive(Debug, Args)]

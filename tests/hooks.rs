@@ -416,3 +416,80 @@ fn without_sendmail_the_warning_is_given_once() {
     let again = env.kron(&["run", "t"]).output();
     assert!(again.stderr().contains("no sendmail"), "{}", again.stderr());
 }
+
+#[test]
+fn on_missed_and_a_mail_follow_instants_missed_while_the_daemon_was_stopped() {
+    let env = Env::new();
+    let dir = env.work();
+    let bin = fake_sendmail(&env);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    // The daemon runs no command: `kron __missed` runs the hook and mails.
+    let hook = "env > env.tmp; cat \"$KRON_LOG\" > missed.log; mv env.tmp missed.env";
+    env.write_task_file(&format!(
+        "[tasks.t]\nschedule = \"* * * * * *\"\ncatch_up = \"skip\"\ncommand = \"true\"\n\
+         workdir = {:?}\non_missed = {hook:?}\nmailto = \"me@example.org\"\n",
+        dir.display().to_string()
+    ));
+    let daemon = DaemonGuard::start_with(&env, &[("PATH", &path)]);
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    drop(daemon);
+    let stopped = jiff::Timestamp::now().as_second();
+    wait_until("instants pass", || {
+        jiff::Timestamp::now().as_second() >= stopped + 3
+    });
+    let _daemon = DaemonGuard::start_with(&env, &[("PATH", &path)]);
+    wait_until("the on_missed hook ran", || dir.join("missed.env").exists());
+    let record = history(&env, "t")
+        .into_iter()
+        .find(|r| r["outcome"] == "missed")
+        .expect("the missed record");
+    let stretch = &record["missed"];
+    let hook_env = env_file(&dir.join("missed.env"));
+    let reason = record["reason"].as_str().unwrap();
+    let expected = [
+        ("KRON_HOOK", "on_missed"),
+        ("KRON_OUTCOME", "missed"),
+        ("KRON_TASK", "t"),
+        ("KRON_RUN_ID", record["run_id"].as_str().unwrap()),
+        ("KRON_ATTEMPTS", "0"),
+        ("KRON_MISSED_FIRST", stretch["first"].as_str().unwrap()),
+        ("KRON_MISSED_LAST", stretch["last"].as_str().unwrap()),
+        ("KRON_SCHEDULED_AT", stretch["last"].as_str().unwrap()),
+        ("KRON_MISSED_REASON", reason),
+    ];
+    for (key, value) in expected {
+        assert_eq!(
+            hook_env.get(key).map(String::as_str),
+            Some(value),
+            "{key}: {hook_env:?}"
+        );
+    }
+    assert_eq!(hook_env["KRON_MISSED_COUNT"], stretch["count"].to_string());
+    assert!(stretch["count"].as_u64().unwrap() >= 2, "{record}");
+    assert!(
+        reason.contains("the daemon was not running (from "),
+        "{reason}"
+    );
+    assert!(!hook_env.contains_key("KRON_EXIT_CODE"), "{hook_env:?}");
+    let given = std::fs::read_to_string(dir.join("missed.log")).unwrap();
+    assert_eq!(given, format!("kron: t: {reason}\n"));
+    // The mail went first (mail = "failure", the default, mails missed
+    // instants too), then the hook, whose lines are in the run log.
+    let sent = mails(&env);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].contains("Subject: kron: t missed on "),
+        "{}",
+        sent[0]
+    );
+    assert!(sent[0].contains(" did not run.\n"), "{}", sent[0]);
+    assert!(sent[0].contains(reason), "{}", sent[0]);
+    // The hook's end is logged once it exited, a moment after its `mv`.
+    let end = format!(
+        "<-- kron hook on_missed for run {} exit 0",
+        record["run_id"].as_str().unwrap()
+    );
+    wait_until("the hook's end in the run log", || {
+        String::from_utf8_lossy(&log(&env, "t")).contains(&end)
+    });
+}

@@ -15,6 +15,7 @@ mod import;
 mod kill;
 mod list;
 mod logs;
+mod missed;
 mod next;
 mod pause;
 mod plan;
@@ -90,6 +91,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Kill(args) => kill::run(&ctx, &args),
         Command::Supervise(args) => supervise::run(&ctx, &args),
         Command::Recover => recover::run(&ctx),
+        Command::Missed(args) => missed::run(&ctx, &args),
         Command::Daemon(command) => daemon::run(&ctx, &command),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Pause(args) => pause::pause(&ctx, &args),

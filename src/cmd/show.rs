@@ -249,6 +249,7 @@ fn settings_rows(task: &Task) -> Vec<(String, String)> {
         ("log.keep", s.log.keep.to_string()),
         ("on_failure", opt(s.on_failure.clone())),
         ("on_success", opt(s.on_success.clone())),
+        ("on_missed", opt(s.on_missed.clone())),
         ("mailto", opt(s.mailto.clone().filter(|m| !m.is_empty()))),
         ("mail", format!("{:?}", s.mail).to_lowercase()),
         ("nice", opt(s.nice.map(|n| n.to_string()))),

@@ -275,7 +275,11 @@ fn export_task(
             s.log.keep
         ));
     }
-    for (key, hook) in [("on_failure", &s.on_failure), ("on_success", &s.on_success)] {
+    for (key, hook) in [
+        ("on_failure", &s.on_failure),
+        ("on_success", &s.on_success),
+        ("on_missed", &s.on_missed),
+    ] {
         if let Some(hook) = hook {
             notes.push(format!("{key} = {hook:?} (cron has no hooks)"));
         }

@@ -39,6 +39,7 @@ pub mod state;
 mod supervisors;
 pub mod watch;
 
+use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -116,6 +117,10 @@ pub struct Daemon {
     /// `[defaults].metrics_file`, for the `missed` records this daemon
     /// writes itself.
     metrics_file: Option<PathBuf>,
+    /// The tasks whose `missed` records are followed by a hook or a mail
+    /// (`runner::missed`), and such records written in this turn.
+    follow_missed: BTreeSet<String>,
+    to_follow: Vec<Record>,
     /// The task file as last read, to load a change once (see `watch`).
     read: Option<Fingerprint>,
 }
@@ -170,6 +175,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         trim_pending: false,
         missed_cause: None,
         metrics_file: None,
+        follow_missed: BTreeSet::new(),
+        to_follow: Vec::new(),
         read: None,
     };
     info!(
@@ -348,6 +355,12 @@ impl Daemon {
         let now = Timestamp::now();
         let count = file.tasks.len();
         self.metrics_file = file.defaults.metrics_file.clone();
+        self.follow_missed = file
+            .tasks
+            .iter()
+            .filter(|t| crate::runner::notify::wants_missed(t))
+            .map(|t| t.name.clone())
+            .collect();
         self.planner
             .load(Spec::all(&file), file.max_parallel, &mut self.state, now);
         drop(file);
@@ -501,11 +514,12 @@ impl Daemon {
         if dir_sync && let Err(e) = crate::taskfile::install::sync_dir(&self.paths.state_file()) {
             error!("saving the daemon's memory: {e}");
         }
+        self.follow_missed();
     }
 
     /// Records the instants of `m` that do not run, as one `missed` record
     /// (and in the metrics). The daemon writes it itself: nothing runs.
-    fn record_missed(&self, m: &plan::Missed, stretch: Stretch, cause: &str, now: Timestamp) {
+    fn record_missed(&mut self, m: &plan::Missed, stretch: Stretch, cause: &str, now: Timestamp) {
         let policy = match m.policy {
             CatchUp::Skip => "catch_up = \"skip\" runs none of them".to_string(),
             CatchUp::Once => "catch_up = \"once\" ran only the latest".to_string(),
@@ -532,8 +546,8 @@ impl Daemon {
     }
 
     /// Writes a `missed` record of `task` for `stretch` (and counts it in
-    /// the metrics).
-    fn write_missed(&self, task: &str, stretch: Stretch, reason: String, now: Timestamp) {
+    /// the metrics); its hook and mail follow at the end of the turn.
+    fn write_missed(&mut self, task: &str, stretch: Stretch, reason: String, now: Timestamp) {
         let record = Record {
             run_id: crate::runner::new_run_id(),
             task: task.to_string(),
@@ -558,6 +572,21 @@ impl Daemon {
             && let Err(e) = crate::metrics::update(&self.paths, textfile, &record)
         {
             warning!("{task}: metrics: {e}");
+        }
+        if self.follow_missed.contains(task) {
+            self.to_follow.push(record);
+        }
+    }
+
+    /// Starts `kron __missed` for the records written in this turn whose
+    /// tasks follow them with a hook or a mail: the daemon runs no command.
+    fn follow_missed(&mut self) {
+        if self.to_follow.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut self.to_follow);
+        for problem in crate::runner::missed::start(&self.paths, self.snapshots_ok, &records) {
+            error!("{problem}");
         }
     }
 

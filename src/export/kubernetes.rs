@@ -346,7 +346,11 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
                 .into(),
         );
     }
-    for (key, hook) in [("on_failure", &s.on_failure), ("on_success", &s.on_success)] {
+    for (key, hook) in [
+        ("on_failure", &s.on_failure),
+        ("on_success", &s.on_success),
+        ("on_missed", &s.on_missed),
+    ] {
         if let Some(hook) = hook {
             notes.push(format!("{key} = {hook:?} is not run"));
         }

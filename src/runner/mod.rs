@@ -35,6 +35,7 @@ pub mod attempt;
 mod claim;
 mod holder;
 pub mod launch;
+pub mod missed;
 pub mod notify;
 mod outcome;
 mod overlap;

@@ -1,25 +1,33 @@
 //! What a supervisor does after a run's final outcome is recorded (and its
 //! lock released): keep the Prometheus textfile current (`metrics`), mail
-//! the output (`mailto`, `mail`), and run the `on_failure` or `on_success`
-//! hook. Called once per run from `runner::supervise`, never per attempt.
+//! the output (`mailto`, `mail`), and run the `on_failure`, `on_success` or
+//! `on_missed` hook. Called once per run from `runner::supervise`, never
+//! per attempt, and by `kron __missed` for the `missed` records the daemon
+//! writes (`runner::missed`), which has no run to follow.
 //!
 //! - **Which runs.** `on_success` after a success; `on_failure` after a
-//!   failure or a timeout. A skipped run did not run and an interrupted one
+//!   failure or a timeout; `on_missed` after a `missed` record (instants
+//!   that did not run: the daemon was not running, `catch_up`,
+//!   `max_lateness`), once per record, which may stand for a stretch of
+//!   many instants. A skipped run did not run and an interrupted one
 //!   was stopped on purpose (`kron kill`, Ctrl-C, `overlap = "replace"`), so
-//!   neither runs a hook. Mail goes to `mailto` (when set and not empty)
-//!   after a failure or a timeout with `mail = "failure"` (the default;
-//!   even if it printed nothing: the body then says how it ended), also
-//!   after any other run that printed something with `"always"`, never with
-//!   `"never"`.
+//!   neither runs a hook; nor do instants missed while the task was paused,
+//!   which the user chose. Mail goes to `mailto` (when set and not empty)
+//!   after a failure, a timeout or a missed record with `mail = "failure"`
+//!   (the default; even if it printed nothing: the body then says how it
+//!   ended), also after any other run that printed something with
+//!   `"always"`, never with `"never"`.
 //! - **The output** is the run's section of the run log (its frame lines
 //!   included), copied to a private 0600 file in `$RUNTIME` that the hook
 //!   finds in `KRON_LOG` and the mail body is made from; it is deleted
-//!   afterwards.
+//!   afterwards. A missed record has no section: the file holds its reason.
 //! - **A hook** is the task's shell with `-c`, in the task's directory, with
 //!   the task's environment (the fixed base, `env`, `KRON_TASK`,
 //!   `KRON_RUN_ID`, `KRON_SCHEDULED_AT`) plus `KRON_OUTCOME`,
 //!   `KRON_EXIT_CODE`, `KRON_ATTEMPTS`, `KRON_DURATION_MS`, `KRON_LOG` and
-//!   `KRON_HOOK` (its key), standard input `/dev/null`, in a session and
+//!   `KRON_HOOK` (its key); `on_missed` gets `KRON_MISSED_COUNT`,
+//!   `KRON_MISSED_FIRST`, `KRON_MISSED_LAST` and `KRON_MISSED_REASON`
+//!   instead of `KRON_EXIT_CODE` ([`missed_env`]); standard input `/dev/null`, in a session and
 //!   process group of its own. It runs like an attempt (`runner::attempt`):
 //!   its output goes to the run log between `--> kron hook` and `<-- kron
 //!   hook` lines, it is stopped after [`HOOK_TIMEOUT`] (SIGTERM, SIGKILL
@@ -48,7 +56,7 @@ use std::time::{Duration, Instant};
 use super::attempt::{self, Ended, Limits, Sink};
 use super::signals::Signals;
 use super::{Report, Request, spawn};
-use crate::history::{Outcome, Record};
+use crate::history::{Outcome, Record, Stretch};
 use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::{Leftovers, Mail, Task};
 use crate::units::format_duration;
@@ -68,20 +76,42 @@ pub const HOOK_END: &str = "<-- kron hook ";
 /// Metrics, mail and the hook for `report`'s run, in that order; problems
 /// are added to `report.warnings`.
 pub fn after_run(req: &Request, report: &mut Report, signals: &mut Signals) {
-    let task = req.task;
-    let record = &report.record;
-    if let Some(file) = &task.settings.metrics_file
-        && let Err(e) = crate::metrics::update(req.paths, file, record)
+    if let Some(file) = &req.task.settings.metrics_file
+        && let Err(e) = crate::metrics::update(req.paths, file, &report.record)
     {
         report.warnings.push(e.to_string());
     }
+    notify(req, report, signals);
+}
+
+/// Mail and the `on_missed` hook for a `missed` record the daemon wrote
+/// (and counted in the metrics itself): what `kron __missed` does.
+pub fn after_missed(req: &Request, report: &mut Report, signals: &mut Signals) {
+    notify(req, report, signals);
+}
+
+/// Whether a `missed` record of `task` is followed by anything: its
+/// `on_missed` hook, or a mail. The daemon starts `kron __missed` only for
+/// such tasks.
+pub fn wants_missed(task: &Task) -> bool {
+    hook_for(task, Outcome::Missed).is_some() || mail_due(task, Outcome::Missed)
+}
+
+/// Mail and the hook for `report`'s run.
+fn notify(req: &Request, report: &mut Report, signals: &mut Signals) {
+    let task = req.task;
+    let record = &report.record;
     let hook = hook_for(task, record.outcome);
     let mail = mail_due(task, record.outcome);
     if hook.is_none() && !mail {
         return;
     }
     let mut log = RunLog::open(&req.paths.logs_dir(), &task.name, &task.settings.log).ok();
-    let output = match Output::extract(req, record) {
+    let output = match record.outcome {
+        Outcome::Missed => Output::missed(req, record),
+        _ => Output::extract(req, record),
+    };
+    let output = match output {
         Ok(output) => output,
         Err(e) => {
             note(
@@ -95,7 +125,7 @@ pub fn after_run(req: &Request, report: &mut Report, signals: &mut Signals) {
     if mail
         && (matches!(
             record.outcome,
-            Outcome::Failure | Outcome::Timeout | Outcome::Abandoned
+            Outcome::Failure | Outcome::Timeout | Outcome::Missed | Outcome::Abandoned
         ) || output.printed)
         && let Err(text) = send_mail(req, report, &output, signals, &mut log)
     {
@@ -129,12 +159,14 @@ fn hook_for(task: &Task, outcome: Outcome) -> Option<(&'static str, &str)> {
         Outcome::Failure | Outcome::Timeout | Outcome::Abandoned => {
             s.on_failure.as_deref().map(|c| ("on_failure", c))
         }
-        Outcome::Skipped | Outcome::Interrupted | Outcome::Missed => None,
+        Outcome::Missed => s.on_missed.as_deref().map(|c| ("on_missed", c)),
+        Outcome::Skipped | Outcome::Interrupted => None,
     }
 }
 
 /// Whether `outcome` is mailed (if the run printed something, for a
-/// success).
+/// success). Missed instants are mailed as failures are: work that did not
+/// happen.
 fn mail_due(task: &Task, outcome: Outcome) -> bool {
     let s = &task.settings;
     let addressed = s.mailto.as_deref().is_some_and(|m| !m.trim().is_empty());
@@ -143,9 +175,9 @@ fn mail_due(task: &Task, outcome: Outcome) -> bool {
             Mail::Never => false,
             Mail::Failure => matches!(
                 outcome,
-                Outcome::Failure | Outcome::Timeout | Outcome::Abandoned
+                Outcome::Failure | Outcome::Timeout | Outcome::Missed | Outcome::Abandoned
             ),
-            Mail::Always => !matches!(outcome, Outcome::Skipped | Outcome::Missed),
+            Mail::Always => outcome != Outcome::Skipped,
         }
 }
 
@@ -183,6 +215,25 @@ impl Output {
         .map_err(|e| e.to_string())?;
         output.printed = writer.printed;
         Ok(output)
+    }
+
+    /// For a `missed` record, which has no section in the run log: a
+    /// private file with the instants and the reason, for `KRON_LOG` and
+    /// the mail's body.
+    fn missed(req: &Request, record: &Record) -> Result<Output, String> {
+        let dir = &req.paths.runtime_dir;
+        crate::dirs::create_private_dir(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let path = dir.join(format!(".output-{}.log", record.run_id));
+        let mut file = private_file(&path)?;
+        let reason = record.reason.as_deref().unwrap_or("missed");
+        writeln!(file, "kron: {}: {reason}", record.task)
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(Output {
+            path,
+            file,
+            printed: false,
+        })
     }
 
     /// The file, read from its start.
@@ -299,12 +350,23 @@ fn run_hook(
     for (key, value) in [
         ("KRON_HOOK", key.to_string()),
         ("KRON_OUTCOME", r.outcome.as_str().to_string()),
-        ("KRON_EXIT_CODE", report.exit_code.to_string()),
         ("KRON_ATTEMPTS", r.attempts.to_string()),
         ("KRON_DURATION_MS", r.duration_ms.to_string()),
         ("KRON_LOG", output.path.display().to_string()),
     ] {
         plan.env.insert(key.into(), value);
+    }
+    match &r.missed {
+        // Nothing ran: no exit code, and the stretch of instants instead.
+        Some(stretch) => {
+            for (key, value) in missed_env(stretch, r.reason.as_deref()) {
+                plan.env.insert(key.into(), value);
+            }
+        }
+        None => {
+            plan.env
+                .insert("KRON_EXIT_CODE".into(), report.exit_code.to_string());
+        }
     }
     line(
         log,
@@ -333,6 +395,18 @@ fn run_hook(
             "failed: {how} (not retried; its output is in the run log)"
         )))
     }
+}
+
+/// The variables an `on_missed` hook gets for `stretch`: how many instants
+/// (at least, for a stretch longer than `daemon::plan::COUNT_LIMIT`), the
+/// first and the last (RFC 3339, UTC), and why.
+pub fn missed_env(stretch: &Stretch, reason: Option<&str>) -> [(&'static str, String); 4] {
+    [
+        ("KRON_MISSED_COUNT", stretch.count.to_string()),
+        ("KRON_MISSED_FIRST", stretch.first.to_string()),
+        ("KRON_MISSED_LAST", stretch.last.to_string()),
+        ("KRON_MISSED_REASON", reason.unwrap_or_default().to_string()),
+    ]
 }
 
 /// Waits for a hook or sendmail as for an attempt, its output going to the
@@ -477,8 +551,28 @@ fn headers(task: &Task, report: &Report, to: &str) -> String {
     let r = &report.record;
     let host = hostname();
     let status = match r.outcome {
-        Outcome::Success => String::new(),
+        Outcome::Success | Outcome::Missed => String::new(),
         _ => format!(" (exit {})", report.exit_code),
+    };
+    let summary = match &r.missed {
+        Some(stretch) => format!(
+            "Task {task} on {host}: {more}{count} scheduled instant(s) from {first} to {last} \
+             did not run.\n`kron why {task}` says why of each; the reason follows.\n",
+            task = task.name,
+            more = if stretch.more { "over " } else { "" },
+            count = stretch.count,
+            first = stretch.first,
+            last = stretch.last,
+        ),
+        None => format!(
+            "Task {task} on {host}: {outcome}{status} after {attempts} attempt(s), {duration}.\n\
+             Run {run_id}; `kron logs {task} --run {run_id}` shows this output again.\n",
+            task = task.name,
+            outcome = r.outcome.as_str(),
+            run_id = r.run_id,
+            attempts = r.attempts,
+            duration = format_duration(Duration::from_millis(r.duration_ms)),
+        ),
     };
     format!(
         "To: {to}\n\
@@ -491,14 +585,11 @@ fn headers(task: &Task, report: &Report, to: &str) -> String {
          X-Kron-Run-Id: {run_id}\n\
          X-Kron-Outcome: {outcome}\n\
          \n\
-         Task {task} on {host}: {outcome}{status} after {attempts} attempt(s), {duration}.\n\
-         Run {run_id}; `kron logs {task} --run {run_id}` shows this output again.\n\
+         {summary}\
          \n",
         task = task.name,
         outcome = r.outcome.as_str(),
         run_id = r.run_id,
-        attempts = r.attempts,
-        duration = format_duration(Duration::from_millis(r.duration_ms)),
     )
 }
 

@@ -167,7 +167,7 @@ pub fn key_path(text: &str) -> Result<KeyPath, String> {
 /// Keys whose value is text and nothing else (with `env.*`), and `command`,
 /// text or an array: [`value`] never reads `8080` or `true` as a number or
 /// a boolean for them.
-const TEXT_KEYS: [&str; 12] = [
+const TEXT_KEYS: [&str; 13] = [
     "description",
     "schedule",
     "command",
@@ -178,6 +178,7 @@ const TEXT_KEYS: [&str; 12] = [
     "lock",
     "on_failure",
     "on_success",
+    "on_missed",
     "mailto",
     "env",
 ];

@@ -461,6 +461,7 @@ impl Reader<'_> {
                 }
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),
                 "on_success" => layer.on_success = self.nonempty_string(item, path),
+                "on_missed" => layer.on_missed = self.nonempty_string(item, path),
                 "mailto" => layer.mailto = self.mailto(item, path),
                 "mail" => {
                     layer.mail = self.choice(

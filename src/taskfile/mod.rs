@@ -21,7 +21,7 @@ pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 23] = [
+pub const SHARED_KEYS: [&str; 24] = [
     "timezone",
     "shell",
     "workdir",
@@ -40,6 +40,7 @@ pub const SHARED_KEYS: [&str; 23] = [
     "log",
     "on_failure",
     "on_success",
+    "on_missed",
     "mailto",
     "mail",
     "nice",
@@ -273,6 +274,7 @@ pub struct Layer {
     pub log_keep: Option<u32>,
     pub on_failure: Option<String>,
     pub on_success: Option<String>,
+    pub on_missed: Option<String>,
     pub mailto: Option<String>,
     pub mail: Option<Mail>,
     pub nice: Option<i32>,
@@ -315,6 +317,7 @@ pub struct Settings {
     pub log: LogPolicy,
     pub on_failure: Option<String>,
     pub on_success: Option<String>,
+    pub on_missed: Option<String>,
     /// Where output is mailed (`sendmail -t`); `None` or empty: nowhere.
     pub mailto: Option<String>,
     pub mail: Mail,
@@ -387,6 +390,7 @@ impl Settings {
             },
             on_failure: pick(&task.on_failure, &defaults.on_failure),
             on_success: pick(&task.on_success, &defaults.on_success),
+            on_missed: pick(&task.on_missed, &defaults.on_missed),
             mailto: pick(&task.mailto, &defaults.mailto),
             mail: pick(&task.mail, &defaults.mail).unwrap_or(Mail::Failure),
             nice: pick(&task.nice, &defaults.nice),
@@ -429,6 +433,7 @@ impl Layer {
             "log.keep" => self.log_keep.is_some(),
             "on_failure" => self.on_failure.is_some(),
             "on_success" => self.on_success.is_some(),
+            "on_missed" => self.on_missed.is_some(),
             "mailto" => self.mailto.is_some(),
             "mail" => self.mail.is_some(),
             "nice" => self.nice.is_some(),

@@ -240,7 +240,11 @@ fn service(task: &Task, file: &TaskFile) -> Result<String, String> {
             unit_name(&task.name)
         ));
     }
-    for (key, hook) in [("on_failure", &s.on_failure), ("on_success", &s.on_success)] {
+    for (key, hook) in [
+        ("on_failure", &s.on_failure),
+        ("on_success", &s.on_success),
+        ("on_missed", &s.on_missed),
+    ] {
         if let Some(hook) = hook {
             notes.push(format!(
                 "{key} = {hook:?} is not run: systemd starts units, not commands, on \
