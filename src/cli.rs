@@ -416,7 +416,9 @@ pub enum Command {
     Pause(PauseArgs),
 
     /// Let paused tasks run again, from now on: runs missed while paused
-    /// are not caught up.
+    /// are not caught up; the daemon records them as one `missed` record
+    /// per pause ("the task was paused (from ... to ...)"), which `kron
+    /// why` shows, with no on_missed hook or mail.
     Resume(PauseArgs),
 
     /// Check the setup and say how to fix what is wrong.

@@ -99,3 +99,68 @@ fn an_unknown_task_is_refused() {
     env.write_task_file("");
     env.kron(&["why", "nosuch"]).output().code(2);
 }
+
+#[test]
+fn instants_of_a_pause_are_one_missed_record_on_resume() {
+    let env = Env::new();
+    let dir = env.work();
+    env.write_task_file(&format!(
+        "[tasks.t]\nschedule = \"* * * * * *\"\ncommand = \"true\"\nworkdir = {:?}\n\
+         on_missed = \"touch hook-ran\"\n",
+        dir.display().to_string()
+    ));
+    let state = env.path().join("state/kron/state.json");
+    let _daemon = DaemonGuard::start(&env);
+    wait_until("t ran", || !history(&env, "t").is_empty());
+    env.kron(&["pause", "t"]).output().success();
+    wait_until("the daemon saw the pause", || {
+        std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"paused\""))
+    });
+    let paused = jiff::Timestamp::now().as_second();
+    wait_until("instants pass", || {
+        jiff::Timestamp::now().as_second() >= paused + 3
+    });
+    // While the pause goes on, why says so.
+    let answers = why(&env, &["t", "-n", "2"]);
+    assert_eq!(answers[0]["what"], "paused", "{answers:?}");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("not run: paused since "),
+        "{answers:?}"
+    );
+    env.kron(&["resume", "t"]).output().success();
+    wait_until("the pause's missed record", || {
+        history(&env, "t").iter().any(|r| r["outcome"] == "missed")
+    });
+    let records = history(&env, "t");
+    let missed: Vec<_> = records
+        .iter()
+        .filter(|r| r["outcome"] == "missed")
+        .collect();
+    assert_eq!(
+        missed.len(),
+        1,
+        "one record for the whole pause: {records:?}"
+    );
+    let reason = missed[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(": the task was paused (from "), "{reason}");
+    assert!(
+        missed[0]["missed"]["count"].as_u64().unwrap() >= 2,
+        "{reason}"
+    );
+    let answers = why(&env, &["t", "-n", "30"]);
+    assert!(
+        answers.iter().any(|a| a["what"] == "missed"
+            && a["text"]
+                .as_str()
+                .unwrap()
+                .contains("the task was paused (from ")),
+        "{answers:?}"
+    );
+    // The task runs again; a pause was the user's, so no on_missed.
+    let ran = records.len();
+    wait_until("t runs again", || history(&env, "t").len() > ran);
+    assert!(!dir.join("hook-ran").exists());
+}

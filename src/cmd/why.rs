@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{Ctx, out};
 use crate::cli::WhyArgs;
 use crate::daemon::plan::due_instants;
+use crate::daemon::state::State;
 use crate::error::Error;
 use crate::history::{self, Outcome, Record};
 use crate::ipc;
@@ -25,7 +26,8 @@ use crate::units::format_duration;
 #[derive(Serialize)]
 struct Answer {
     instant: Timestamp,
-    /// `ran`, `skipped`, `missed`, or `unknown`.
+    /// `ran`, `skipped`, `missed`, `paused` (a pause still going on), or
+    /// `unknown`.
     what: &'static str,
     text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,10 +47,18 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> Result<(), Error> {
     let (records, _) = history::read(&ctx.paths.history_dir(), &task.name).unwrap_or_default();
     let (instants, _) = due_instants(&task.schedule, Timestamp::MIN, around, args.count.max(1));
     let zone = &task.settings.timezone;
+    // Since when the daemon has seen the task paused (its memory), for the
+    // instants of a pause still going on: they get their record on resume.
+    let paused_since = task
+        .settings
+        .paused
+        .then(|| State::load(&ctx.paths.state_file()).ok())
+        .flatten()
+        .and_then(|state| state.paused.get(&task.name).copied());
     let answers: Vec<Answer> = instants
         .iter()
         .rev()
-        .map(|&t| answer(t, &records, zone))
+        .map(|&t| answer(t, &records, zone, paused_since))
         .collect();
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -98,8 +108,14 @@ fn heading(ctx: &Ctx, task: &Task, now: Timestamp) -> String {
     line
 }
 
-/// What the history says of instant `t`.
-fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone) -> Answer {
+/// What the history says of instant `t`; `paused_since`: the task is
+/// paused, since then.
+fn answer(
+    t: Timestamp,
+    records: &[Record],
+    zone: &crate::schedule::Zone,
+    paused_since: Option<Timestamp>,
+) -> Answer {
     let of_t = |r: &&Record| r.scheduled == Some(t);
     if let Some(r) = records
         .iter()
@@ -160,6 +176,18 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone) -> Ans
             what: "missed",
             text: format!("did not run: {reason}"),
             record: Some(r.clone()),
+        };
+    }
+    if let Some(since) = paused_since.filter(|&since| since < t) {
+        return Answer {
+            instant: t,
+            what: "paused",
+            text: format!(
+                "not run: paused since {} (kron resume lets it run again, from then on; this \
+                 instant is recorded missed then)",
+                output::short_wall_time(since, zone)
+            ),
+            record: None,
         };
     }
     let oldest = records.first().map(|r| r.started);

@@ -354,6 +354,8 @@ impl Daemon {
         };
         let now = Timestamp::now();
         let count = file.tasks.len();
+        let specs = Spec::all(&file);
+        self.record_pauses(&specs, now);
         self.metrics_file = file.defaults.metrics_file.clone();
         self.follow_missed = file
             .tasks
@@ -362,7 +364,7 @@ impl Daemon {
             .map(|t| t.name.clone())
             .collect();
         self.planner
-            .load(Spec::all(&file), file.max_parallel, &mut self.state, now);
+            .load(specs, file.max_parallel, &mut self.state, now);
         drop(file);
         self.loaded = Some(now);
         self.load_error = None;
@@ -484,7 +486,7 @@ impl Daemon {
                 crate::units::format_duration(l.max_lateness)
             );
             self.state_dirty |= self.state.handled(&l.run.task, at);
-            self.write_missed(&l.run.task, stretch, reason, now);
+            self.write_missed(&l.run.task, stretch, reason, now, true);
         }
         // The instants are handled, and that is on disk, before any of
         // their runs can start: a daemon killed in between (a window of a
@@ -517,6 +519,53 @@ impl Daemon {
         self.follow_missed();
     }
 
+    /// Remembers since when each paused task is paused, and records the
+    /// instants of a pause that ended (the task is resumed, or was while
+    /// no daemon ran) as one `missed` record. A pause is dated from the
+    /// first load that saw it: `kron pause` reloads a running daemon at
+    /// once. Its hook and mail do not follow: the pause was the user's.
+    fn record_pauses(&mut self, specs: &[Spec], now: Timestamp) {
+        let known: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let before = self.state.paused.len();
+        self.state
+            .paused
+            .retain(|name, _| known.contains(name.as_str()));
+        self.state_dirty |= self.state.paused.len() != before;
+        for spec in specs {
+            if spec.paused {
+                if !self.state.paused.contains_key(&spec.name) {
+                    self.state.paused.insert(spec.name.clone(), now);
+                    self.state_dirty = true;
+                }
+                continue;
+            }
+            let Some(since) = self.state.paused.remove(&spec.name) else {
+                continue;
+            };
+            self.state_dirty = true;
+            let until = now
+                .checked_add(jiff::SignedDuration::from_nanos(1))
+                .unwrap_or(now);
+            let (count, more, last) = plan::count_between(&spec.schedule, since, until);
+            let (Some(first), Some(last)) = (spec.schedule.next_after(since), last) else {
+                continue;
+            };
+            let stretch = Stretch {
+                count,
+                more,
+                first,
+                last,
+            };
+            let reason = format!(
+                "missed {}{count} instant(s) from {first} to {last}: the task was paused (from \
+                 {since} to {now})",
+                if more { "over " } else { "" }
+            );
+            info!("{}: resumed; {reason}", spec.name);
+            self.write_missed(&spec.name, stretch, reason, now, false);
+        }
+    }
+
     /// Records the instants of `m` that do not run, as one `missed` record
     /// (and in the metrics). The daemon writes it itself: nothing runs.
     fn record_missed(&mut self, m: &plan::Missed, stretch: Stretch, cause: &str, now: Timestamp) {
@@ -542,12 +591,20 @@ impl Daemon {
             "missed {count} instant(s) from {} to {}: {cause}; {policy}{late}",
             stretch.first, stretch.last
         );
-        self.write_missed(&m.task, stretch, reason, now);
+        self.write_missed(&m.task, stretch, reason, now, true);
     }
 
     /// Writes a `missed` record of `task` for `stretch` (and counts it in
-    /// the metrics); its hook and mail follow at the end of the turn.
-    fn write_missed(&mut self, task: &str, stretch: Stretch, reason: String, now: Timestamp) {
+    /// the metrics); with `follow`, its hook and mail follow at the end of
+    /// the turn.
+    fn write_missed(
+        &mut self,
+        task: &str,
+        stretch: Stretch,
+        reason: String,
+        now: Timestamp,
+        follow: bool,
+    ) {
         let record = Record {
             run_id: crate::runner::new_run_id(),
             task: task.to_string(),
@@ -573,7 +630,7 @@ impl Daemon {
         {
             warning!("{task}: metrics: {e}");
         }
-        if self.follow_missed.contains(task) {
+        if follow && self.follow_missed.contains(task) {
             self.to_follow.push(record);
         }
     }

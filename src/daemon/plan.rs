@@ -557,7 +557,7 @@ fn not_run(
 
 /// How many instants of `schedule` lie after `after` and before `before`,
 /// whether there were more than [`COUNT_LIMIT`], and the last one counted.
-fn count_between(
+pub(crate) fn count_between(
     schedule: &Schedule,
     after: Timestamp,
     before: Timestamp,

@@ -1,7 +1,8 @@
 //! The daemon's persisted memory, `$XDG_STATE_HOME/kron/state.json`: per
 //! task, the last scheduled instant it handled (so that runs missed while
-//! it was down are caught up, see `daemon::plan`), and the boot id it last
-//! ran `@reboot` tasks for.
+//! it was down are caught up, see `daemon::plan`), the boot id it last
+//! ran `@reboot` tasks for, and since when each paused task is paused (its
+//! instants until the resume are recorded `missed`, one record per pause).
 //!
 //! The file is small JSON, written atomically (temporary file, fsync,
 //! rename, fsync of the directory), so a crash leaves the old memory or the
@@ -29,6 +30,8 @@ pub struct State {
     /// When the last daemon stopped cleanly (`None` after a crash, or
     /// while a daemon runs): the start of a downtime, for `missed` records.
     pub stopped: Option<Timestamp>,
+    /// Per paused task, when a daemon first saw it paused.
+    pub paused: BTreeMap<String, Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,8 @@ struct File {
     tasks: BTreeMap<String, TaskEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stopped: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    paused: BTreeMap<String, Timestamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,6 +99,7 @@ impl State {
             boot_id: file.boot_id,
             last,
             stopped: file.stopped,
+            paused: file.paused,
         })
     }
 
@@ -123,6 +129,7 @@ impl State {
                 })
                 .collect(),
             stopped: self.stopped,
+            paused: self.paused.clone(),
         };
         let mut bytes = serde_json::to_vec_pretty(&file).expect("state serialises");
         bytes.push(b'\n');
@@ -162,6 +169,7 @@ mod tests {
         };
         let t: Timestamp = "2026-03-08T07:00:00Z".parse().unwrap();
         assert!(state.handled("backup", t));
+        state.paused.insert("prune".into(), t);
         assert!(!state.handled("backup", "2026-03-08T06:00:00Z".parse().unwrap()));
         state.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
