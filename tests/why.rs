@@ -27,6 +27,15 @@ fn ran_and_missed_while_the_daemon_was_stopped() {
     wait_until("instants pass", || {
         jiff::Timestamp::now().as_second() >= stopped + 3
     });
+    // Before a daemon comes back, the downtime has no record yet.
+    let answers = why(&env, &["t", "-n", "1"]);
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("not run: the daemon is not running since "),
+        "{answers:?}"
+    );
     let _daemon = DaemonGuard::start(&env);
     wait_until("the missed record", || {
         history(&env, "t").iter().any(|r| r["outcome"] == "missed")

@@ -47,18 +47,23 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> Result<(), Error> {
     let (records, _) = history::read(&ctx.paths.history_dir(), &task.name).unwrap_or_default();
     let (instants, _) = due_instants(&task.schedule, Timestamp::MIN, around, args.count.max(1));
     let zone = &task.settings.timezone;
-    // Since when the daemon has seen the task paused (its memory), for the
-    // instants of a pause still going on: they get their record on resume.
-    let paused_since = task
-        .settings
-        .paused
-        .then(|| State::load(&ctx.paths.state_file()).ok())
-        .flatten()
-        .and_then(|state| state.paused.get(&task.name).copied());
+    // The daemon's memory: since when it has seen the task paused, and when
+    // the last daemon stopped cleanly (`None` while one runs), for the
+    // instants of a pause or a downtime still going on, which get their
+    // record when it ends.
+    let state = State::load(&ctx.paths.state_file()).unwrap_or_default();
+    let now_since = Since {
+        paused: task
+            .settings
+            .paused
+            .then(|| state.paused.get(&task.name).copied())
+            .flatten(),
+        stopped: state.stopped,
+    };
     let answers: Vec<Answer> = instants
         .iter()
         .rev()
-        .map(|&t| answer(t, &records, zone, paused_since))
+        .map(|&t| answer(t, &records, zone, &now_since))
         .collect();
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -108,14 +113,16 @@ fn heading(ctx: &Ctx, task: &Task, now: Timestamp) -> String {
     line
 }
 
-/// What the history says of instant `t`; `paused_since`: the task is
-/// paused, since then.
-fn answer(
-    t: Timestamp,
-    records: &[Record],
-    zone: &crate::schedule::Zone,
-    paused_since: Option<Timestamp>,
-) -> Answer {
+/// What is going on now that has no record yet.
+struct Since {
+    /// The task is paused, since then.
+    paused: Option<Timestamp>,
+    /// No daemon runs, since it stopped then.
+    stopped: Option<Timestamp>,
+}
+
+/// What the history says of instant `t`, or failing it what `now` says.
+fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &Since) -> Answer {
     let of_t = |r: &&Record| r.scheduled == Some(t);
     if let Some(r) = records
         .iter()
@@ -178,13 +185,25 @@ fn answer(
             record: Some(r.clone()),
         };
     }
-    if let Some(since) = paused_since.filter(|&since| since < t) {
+    if let Some(since) = now.paused.filter(|&since| since < t) {
         return Answer {
             instant: t,
             what: "paused",
             text: format!(
                 "not run: paused since {} (kron resume lets it run again, from then on; this \
                  instant is recorded missed then)",
+                output::short_wall_time(since, zone)
+            ),
+            record: None,
+        };
+    }
+    if let Some(since) = now.stopped.filter(|&since| since < t) {
+        return Answer {
+            instant: t,
+            what: "missed",
+            text: format!(
+                "not run: the daemon is not running since {} (it stopped then); the next \
+                 daemon records this instant missed, or catches it up",
                 output::short_wall_time(since, zone)
             ),
             record: None,
