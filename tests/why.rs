@@ -173,3 +173,42 @@ fn instants_of_a_pause_are_one_missed_record_on_resume() {
     wait_until("t runs again", || history(&env, "t").len() > ran);
     assert!(!dir.join("hook-ran").exists());
 }
+
+#[test]
+fn an_instant_a_clock_change_moved_says_so_from_the_engine() {
+    let env = Env::new();
+    env.write_task_file(
+        "[tasks.t]\nschedule = \"30 2 * * *\"\ntimezone = \"Europe/Berlin\"\ncommand = \"true\"\n",
+    );
+    // 03:00 CEST on 2027-03-28: the run for 02:30, which does not exist.
+    let answers = why(&env, &["t", "--at", "2027-03-28T01:00:00Z", "-n", "2"]);
+    assert_eq!(answers[0]["instant"], "2027-03-28T01:00:00Z", "{answers:?}");
+    let note = "02:30 does not exist (DST gap in Europe/Berlin): runs at 03:00 as the schedule \
+                rule says";
+    assert_eq!(answers[0]["dst"], note, "{answers:?}");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{note}; ")),
+        "{answers:?}"
+    );
+    // The day before is an ordinary 02:30.
+    assert!(answers[1].get("dst").is_none(), "{answers:?}");
+    let autumn = why(&env, &["t", "--at", "2027-10-31T00:30:00Z", "-n", "1"]);
+    assert_eq!(
+        autumn[0]["dst"],
+        "02:30 happens twice (DST overlap in Europe/Berlin): runs once, at the first, as the \
+         schedule rule says"
+    );
+    let text = env
+        .kron(&["why", "t", "--at", "2027-03-28T01:00:00Z", "-n", "1"])
+        .output();
+    text.success();
+    assert!(
+        text.stdout()
+            .contains(&format!("  Sun 2027-03-28 03:00 +02:00  {note}; ")),
+        "{}",
+        text.stdout()
+    );
+}

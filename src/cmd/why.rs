@@ -30,6 +30,9 @@ struct Answer {
     /// `unknown`.
     what: &'static str,
     text: String,
+    /// What a clock change did to the instant, when one moved or repeated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     record: Option<Record>,
 }
@@ -59,11 +62,21 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> Result<(), Error> {
             .then(|| state.paused.get(&task.name).copied())
             .flatten(),
         stopped: state.stopped,
+        now,
     };
     let answers: Vec<Answer> = instants
         .iter()
         .rev()
-        .map(|&t| answer(t, &records, zone, &now_since))
+        .map(|&t| {
+            let mut a = answer(t, &records, zone, &now_since);
+            // What a clock change did to the instant, from the engine's
+            // own count (`schedule::dst`), before what became of it.
+            if let Some(note) = task.schedule.dst_note(t) {
+                a.text = format!("{note}; {}", a.text);
+                a.dst = Some(note);
+            }
+            a
+        })
         .collect();
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -119,6 +132,7 @@ struct Since {
     paused: Option<Timestamp>,
     /// No daemon runs, since it stopped then.
     stopped: Option<Timestamp>,
+    now: Timestamp,
 }
 
 /// What the history says of instant `t`, or failing it what `now` says.
@@ -154,6 +168,7 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
             instant: t,
             what: "ran",
             text,
+            dst: None,
             record: Some(r.clone()),
         };
     }
@@ -171,6 +186,7 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
             instant: t,
             what: "skipped",
             text: format!("skipped: {reason}"),
+            dst: None,
             record: Some(r.clone()),
         };
     }
@@ -182,7 +198,17 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
             instant: t,
             what: "missed",
             text: format!("did not run: {reason}"),
+            dst: None,
             record: Some(r.clone()),
+        };
+    }
+    if t > now.now {
+        return Answer {
+            instant: t,
+            what: "unknown",
+            text: format!("not due yet ({})", output::relative(now.now, t)),
+            dst: None,
+            record: None,
         };
     }
     if let Some(since) = now.paused.filter(|&since| since < t) {
@@ -194,6 +220,7 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
                  instant is recorded missed then)",
                 output::short_wall_time(since, zone)
             ),
+            dst: None,
             record: None,
         };
     }
@@ -206,6 +233,7 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
                  daemon records this instant missed, or catches it up",
                 output::short_wall_time(since, zone)
             ),
+            dst: None,
             record: None,
         };
     }
@@ -222,6 +250,7 @@ fn answer(t: Timestamp, records: &[Record], zone: &crate::schedule::Zone, now: &
         instant: t,
         what: "unknown",
         text,
+        dst: None,
         record: None,
     }
 }

@@ -1,6 +1,7 @@
 //! What a zone's clock changes do to a schedule, in numbers and in words
 //! (`kron dst`, the notes of `add`, `edit`, `import` and `check`, the mark
-//! of `kron list`, the marks of `kron plan`).
+//! of `kron list`, the marks of `kron plan`, and `kron why`'s word on an
+//! instant a clock change moved: [`Schedule::dst_note`]).
 //!
 //! Nothing here decides what a wall time in a gap or an overlap does. For
 //! each transition of the zone in a span of time, the wall times the
@@ -199,6 +200,21 @@ impl Schedule {
         })
     }
 
+    /// What a clock change did to the instant `at`, one the engine fired,
+    /// in words for `kron why`: `02:30 does not exist (DST gap in
+    /// Europe/Berlin): runs at 03:00 as the schedule rule says`. `None`
+    /// when no transition of the zone moved or repeated it (nor when the
+    /// run at the end of a gap is only that wall time's own).
+    pub fn dst_note(&self, at: Timestamp) -> Option<String> {
+        let day = jiff::SignedDuration::from_hours(24);
+        let from = at.checked_sub(day).ok()?;
+        let until = at.checked_add(day).ok()?;
+        self.fates(from, until)
+            .iter()
+            .find(|f| f.runs.contains(&at))
+            .and_then(|f| f.explain(at, &self.zone))
+    }
+
     /// The instants in `from..until` (Unix seconds), from the engine.
     fn instants(&self, from: i64, until: i64) -> Vec<Timestamp> {
         let Ok(before) = Timestamp::from_second(from - 1) else {
@@ -282,6 +298,53 @@ impl Fate {
                 clock(end),
                 repeated(end - start)
             ),
+        }
+    }
+
+    /// What this fate did to `at`, one of its runs (see
+    /// [`Schedule::dst_note`]).
+    fn explain(&self, at: Timestamp, zone: &Zone) -> Option<String> {
+        let walls = self.walls();
+        let one = self.walls.len() == 1;
+        let tr = &self.transition;
+        let zone = zone.name();
+        match self.change() {
+            Change::Gap if self.moved() => {
+                let t = tr.at.as_second() + tr.after;
+                let with = if self.coincides {
+                    format!(" with its {} run", clock(t))
+                } else {
+                    String::new()
+                };
+                Some(format!(
+                    "{walls} {} not exist (DST gap in {zone}): runs at {}{with} as the schedule \
+                     rule says",
+                    if one { "does" } else { "do" },
+                    clock(t)
+                ))
+            }
+            Change::Gap => None,
+            Change::Overlap if self.once_at_first() => Some(format!(
+                "{walls} {} (DST overlap in {zone}): runs once, at the first, as the schedule \
+                 rule says",
+                if one { "happens twice" } else { "happen twice" }
+            )),
+            Change::Overlap => {
+                let first = at < tr.at;
+                let offset = if first { tr.before } else { tr.after };
+                let wall = clock(at.as_second() + offset);
+                Some(if first {
+                    format!(
+                        "{wall} happens twice (DST overlap in {zone}): this is the first; the \
+                         schedule rule runs it at both"
+                    )
+                } else {
+                    format!(
+                        "{wall} happens twice (DST overlap in {zone}): this is the second; the \
+                         schedule rule runs it at both"
+                    )
+                })
+            }
         }
     }
 
@@ -487,6 +550,41 @@ mod tests {
             transitions[1].describe(),
             "back 1h at 02:00 on Sun 2027-11-07"
         );
+    }
+
+    #[test]
+    fn why_notes_for_the_instants_a_change_moved() {
+        let berlin = Zone::get("Europe/Berlin").unwrap();
+        let note = |expr: &str, at: &str| {
+            Schedule::parse(expr, berlin.clone())
+                .unwrap()
+                .dst_note(at.parse().unwrap())
+        };
+        // 03:00 CEST on the night of the gap, 02:30 CEST/CET on the overlap's.
+        assert_eq!(
+            note("30 2 * * *", "2027-03-28T01:00:00Z").as_deref(),
+            Some(
+                "02:30 does not exist (DST gap in Europe/Berlin): runs at 03:00 as the \
+                 schedule rule says"
+            )
+        );
+        assert_eq!(
+            note("30 2 * * *", "2027-10-31T00:30:00Z").as_deref(),
+            Some(
+                "02:30 happens twice (DST overlap in Europe/Berlin): runs once, at the first, \
+                 as the schedule rule says"
+            )
+        );
+        assert_eq!(
+            note("30 * * * *", "2027-10-31T01:30:00Z").as_deref(),
+            Some(
+                "02:30 happens twice (DST overlap in Europe/Berlin): this is the second; the \
+                 schedule rule runs it at both"
+            )
+        );
+        // A day without a change, and the 03:00 run that is 03:00's own.
+        assert_eq!(note("30 2 * * *", "2027-03-27T01:30:00Z"), None);
+        assert_eq!(note("0 * * * *", "2027-03-28T01:00:00Z"), None);
     }
 
     #[test]
