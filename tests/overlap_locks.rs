@@ -376,3 +376,60 @@ fn a_skipped_run_names_a_holder_kron_did_not_start() {
     std::fs::write(dir.join("gate"), "").unwrap();
     assert!(holder.wait().unwrap().success());
 }
+
+#[test]
+fn a_run_that_waits_for_its_lock_past_max_lateness_is_missed_not_started() {
+    use crate::util::daemon::DaemonGuard;
+    let env = Env::new();
+    let dir = env.work();
+    let hook = "echo \"$KRON_MISSED_REASON\" > missed.tmp; mv missed.tmp missed.txt";
+    env.write_task_file(&format!(
+        "[tasks.late]\nschedule = \"* * * * * *\"\noverlap = \"queue\"\nlock = \"disk\"\n\
+         max_lateness = \"1s\"\ncommand = \"echo ran >> runs\"\nworkdir = {:?}\n\
+         on_missed = {hook:?}\n",
+        dir.display().to_string()
+    ));
+    // Another task's run holds the lock, as long as the test wants.
+    let path = lock_file(&env, "disk");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let lock = File::create(&path).unwrap();
+    lock.lock().unwrap();
+    let _daemon = DaemonGuard::start(&env);
+    let mut scheduled = None;
+    wait_until("a run waits for the lock", || {
+        scheduled = crate::util::registry(&env)
+            .iter()
+            .find(|r| r["waiting"] == true)
+            .and_then(|r| r["scheduled"].as_str().map(String::from));
+        scheduled.is_some()
+    });
+    let scheduled = scheduled.unwrap();
+    let at: jiff::Timestamp = scheduled.parse().unwrap();
+    wait_until("the waiting run is past its max_lateness", || {
+        jiff::Timestamp::now().as_second() >= at.as_second() + 3
+    });
+    drop(lock);
+    let of_it = |r: &&serde_json::Value| r["scheduled"] == scheduled.as_str();
+    wait_until("the waiting run's record", || {
+        history(&env, "late").iter().any(|r| of_it(&r))
+    });
+    let records = history(&env, "late");
+    let record = records.iter().find(of_it).unwrap();
+    assert_eq!(record["outcome"], "missed", "{record}");
+    assert_eq!(record["attempts"], 0, "{record}");
+    assert_eq!(record["missed"]["count"], 1, "{record}");
+    let reason = record["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(": it waited for lock `disk` until ")
+            && reason.ends_with("past max_lateness = 1s"),
+        "{reason}"
+    );
+    // Its supervisor follows the record as any run: on_missed.
+    wait_until("on_missed ran", || dir.join("missed.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("missed.txt")).unwrap(),
+        format!("{reason}\n")
+    );
+    // The lock is free: later instants run.
+    wait_until("a later run", || dir.join("runs").exists());
+}

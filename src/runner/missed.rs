@@ -18,18 +18,24 @@
 //!
 //! At most [`RECORDS_PER_PROCESS`] records per process, so a daemon that
 //! comes back to a thousand tasks after a downtime starts a few processes,
-//! not a thousand.
+//! not a thousand. A supervisor that lets a run go itself (it waited for
+//! its lock past `max_lateness`: [`too_late`]) follows its record as it
+//! follows any run, with `notify::after_run`.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use super::signals::Signals;
 use super::{Report, Request, Run, notify};
 use crate::dirs::Paths;
-use crate::history::Record;
+use crate::history::{Outcome, Record, Stretch};
 use crate::taskfile::Task;
+use crate::units::format_duration;
 
 /// The hidden verb that follows missed records.
 pub const SUBCOMMAND: &str = "__missed";
@@ -101,4 +107,58 @@ pub fn follow(paths: &Paths, task: &Task, record: Record, signals: &mut Signals)
     };
     notify::after_missed(&req, &mut report, signals);
     report.warnings
+}
+
+/// The reason a run that is `late` is let go, when its task allows less
+/// (`max_lateness`); `waited_for` names the lock it waited for, if the wait
+/// made it late. `None`: in time.
+pub fn too_late(
+    task: &Task,
+    scheduled: Option<Timestamp>,
+    now: Timestamp,
+    waited_for: Option<&str>,
+) -> Option<String> {
+    let (scheduled, max) = (scheduled?, task.settings.max_lateness?);
+    let late = Duration::try_from(now.duration_since(scheduled)).ok()?;
+    if late <= max {
+        return None;
+    }
+    let why = match waited_for {
+        Some(lock) => format!("it waited for lock `{lock}` until {now}"),
+        None => format!("its supervisor could start it only at {now}"),
+    };
+    Some(format!(
+        "missed 1 instant(s) from {scheduled} to {scheduled}: {why}, {} late, past \
+         max_lateness = {}",
+        format_duration(late),
+        format_duration(max)
+    ))
+}
+
+/// The `missed` record of `req`'s one instant, let go for `reason`.
+pub(super) fn record(req: &Request, reason: String) -> Record {
+    let now = Timestamp::now();
+    let at = req.run.scheduled.unwrap_or(now);
+    Record {
+        run_id: req.run_id().to_string(),
+        task: req.task.name.clone(),
+        trigger: req.run.trigger,
+        scheduled: Some(at),
+        started: now,
+        finished: now,
+        attempts: 0,
+        exit_code: None,
+        signal: None,
+        outcome: Outcome::Missed,
+        duration_ms: 0,
+        reason: Some(reason),
+        leftovers: Vec::new(),
+        leftovers_stopped: Vec::new(),
+        missed: Some(Stretch {
+            count: 1,
+            more: false,
+            first: at,
+            last: at,
+        }),
+    }
 }

@@ -58,7 +58,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::dirs::Paths;
-use crate::history::{self, HistoryError, Outcome, Record, Stretch};
+use crate::history::{self, HistoryError, Outcome, Record};
 use crate::lock::{Held, LockError};
 use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::{Cluster, Overlap, Task};
@@ -122,7 +122,8 @@ impl<'a> Request<'a> {
 pub struct Report {
     pub record: Record,
     /// What `kron run` exits with: the command's exit code, 128 + signal,
-    /// 124 for a timeout, 126/127 when it could not start, 1 when skipped.
+    /// 124 for a timeout, 126/127 when it could not start, 1 when skipped
+    /// or let go past `max_lateness`.
     pub exit_code: u8,
     /// Problems that did not stop the run (log or history writes).
     pub warnings: Vec<String>,
@@ -226,7 +227,7 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
     let lease = match claim::begin(req, signals) {
         claim::Begun::Local => None,
         claim::Begun::Mine(lease) => Some(lease),
-        claim::Begun::NotClaimed(reason) => return done(missed(req, reason)),
+        claim::Begun::NotClaimed(reason) => return done(not_claimed(req, reason)),
         claim::Begun::Elsewhere(_) if !req.watch => return Ok(Supervised::Watch),
         claim::Begun::Elsewhere(holder) => match claim::watch(req, holder, signals) {
             claim::Watched::Ended => return Ok(Supervised::Elsewhere),
@@ -262,17 +263,34 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
                 return close(lease, report);
             }
             Err(e) => {
-                let report = missed(req, format!("not run: taking its cluster lock: {e}"));
+                let report = not_claimed(req, format!("not run: taking its cluster lock: {e}"));
                 return close(lease, report);
             }
         }
     }
-    let held = match take_lock(req, signals, may_wait)? {
+    let (held, waited) = match take_lock(req, signals, may_wait)? {
         Locked::WouldWait => return Ok(Supervised::HandedBack),
-        Locked::Held(held) => held,
+        Locked::Held(held) => (held, false),
+        Locked::Waited(held) => (Some(held), true),
         Locked::Skipped(reason) => return close(lease, skipped(req, reason, Vec::new())),
         Locked::Interrupted(signal) => return close(lease, interrupted(req, signal, "the lock")),
     };
+    // A run that waited for its lock past its `max_lateness` is let go,
+    // as the daemon lets go one that waited for a `max_parallel` slot.
+    let lock = waited.then_some(settings.lock.as_str());
+    if let Some(reason) = missed::too_late(req.task, req.run.scheduled, Timestamp::now(), lock) {
+        drop(held);
+        running::unregister(&req.paths.running_dir(), req.run_id());
+        let mut warnings = Vec::new();
+        let record = missed::record(req, reason);
+        warn(&mut warnings, history::record(req.paths, &record));
+        let report = Report {
+            record,
+            exit_code: 1,
+            warnings,
+        };
+        return close(lease, report);
+    }
     let report = run_attempts(req, signals, held.as_ref(), lease.as_ref());
     drop(held);
     close(lease, report)
@@ -293,17 +311,9 @@ fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
 
 /// A cluster run that claimed nothing (the backend unreachable, the
 /// clocks too far apart): recorded missed, with the reason.
-fn missed(req: &Request, reason: String) -> Report {
+fn not_claimed(req: &Request, reason: String) -> Report {
     let mut warnings = Vec::new();
-    let now = Timestamp::now();
-    let mut record = record(req, now, 0, None, Outcome::Missed, Some(reason));
-    let at = req.run.scheduled.unwrap_or(now);
-    record.missed = Some(Stretch {
-        count: 1,
-        more: false,
-        first: at,
-        last: at,
-    });
+    let record = missed::record(req, reason);
     warn(&mut warnings, history::record(req.paths, &record));
     Report {
         record,

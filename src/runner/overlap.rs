@@ -40,6 +40,9 @@ use crate::taskfile::Overlap;
 pub(super) enum Locked {
     /// Go on and run (`None`: `allow` takes no lock).
     Held(Option<Held>),
+    /// Go on and run: the lock was taken after waiting for it (`queue`), so
+    /// the run may have become later than its `max_lateness`.
+    Waited(Held),
     /// Record the run `skipped`, for this reason.
     Skipped(String),
     /// Stopped while waiting, by this signal (SIGUSR1 for a signal request).
@@ -98,7 +101,7 @@ pub(super) fn take_lock(
         running::unregister(&registry, req.run_id());
     }
     match result {
-        Ok(held) => Ok(Locked::Held(Some(held))),
+        Ok(held) => Ok(Locked::Waited(held)),
         Err(LockError::Interrupted { .. }) => {
             let signal = match signals.stop() {
                 Some(Stop::Terminate(s)) => s,
