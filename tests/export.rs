@@ -898,3 +898,43 @@ command = "true"
         );
     }
 }
+
+#[test]
+fn kubernetes_starting_deadline_is_max_lateness() {
+    let env = Env::new();
+    env.write_task_file(
+        "[defaults]\nworkdir = \"/srv\"\n\n\
+         [tasks.once]\nschedule = \"0 3 * * *\"\ncommand = \"true\"\nmax_lateness = \"2h\"\n\n\
+         [tasks.soon]\nschedule = \"0 3 * * *\"\ncommand = \"true\"\ncatch_up = \"skip\"\n\
+         max_lateness = \"30s\"\n\n\
+         [tasks.skip]\nschedule = \"0 3 * * *\"\ncommand = \"true\"\ncatch_up = \"skip\"\n\
+         max_lateness = \"2h\"\n\n\
+         [tasks.tight]\nschedule = \"0 3 * * *\"\ncommand = \"true\"\ncatch_up = \"all\"\n\
+         max_lateness = \"5s\"\n",
+    );
+    let out = env
+        .kron(&["export", "--format", "kubernetes", "--image", "busybox"])
+        .output();
+    out.success();
+    let docs = docs(&out.stdout());
+    let deadlines: Vec<Option<i64>> = docs
+        .iter()
+        .map(|d| d["spec"]["startingDeadlineSeconds"].as_i64())
+        .collect();
+    // max_lateness; with catch_up = "skip" at most kron's 60s for an
+    // on-time start.
+    assert_eq!(deadlines, [Some(7200), Some(30), Some(60), Some(5)]);
+    assert!(
+        out.stdout().contains(
+            "# kron: max_lateness = \"5s\": the CronJob controller looks every 10s, so a \
+             startingDeadlineSeconds under 10 may miss runs\n"
+        ),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        !out.stdout().contains("none if it missed more than 100"),
+        "{}",
+        out.stdout()
+    );
+}

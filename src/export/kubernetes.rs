@@ -13,7 +13,9 @@
 //! Settings map to `concurrencyPolicy` (overlap), `backoffLimit` (retry
 //! attempts, each a new pod), the pod's `activeDeadlineSeconds` (timeout,
 //! per attempt as in kron) and `terminationGracePeriodSeconds`
-//! (kill_grace), `startingDeadlineSeconds` (catch-up), `suspend` (paused).
+//! (kill_grace), `startingDeadlineSeconds` (catch-up and max_lateness: a
+//! run the controller cannot start within it is not started, as kron
+//! records such a run missed), `suspend` (paused).
 //! What has no place becomes a `# kron:` comment. The YAML is written by
 //! hand, every string double-quoted JSON-style, which is valid YAML.
 
@@ -290,9 +292,24 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
         notes
             .push("leftovers = \"keep\": a container's processes end with its main process".into());
     }
-    let deadline = match s.catch_up {
-        CatchUp::Skip => Some(STARTING_DEADLINE),
-        CatchUp::Once => {
+    // How late a run may start: kron's own tolerance for an on-time run
+    // with `skip`, `max_lateness` (the shorter of the two with `skip`), and
+    // no limit otherwise, as in kron.
+    let lateness = s.max_lateness.map(|m| seconds(m).max(1));
+    let deadline = match (s.catch_up, lateness) {
+        (CatchUp::Skip, lateness) => {
+            Some(lateness.map_or(STARTING_DEADLINE, |l| l.min(STARTING_DEADLINE)))
+        }
+        (CatchUp::Once, Some(lateness)) => Some(lateness),
+        (CatchUp::All, Some(lateness)) => {
+            notes.push(
+                "catch_up = \"all\": Kubernetes starts only the latest missed run within \
+                 startingDeadlineSeconds"
+                    .into(),
+            );
+            Some(lateness)
+        }
+        (CatchUp::Once, None) => {
             notes.push(
                 "catch_up = \"once\": the controller starts the latest missed run, but none \
                  if it missed more than 100"
@@ -300,7 +317,7 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
             );
             None
         }
-        CatchUp::All => {
+        (CatchUp::All, None) => {
             notes.push(
                 "catch_up = \"all\": Kubernetes starts only the latest missed run (and none \
                  if it missed more than 100)"
@@ -309,6 +326,15 @@ fn manifest(task: &Task, file: &TaskFile, name: &str, image: &str) -> Result<Str
             None
         }
     };
+    if let Some(max) = s.max_lateness
+        && deadline.is_some_and(|d| d < 10)
+    {
+        notes.push(format!(
+            "max_lateness = \"{}\": the CronJob controller looks every 10s, so a \
+             startingDeadlineSeconds under 10 may miss runs",
+            format_duration(max)
+        ));
+    }
     if s.retry.attempts > 0 {
         notes.push(format!(
             "retry: Kubernetes waits 10s, 20s, 40s, ... (at most 6m) before each new pod, \
