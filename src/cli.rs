@@ -339,7 +339,12 @@ pub enum Command {
     /// One line per instant, newest first: when it ran (and how late), or
     /// why it was skipped (the run that held the lock) or did not run at all
     /// (the daemon was not running from when to when, catch_up, a clock
-    /// jump), from the history and the schedule.
+    /// jump, the task was paused from when to when, max_lateness and what
+    /// the run waited for), from the history, the daemon's memory (a pause
+    /// or a downtime still going on) and the schedule. An instant a
+    /// daylight-saving change moved or repeated says so first, as `kron
+    /// dst` does: "02:30 does not exist (DST gap in Europe/Berlin): runs at
+    /// 03:00 as the schedule rule says".
     ///
     /// Examples:
     ///
