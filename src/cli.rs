@@ -639,6 +639,13 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
 
+    /// Read the monthly archives too (history/archive/NAME/*.jsonl.gz:
+    /// the runs retention took out of the live history; see `history` in
+    /// kron-tasks(5)). A --since before a task's oldest live run reads its
+    /// archives without this flag.
+    #[arg(long)]
+    pub archive: bool,
+
     /// Print a JSON array of history records instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -1,13 +1,18 @@
 //! Run history: `$XDG_STATE_HOME/kron/history/NAME.jsonl`, one JSON line
-//! per finished (or skipped) run, oldest first.
+//! per finished (or skipped) run, in the order they were written, with its
+//! index `.NAME.idx` ([`index`]) and, for what retention took out of it,
+//! monthly gzipped archives ([`archive`]). Queries across tasks read the
+//! files backwards through their indexes ([`query`]).
 //!
 //! Appends and trims happen under an flock on `.NAME.jsonl.lock` beside the
-//! file. A file is trimmed to its last [`KEEP`] records once it holds
-//! [`KEEP`] + [`SLACK`] (so the trim, an atomic rewrite, happens once every
-//! [`SLACK`] runs, not on each). A line that does not parse, such as the
-//! last line of a writer that crashed mid-write, is skipped with a warning,
-//! never fatal; the next append first ends that line so its own record stays
-//! whole.
+//! file. An append is one `write` of one line under `O_APPEND`, then one
+//! index entry. A file is trimmed to its task's `keep` records, none older
+//! than `max_age` ([`Retention`]), only once it holds a tenth more (so the
+//! trim, an atomic rewrite, happens once every `keep / 10` runs, not on
+//! each); the records it takes out go to the archive first. A line that
+//! does not parse, such as the last line of a writer that crashed
+//! mid-write, is skipped with a warning, never fatal; the next append
+//! first ends that line so its own record stays whole.
 //!
 //! A record that cannot be written (the state disk is full) is not lost:
 //! [`record`] keeps it in `$RUNTIME/unrecorded/RUN_ID.json` (the runtime
@@ -15,20 +20,21 @@
 //! doctor` count it, and the next record that can be written takes the kept
 //! ones into their histories first.
 
+pub mod archive;
+pub mod index;
+pub mod query;
+pub mod retention;
+
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::dirs::Paths;
-
-/// Records kept per task.
-pub const KEEP: usize = 1000;
-/// Records allowed beyond [`KEEP`] before a trim.
-pub const SLACK: usize = 100;
+pub use retention::Retention;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -195,8 +201,14 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Histo
 /// Appends `record` to its task's history, or keeps it for later when the
 /// history cannot be written (the error is still returned, for a warning).
 /// After a record that could be written, the kept ones are written too.
-pub fn record(paths: &Paths, record: &Record) -> Result<(), HistoryError> {
-    match append(&paths.history_dir(), record) {
+/// `retention` is the task's (`None` where the writer does not know it:
+/// the file is then not trimmed, and the task's next run trims it).
+pub fn record(
+    paths: &Paths,
+    record: &Record,
+    retention: Option<&Retention>,
+) -> Result<(), HistoryError> {
+    match append(&paths.history_dir(), record, retention) {
         Ok(()) => {
             write_kept(paths);
             Ok(())
@@ -263,7 +275,7 @@ fn write_kept(paths: &Paths) {
         let kept: Option<Record> = std::fs::read(&claimed)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        match kept.map(|r| append(&paths.history_dir(), &r)) {
+        match kept.map(|r| append(&paths.history_dir(), &r, None)) {
             Some(Err(_)) => {
                 let _ = std::fs::rename(&claimed, entry.path());
                 return;
@@ -275,13 +287,25 @@ fn write_kept(paths: &Paths) {
     }
 }
 
-/// Appends `record` to its task's history, trimming the file when due.
-pub fn append(dir: &Path, record: &Record) -> Result<(), HistoryError> {
-    crate::dirs::create_private_dir(dir).map_err(io("creating", dir))?;
-    let file_path = path(dir, &record.task);
-    let guard_path = dir.join(format!(".{}.jsonl.lock", record.task));
+/// Takes the history lock of `task` (`.NAME.jsonl.lock` in `dir`).
+pub(crate) fn lock(dir: &Path, task: &str) -> Result<File, HistoryError> {
+    let guard_path = dir.join(format!(".{task}.jsonl.lock"));
     let guard = open(&guard_path, false)?;
     guard.lock().map_err(io("locking", &guard_path))?;
+    Ok(guard)
+}
+
+/// Appends `record` to its task's history and index, trimming the file
+/// when `retention` says it is due.
+pub fn append(
+    dir: &Path,
+    record: &Record,
+    retention: Option<&Retention>,
+) -> Result<(), HistoryError> {
+    crate::dirs::create_private_dir(dir).map_err(io("creating", dir))?;
+    let task = record.task.as_str();
+    let file_path = path(dir, task);
+    let _guard = lock(dir, task)?;
     let mut file = open(&file_path, true)?;
     let len = file.metadata().map_err(io("reading", &file_path))?.len();
     let mut line = String::new();
@@ -294,14 +318,17 @@ pub fn append(dir: &Path, record: &Record) -> Result<(), HistoryError> {
             line.push('\n');
         }
     }
-    line.push_str(&serde_json::to_string(record).expect("records serialize"));
+    let start = len + line.len() as u64;
+    let json = serde_json::to_string(record).expect("records serialize");
+    line.push_str(&json);
     line.push('\n');
     file.write_all(line.as_bytes())
         .map_err(io("writing", &file_path))?;
-    // Count lines only when the size says a trim may be due (records of a
-    // task are of about the same length).
-    if len + line.len() as u64 > ((KEEP + SLACK) * line.len() * 95 / 100) as u64 {
-        trim(&file_path, KEEP, KEEP + SLACK)?;
+    // The record is in the file: what follows only keeps the index and
+    // the file's size, and is redone by the next writer if it fails.
+    index::append(dir, task, &file, len, record, start, json.len() + 1)?;
+    if let Some(retention) = retention {
+        trim_if_due(dir, task, retention)?;
     }
     Ok(())
 }
@@ -318,20 +345,57 @@ fn open(path: &Path, append: bool) -> Result<File, HistoryError> {
         .map_err(io("opening", path))
 }
 
-/// Rewrites `file_path` with its last `keep` lines when it has more than
-/// `limit`: a temporary file, fsync, rename. The caller holds the lock.
-fn trim(file_path: &Path, keep: usize, limit: usize) -> Result<(), HistoryError> {
-    let mut text = Vec::new();
-    File::open(file_path)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(io("reading", file_path))?;
-    let lines: Vec<&[u8]> = text
-        .split_inclusive(|&b| b == b'\n')
-        .filter(|l| l.ends_with(b"\n"))
-        .collect();
-    if lines.len() <= limit {
+/// Trims `task`'s file when `retention` says it is due, reading only the
+/// index (its count and first entry) to decide. The caller holds the lock.
+fn trim_if_due(dir: &Path, task: &str, retention: &Retention) -> Result<(), HistoryError> {
+    let Some(indexed) = index::Indexed::open(dir, task)? else {
+        return Ok(());
+    };
+    let now = index::nanos(Timestamp::now());
+    let oldest = indexed.entries(0, indexed.count.min(1));
+    let due = oldest
+        .first()
+        .is_some_and(|first| retention.due(indexed.count, first.started, now));
+    if due {
+        trim(dir, task, &indexed, retention, now)?;
+    }
+    Ok(())
+}
+
+/// Moves the records past retention to the archive, then rewrites the
+/// file (and its index) without them: a temporary file, fsync, rename.
+/// The caller holds the lock.
+fn trim(
+    dir: &Path,
+    task: &str,
+    indexed: &index::Indexed,
+    retention: &Retention,
+    now: i64,
+) -> Result<(), HistoryError> {
+    let file_path = &indexed.file_path;
+    let entries = indexed.entries(0, indexed.count);
+    let cut = retention.cut(&entries, now);
+    if cut == 0 {
         return Ok(());
     }
+    let mut text = vec![0u8; indexed.len as usize];
+    indexed
+        .file
+        .read_exact_at(&mut text, 0)
+        .map_err(io("reading", file_path))?;
+    // The leaving records by month, each month's lines in file order.
+    let mut months: std::collections::BTreeMap<jiff::civil::Date, Vec<u8>> = Default::default();
+    for e in &entries[..cut] {
+        let line = &text[e.start as usize..e.end() as usize];
+        months
+            .entry(archive::month_of(e.started))
+            .or_default()
+            .extend_from_slice(line);
+    }
+    for (month, lines) in &months {
+        archive::append(dir, task, *month, lines)?;
+    }
+    let from = entries.get(cut).map_or(indexed.len, |e| e.start);
     let tmp = file_path.with_extension("jsonl.tmp");
     let mut out = OpenOptions::new()
         .write(true)
@@ -340,15 +404,29 @@ fn trim(file_path: &Path, keep: usize, limit: usize) -> Result<(), HistoryError>
         .mode(0o600)
         .open(&tmp)
         .map_err(io("creating", &tmp))?;
-    for line in &lines[lines.len() - keep..] {
-        out.write_all(line).map_err(io("writing", &tmp))?;
-    }
+    out.write_all(&text[from as usize..])
+        .map_err(io("writing", &tmp))?;
     out.sync_all().map_err(io("syncing", &tmp))?;
+    let inode = out.metadata().map_err(io("reading", &tmp))?.ino();
+    let mut max = i64::MIN;
+    let kept: Vec<index::Entry> = entries[cut..]
+        .iter()
+        .map(|e| {
+            max = max.max(e.started);
+            index::Entry {
+                start: e.start - from,
+                max_started: max,
+                ..*e
+            }
+        })
+        .collect();
     std::fs::rename(&tmp, file_path).map_err(io("replacing", file_path))?;
-    if let Some(dir) = file_path.parent()
-        && let Ok(d) = File::open(dir)
-    {
+    index::write(dir, task, inode, &kept)?;
+    if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
+    }
+    if let Some(age) = retention.archive_max_age {
+        archive::expire(dir, task, age, Timestamp::now());
     }
     Ok(())
 }
@@ -540,14 +618,14 @@ mod tests {
     #[test]
     fn a_truncated_last_line_is_skipped_and_the_next_append_is_whole() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &record("t", 1)).unwrap();
+        append(dir.path(), &record("t", 1), None).unwrap();
         let file = path(dir.path(), "t");
         let mut f = OpenOptions::new().append(true).open(&file).unwrap();
         f.write_all(b"{\"run_id\":\"r2\",\"ta").unwrap();
         let (records, warnings) = read(dir.path(), "t").unwrap();
         assert_eq!(records, vec![record("t", 1)]);
         assert!(warnings[0].contains("t.jsonl:2: skipping a truncated record"));
-        append(dir.path(), &record("t", 3)).unwrap();
+        append(dir.path(), &record("t", 3), None).unwrap();
         let (records, warnings) = read(dir.path(), "t").unwrap();
         assert_eq!(records, vec![record("t", 1), record("t", 3)]);
         assert_eq!(warnings.len(), 1);
@@ -565,7 +643,7 @@ mod tests {
             if n % 10 == 9 {
                 r.outcome = Outcome::Skipped;
             }
-            append(dir.path(), &r).unwrap();
+            append(dir.path(), &r, None).unwrap();
         }
         let recent = recent_durations(dir.path(), "t", 12);
         assert_eq!(
@@ -587,15 +665,85 @@ mod tests {
     }
 
     #[test]
-    fn the_file_is_trimmed_to_the_last_records() {
+    fn the_file_is_trimmed_to_the_last_records_and_the_rest_archived() {
         let dir = tempfile::tempdir().unwrap();
-        for n in 0..(KEEP + SLACK + 1) as u32 {
-            append(dir.path(), &record("t", n)).unwrap();
+        let keep = Retention {
+            keep: 100,
+            ..Retention::default()
+        };
+        for n in 0..111u32 {
+            append(dir.path(), &record("t", n), Some(&keep)).unwrap();
         }
         let (records, _) = read(dir.path(), "t").unwrap();
-        assert_eq!(records.len(), KEEP);
-        assert_eq!(records[0].run_id, format!("r{}", SLACK + 1));
+        assert_eq!(records.len(), 100);
+        assert_eq!(records[0].run_id, "r11");
         assert_eq!(tasks(dir.path()), vec!["t"]);
+        let (archived, warnings) = archive::read(dir.path(), "t", None);
+        let ids: Vec<&str> = archived.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, (0..11).map(|n| format!("r{n}")).collect::<Vec<_>>());
+        assert!(warnings.is_empty());
+        // The index follows the file: the newest come back through it.
+        let filter = query::Filter::default();
+        let (newest, _) = query::newest(dir.path(), &["t".into()], &filter, 3).unwrap();
+        let ids: Vec<&str> = newest.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["r110", "r109", "r108"]);
+    }
+
+    #[test]
+    fn queries_merge_tasks_by_start_even_when_records_finish_out_of_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        // `a` writes a long run that started first after two short ones.
+        for (task, n, s) in [
+            ("a", 1, 10),
+            ("a", 2, 20),
+            ("a", 0, 5),
+            ("b", 3, 15),
+            ("b", 4, 25),
+        ] {
+            let mut r = record(task, n);
+            r.started = at(s);
+            r.outcome = if n % 2 == 0 {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            };
+            append(dir.path(), &r, None).unwrap();
+        }
+        let tasks = ["a".to_string(), "b".to_string()];
+        let ids = |filter: query::Filter, n: usize| -> Vec<String> {
+            let (found, _) = query::newest(dir.path(), &tasks, &filter, n).unwrap();
+            found.into_iter().map(|r| r.run_id).collect()
+        };
+        assert_eq!(ids(Default::default(), 10), ["r4", "r2", "r3", "r1", "r0"]);
+        let failures = query::Filter {
+            outcome: Some(Outcome::Failure),
+            ..Default::default()
+        };
+        assert_eq!(ids(failures, 10), ["r4", "r2", "r0"]);
+        let since = query::Filter {
+            since: Some(at(12)),
+            ..Default::default()
+        };
+        assert_eq!(ids(since, 10), ["r4", "r2", "r3"]);
+        assert_eq!(ids(Default::default(), 2), ["r4", "r2"]);
+    }
+
+    #[test]
+    fn a_file_without_an_index_is_read_and_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..5)
+            .map(|n| serde_json::to_string(&record("t", n)).unwrap() + "\n")
+            .collect();
+        std::fs::write(path(dir.path(), "t"), lines).unwrap();
+        let (newest, _) = query::newest(dir.path(), &["t".into()], &Default::default(), 2).unwrap();
+        assert_eq!(newest.len(), 2);
+        assert!(index::path(dir.path(), "t").exists());
+        // An append after a stale index (a file rewritten by hand) rebuilds it.
+        std::fs::write(path(dir.path(), "t"), "").unwrap();
+        append(dir.path(), &record("t", 9), None).unwrap();
+        let (newest, _) = query::newest(dir.path(), &["t".into()], &Default::default(), 5).unwrap();
+        assert_eq!(newest, vec![record("t", 9)]);
     }
 
     #[test]

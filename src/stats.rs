@@ -13,6 +13,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+pub use crate::history::query::Run;
 use crate::history::{Outcome, Record};
 
 /// Runs by outcome.
@@ -88,8 +89,8 @@ pub struct Durations {
     pub max: u64,
 }
 
-/// A task's numbers over the records given (its history: at most the last
-/// 1,000 runs).
+/// A task's numbers over the records given (its live history: the last
+/// `history.keep` runs, 1,000 unless the task file says otherwise).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskStats {
     pub task: String,
@@ -113,6 +114,26 @@ pub struct TaskStats {
 
 /// The numbers of `task` over `records`, oldest first.
 pub fn compute(task: &str, records: &[Record]) -> TaskStats {
+    let runs: Vec<Run> = records.iter().map(Run::from).collect();
+    let last_where = |f: fn(Outcome) -> bool| records.iter().rev().find(|r| f(r.outcome));
+    tally(
+        task,
+        &runs,
+        [
+            records.last(),
+            last_where(|o| matches!(o, Outcome::Failure | Outcome::Timeout)),
+            last_where(|o| o == Outcome::Success),
+        ],
+    )
+}
+
+/// The numbers of `task` over `records` (oldest first), given its last
+/// run, last failure or timeout and last success.
+pub fn tally(
+    task: &str,
+    records: &[Run],
+    [last_run, last_failure, last_success]: [Option<&Record>; 3],
+) -> TaskStats {
     let mut outcomes = Outcomes::default();
     let mut durations = Vec::new();
     let mut retried = 0;
@@ -133,13 +154,6 @@ pub fn compute(task: &str, records: &[Record]) -> TaskStats {
         }
     }
     durations.sort_unstable();
-    let last_where = |f: fn(Outcome) -> bool| {
-        records
-            .iter()
-            .rev()
-            .find(|r| f(r.outcome))
-            .map(RunRef::from)
-    };
     TaskStats {
         task: task.to_string(),
         runs: records.len(),
@@ -147,9 +161,9 @@ pub fn compute(task: &str, records: &[Record]) -> TaskStats {
             .then(|| outcomes.success as f64 / outcomes.finished() as f64),
         outcomes,
         since: records.iter().map(|r| r.started).min(),
-        last_run: records.last().map(RunRef::from),
-        last_failure: last_where(|o| matches!(o, Outcome::Failure | Outcome::Timeout)),
-        last_success: last_where(|o| o == Outcome::Success),
+        last_run: last_run.map(RunRef::from),
+        last_failure: last_failure.map(RunRef::from),
+        last_success: last_success.map(RunRef::from),
         duration_ms: durations.last().map(|&max| Durations {
             p50: percentile(&durations, 50),
             p95: percentile(&durations, 95),

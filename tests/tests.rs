@@ -28,6 +28,8 @@ mod export;
 mod faults;
 /// Tasks fire on time: pause/resume, catch-up, @reboot, max_parallel, jitter, SIGKILL mid-run.
 mod firing;
+/// History retention: archives by count and by age, `--archive`, `--since` into archives, old files.
+mod history_retention;
 /// After a run: on_failure/on_success hooks (environment, once per outcome, no loops) and mail through a fake sendmail.
 mod hooks;
 /// `kron import` and `kron export --format crontab` on real crontab files.

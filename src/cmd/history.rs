@@ -1,5 +1,7 @@
-//! `kron history [NAME] [-n N] [--outcome O] [--since WHEN] [--json]`: past
-//! runs, newest first, from the history files.
+//! `kron history [NAME] [-n N] [--outcome O] [--since WHEN] [--archive]
+//! [--json]`: past runs, newest first, from the history files (read
+//! backwards through their indexes, `history::query`) and, with
+//! `--archive` or a `--since` before the live files, their archives.
 
 use std::io::Write;
 
@@ -20,15 +22,16 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<(), Error> {
     let dir = ctx.paths.history_dir();
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let names = super::history_names(ctx, args.name.as_deref())?;
-    let mut records = Vec::new();
-    for name in &names {
-        let found = super::read_history(&dir, name)?;
-        records.extend(found.into_iter().filter(|r| {
-            args.outcome.is_none_or(|o| r.outcome == o) && since.is_none_or(|s| r.started >= s)
-        }));
+    let filter = crate::history::query::Filter {
+        outcome: args.outcome,
+        since,
+        archive: args.archive,
+    };
+    let (mut records, warnings) = crate::history::query::newest(&dir, &names, &filter, args.count)
+        .map_err(super::history_error)?;
+    for warning in warnings {
+        eprintln!("kron: warning: {warning}");
     }
-    records.sort_by(|a, b| (b.started, &b.run_id).cmp(&(a.started, &a.run_id)));
-    records.truncate(args.count);
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let json = serde_json::to_string_pretty(&records).expect("records serialize");

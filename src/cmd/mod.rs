@@ -143,21 +143,12 @@ macro_rules! out {
 }
 pub(crate) use out;
 
-/// A task's history, oldest first; lines that could not be read (a crash
-/// mid-write) are warned about, never fatal.
-pub(crate) fn read_history(
-    dir: &std::path::Path,
-    name: &str,
-) -> Result<Vec<crate::history::Record>, Error> {
-    let (records, warnings) = crate::history::read(dir, name).map_err(|e| Error::Io {
+pub(crate) fn history_error(e: crate::history::HistoryError) -> Error {
+    Error::Io {
         action: e.action,
         path: e.path,
         source: e.source,
-    })?;
-    for warning in warnings {
-        eprintln!("kron: warning: {warning}");
     }
-    Ok(records)
 }
 
 /// The tasks whose history a verb reads: the one named (see [`named`]),

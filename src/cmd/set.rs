@@ -11,7 +11,9 @@ use crate::cli::{SetArgs, UnsetArgs};
 use crate::error::Error;
 use crate::taskfile::edit::{self, EditError, KeyPath};
 use crate::taskfile::install::{self, InstallError};
-use crate::taskfile::{self, LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS};
+use crate::taskfile::{
+    self, HISTORY_KEYS, LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS,
+};
 
 pub fn set(ctx: &Ctx, args: &SetArgs) -> Result<(), Error> {
     let mut assignments = Vec::new();
@@ -123,6 +125,7 @@ fn known(key: &KeyPath) -> Result<(), Error> {
         "retry" => &RETRY_KEYS,
         "log" => &LOG_KEYS,
         "limits" => &LIMIT_KEYS,
+        "history" => &HISTORY_KEYS,
         _ => return Ok(()),
     };
     match key.get(1) {

@@ -265,6 +265,15 @@ fn settings_rows(task: &Task) -> Vec<(String, String)> {
         ("limits.cpu", opt(s.limits.cpu.map(format_duration))),
         ("limits.memory", opt(s.limits.memory.map(format_size))),
         ("limits.files", opt(s.limits.files.map(|n| n.to_string()))),
+        ("history.keep", s.history.keep.to_string()),
+        (
+            "history.max_age",
+            opt(s.history.max_age.map(format_duration)),
+        ),
+        (
+            "history.archive_max_age",
+            opt(s.history.archive_max_age.map(format_duration)),
+        ),
         (
             "metrics_file",
             opt(s.metrics_file.as_ref().map(|p| p.display().to_string())),

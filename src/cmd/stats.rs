@@ -21,30 +21,43 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
         return super::cluster::stats(ctx, args.name.as_deref(), args.json);
     }
     let names = super::history_names(ctx, args.name.as_deref())?;
+    let dir = ctx.paths.history_dir();
     let mut all = Vec::new();
     for name in &names {
-        let records = read(ctx, name)?;
-        all.push((stats::compute(name, &records), records));
+        let scan = crate::history::query::scan(&dir, name).map_err(super::history_error)?;
+        for warning in &scan.warnings {
+            eprintln!("kron: warning: {warning}");
+        }
+        let lasts = [&scan.last_run, &scan.last_failure, &scan.last_success].map(Option::as_ref);
+        all.push(stats::tally(name, &scan.runs, lasts));
     }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let json = match &all[..] {
-            [(one, _)] if args.name.is_some() => serde_json::to_string_pretty(one),
-            _ => serde_json::to_string_pretty(&all.iter().map(|(s, _)| s).collect::<Vec<_>>()),
+            [one] if args.name.is_some() => serde_json::to_string_pretty(one),
+            _ => serde_json::to_string_pretty(&all),
         }
         .expect("stats serialize");
         return out!(stdout, "{json}");
     }
-    if let [(one, records)] = &all[..]
-        && args.name.is_some()
+    if let [one] = &all[..]
+        && let Some(name) = &args.name
     {
-        return detail(&mut stdout, one, records);
+        let (mut recent, _) = crate::history::query::newest(
+            &dir,
+            std::slice::from_ref(name),
+            &Default::default(),
+            CHART_RUNS,
+        )
+        .map_err(super::history_error)?;
+        recent.reverse();
+        return detail(&mut stdout, one, &recent);
     }
     if all.is_empty() {
         return out!(stdout, "no runs recorded");
     }
     let now = Timestamp::now();
-    let rows: Vec<Vec<String>> = all.iter().map(|(s, _)| cells(s, now)).collect();
+    let rows: Vec<Vec<String>> = all.iter().map(|s| cells(s, now)).collect();
     let table = output::table(
         &[
             "TASK",
@@ -62,11 +75,6 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<(), Error> {
         &[],
     );
     write!(stdout, "{table}").map_err(Error::Output)
-}
-
-/// The task's history, oldest first; skipped lines are warned about.
-fn read(ctx: &Ctx, name: &str) -> Result<Vec<Record>, Error> {
-    super::read_history(&ctx.paths.history_dir(), name)
 }
 
 fn rate(s: &TaskStats) -> String {
@@ -95,7 +103,8 @@ fn cells(s: &TaskStats, now: Timestamp) -> Vec<String> {
     ]
 }
 
-fn detail(o: &mut impl Write, s: &TaskStats, records: &[Record]) -> Result<(), Error> {
+/// The numbers of one task, and a chart of its `recent` runs (oldest first).
+fn detail(o: &mut impl Write, s: &TaskStats, recent: &[Record]) -> Result<(), Error> {
     let Some(since) = s.since else {
         return out!(o, "{}: no runs recorded", s.task);
     };
@@ -170,7 +179,6 @@ fn detail(o: &mut impl Write, s: &TaskStats, records: &[Record]) -> Result<(), E
         let text = run.as_ref().map_or_else(|| "never".into(), describe);
         out!(o, "  {label:<12}  {text}")?;
     }
-    let recent = &records[records.len().saturating_sub(CHART_RUNS)..];
     out!(o, "\nthe last {} run(s), oldest first:", recent.len())?;
     chart(o, recent)
 }

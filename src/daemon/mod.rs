@@ -622,7 +622,7 @@ impl Daemon {
             leftovers_stopped: Vec::new(),
             missed: Some(stretch),
         };
-        if let Err(e) = history::record(&self.paths, &record) {
+        if let Err(e) = history::record(&self.paths, &record, None) {
             warning!("{task}: recording missed instants: {e}");
         }
         if let Some(textfile) = &self.metrics_file

@@ -283,7 +283,10 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
         running::unregister(&req.paths.running_dir(), req.run_id());
         let mut warnings = Vec::new();
         let record = missed::record(req, reason);
-        warn(&mut warnings, history::record(req.paths, &record));
+        warn(
+            &mut warnings,
+            history::record(req.paths, &record, Some(&req.task.settings.history)),
+        );
         let report = Report {
             record,
             exit_code: 1,
@@ -301,7 +304,10 @@ fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
     let now = Timestamp::now();
     let reason = format!("interrupted while waiting for {what}");
     let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
-    warn(&mut warnings, history::record(req.paths, &record));
+    warn(
+        &mut warnings,
+        history::record(req.paths, &record, Some(&req.task.settings.history)),
+    );
     Report {
         record,
         exit_code: 128 + signal as u8,
@@ -314,7 +320,10 @@ fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
 fn not_claimed(req: &Request, reason: String) -> Report {
     let mut warnings = Vec::new();
     let record = missed::record(req, reason);
-    warn(&mut warnings, history::record(req.paths, &record));
+    warn(
+        &mut warnings,
+        history::record(req.paths, &record, Some(&req.task.settings.history)),
+    );
     Report {
         record,
         exit_code: 1,
@@ -351,7 +360,10 @@ fn abandoned(req: &Request, holder: &crate::cluster::Holder) -> Report {
         }
         Err(e) => warnings.push(e.to_string()),
     }
-    warn(&mut warnings, history::record(req.paths, &record));
+    warn(
+        &mut warnings,
+        history::record(req.paths, &record, Some(&req.task.settings.history)),
+    );
     Report {
         record,
         exit_code: 1,
@@ -410,7 +422,10 @@ fn record(
 fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
     let now = Timestamp::now();
     let record = record(req, now, 0, None, Outcome::Skipped, Some(reason));
-    warn(&mut warnings, history::record(req.paths, &record));
+    warn(
+        &mut warnings,
+        history::record(req.paths, &record, Some(&req.task.settings.history)),
+    );
     Report {
         record,
         exit_code: 1,
@@ -441,7 +456,7 @@ pub fn record_unstarted(paths: &Paths, run: &Run, reason: String) -> Result<(), 
         leftovers_stopped: Vec::new(),
         missed: None,
     };
-    history::record(paths, &record)
+    history::record(paths, &record, None)
 }
 
 /// `SIGTERM` for 15; the number for a signal nix does not know.
@@ -604,7 +619,10 @@ fn run_attempts(
     let mut record = record(req, started, made, status, outcome, reason);
     record.leftovers = left;
     record.leftovers_stopped = stopped;
-    warn(&mut out.warnings, history::record(req.paths, &record));
+    warn(
+        &mut out.warnings,
+        history::record(req.paths, &record, Some(&req.task.settings.history)),
+    );
     running::unregister(&registry, req.run_id());
     let _ = std::io::stdout().flush();
     Report {

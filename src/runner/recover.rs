@@ -151,7 +151,7 @@ pub fn recover(paths: &Paths, run: &RunningRun) -> Result<Option<Recovered>, Str
         leftovers_stopped: stopped_pids,
         missed: None,
     };
-    let written = history::record(paths, &record);
+    let written = history::record(paths, &record, None);
     let _ = std::fs::remove_file(&claimed);
     let _ = std::fs::remove_file(running::request_path(&dir, &run.run_id));
     written.map_err(|e| e.to_string())?;

@@ -11,9 +11,9 @@ use toml_edit::{Item, TableLike};
 
 use super::{
     Backend, CLUSTER_KEYS, CLUSTER_MODE_KEY, CatchUp, Cluster, ClusterMode, DEFAULT_LEASE,
-    DEFAULT_MAX_SKEW, DEFAULTS_ONLY_KEYS, IoClass, LIMIT_KEYS, LOG_KEYS, Layer, Leftovers,
-    MIN_LEASE, Mail, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task, TaskCommand,
-    TaskFile, valid_name,
+    DEFAULT_MAX_SKEW, DEFAULTS_ONLY_KEYS, HISTORY_KEYS, IoClass, LIMIT_KEYS, LOG_KEYS, Layer,
+    Leftovers, MIN_LEASE, Mail, Overlap, RETRY_KEYS, SHARED_KEYS, Settings, TASK_ONLY_KEYS, Task,
+    TaskCommand, TaskFile, valid_name,
 };
 use crate::diag::{Diagnostic, LineIndex, suggest};
 use crate::schedule::{Schedule, Zone};
@@ -459,6 +459,7 @@ impl Reader<'_> {
                         ],
                     );
                 }
+                "history" => self.history(item, path, &mut layer),
                 "on_failure" => layer.on_failure = self.nonempty_string(item, path),
                 "on_success" => layer.on_success = self.nonempty_string(item, path),
                 "on_missed" => layer.on_missed = self.nonempty_string(item, path),
@@ -1014,6 +1015,35 @@ impl Reader<'_> {
                     ),
                 },
                 _ => self.unknown_key(table, key, path, &LIMIT_KEYS),
+            }
+        }
+    }
+
+    fn history(&mut self, item: &Item, path: &str, layer: &mut Layer) {
+        let example = "history = { keep = 10000, max_age = \"90d\", archive_max_age = \"730d\" }";
+        let Some(table) = self.table(item, path, example) else {
+            return;
+        };
+        for (key, item) in table.iter() {
+            let key_path = join(path, key);
+            match key {
+                "keep" => match item.as_integer() {
+                    Some(n) if (1..=10_000_000).contains(&n) => layer.history_keep = Some(n as u32),
+                    _ => self.error(
+                        item.span(),
+                        &key_path,
+                        format!(
+                            "expected a whole number from 1 to 10000000, found {}",
+                            shown(item)
+                        ),
+                        None,
+                    ),
+                },
+                "max_age" => layer.history_max_age = self.duration(item, &key_path, true),
+                "archive_max_age" => {
+                    layer.history_archive_max_age = self.duration(item, &key_path, true);
+                }
+                _ => self.unknown_key(table, key, path, &HISTORY_KEYS),
             }
         }
     }

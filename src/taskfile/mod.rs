@@ -21,7 +21,7 @@ pub use load::{decode, load, parse};
 
 /// Keys allowed in a task table and, except the first three, in `[defaults]`.
 pub const TASK_ONLY_KEYS: [&str; 3] = ["schedule", "command", "description"];
-pub const SHARED_KEYS: [&str; 24] = [
+pub const SHARED_KEYS: [&str; 25] = [
     "timezone",
     "shell",
     "workdir",
@@ -46,10 +46,12 @@ pub const SHARED_KEYS: [&str; 24] = [
     "nice",
     "ioclass",
     "limits",
+    "history",
 ];
 pub const RETRY_KEYS: [&str; 5] = ["attempts", "backoff", "factor", "max_backoff", "jitter"];
 pub const LOG_KEYS: [&str; 2] = ["max_size", "keep"];
 pub const LIMIT_KEYS: [&str; 3] = ["cpu", "memory", "files"];
+pub const HISTORY_KEYS: [&str; 3] = ["keep", "max_age", "archive_max_age"];
 /// Keys allowed only in `[defaults]`: they concern the whole file.
 pub const DEFAULTS_ONLY_KEYS: [&str; 2] = ["max_parallel", "metrics_file"];
 /// Keys of the `[cluster]` table (README, "Running on several hosts").
@@ -283,6 +285,9 @@ pub struct Layer {
     pub limit_memory: Option<u64>,
     pub limit_files: Option<u64>,
     pub cluster: Option<ClusterMode>,
+    pub history_keep: Option<u32>,
+    pub history_max_age: Option<Duration>,
+    pub history_archive_max_age: Option<Duration>,
     /// Only ever set in `[defaults]`.
     pub metrics_file: Option<PathBuf>,
 }
@@ -326,6 +331,8 @@ pub struct Settings {
     /// The command's I/O class; `None`: the kernel's default.
     pub ioclass: Option<IoClass>,
     pub limits: Limits,
+    /// How much history the task keeps, and for how long its archives.
+    pub history: crate::history::Retention,
     /// `[defaults].metrics_file`: the Prometheus textfile to keep current.
     pub metrics_file: Option<PathBuf>,
     /// How the task runs on several hosts; `local` without `[cluster]`.
@@ -351,7 +358,7 @@ pub const DEFAULT_LOG_KEEP: u32 = 5;
 
 impl Settings {
     /// Built-ins, overridden by `defaults`, overridden by `task`. `env`,
-    /// `retry`, `log` and `limits` merge key by key; every other key
+    /// `retry`, `log`, `limits` and `history` merge key by key; every other key
     /// replaces.
     pub fn merge(name: &str, defaults: &Layer, task: &Layer, timezone: Zone) -> Settings {
         fn pick<T: Clone>(task: &Option<T>, defaults: &Option<T>) -> Option<T> {
@@ -400,6 +407,15 @@ impl Settings {
                 memory: pick(&task.limit_memory, &defaults.limit_memory),
                 files: pick(&task.limit_files, &defaults.limit_files),
             },
+            history: crate::history::Retention {
+                keep: pick(&task.history_keep, &defaults.history_keep)
+                    .unwrap_or(crate::history::retention::DEFAULT_KEEP),
+                max_age: pick(&task.history_max_age, &defaults.history_max_age),
+                archive_max_age: pick(
+                    &task.history_archive_max_age,
+                    &defaults.history_archive_max_age,
+                ),
+            },
             metrics_file: defaults.metrics_file.clone(),
             cluster: ClusterMode::Local,
         }
@@ -441,6 +457,9 @@ impl Layer {
             "limits.cpu" => self.limit_cpu.is_some(),
             "limits.memory" => self.limit_memory.is_some(),
             "limits.files" => self.limit_files.is_some(),
+            "history.keep" => self.history_keep.is_some(),
+            "history.max_age" => self.history_max_age.is_some(),
+            "history.archive_max_age" => self.history_archive_max_age.is_some(),
             "metrics_file" => self.metrics_file.is_some(),
             "cluster" => self.cluster.is_some(),
             _ => key

@@ -12,7 +12,8 @@ mod tests {
 
     use super::TEMPLATE;
     use crate::taskfile::{
-        LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS, TaskCommand, parse,
+        HISTORY_KEYS, LIMIT_KEYS, LOG_KEYS, RETRY_KEYS, SHARED_KEYS, TASK_ONLY_KEYS, TaskCommand,
+        parse,
     };
 
     /// The template with every commented-out table header and `key = value`
@@ -60,7 +61,12 @@ mod tests {
         for key in TASK_ONLY_KEYS.iter().chain(&SHARED_KEYS) {
             assert!(keys.contains(key), "the template shows no `{key}`");
         }
-        for key in RETRY_KEYS.iter().chain(&LOG_KEYS).chain(&LIMIT_KEYS) {
+        for key in RETRY_KEYS
+            .iter()
+            .chain(&LOG_KEYS)
+            .chain(&LIMIT_KEYS)
+            .chain(&HISTORY_KEYS)
+        {
             assert!(text.contains(&format!("{key} = ")), "no `{key}`");
         }
         assert!(file.defaults.retry_jitter.is_some() && file.defaults.log_keep.is_some());
