@@ -12,7 +12,9 @@
 #
 # Usage: benches/daemon.sh [path/to/kron]
 # Environment: IDLE_SECONDS (default 180), FIRINGS (default 60),
-# ONLY=idle, latency or burst to measure one of them.
+# ONLY=idle, latency or burst to measure one of them; PREFILL=N gives each
+# burst task N history records first (1100: every record of the burst
+# trims its file and archives 100 records, the worst case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kron=${1:-target/release/kron}
@@ -110,6 +112,20 @@ burst() {
     local out=$dir/burst-$1
     rm -rf "$out"
     mkdir -p "$out"
+    rm -rf "$XDG_STATE_HOME/kron/history"
+    if [ "${PREFILL:-0}" -gt 0 ]; then
+        python3 - "$XDG_STATE_HOME/kron/history" "$PREFILL" <<'PY'
+import os, sys
+hist, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(hist, mode=0o700, exist_ok=True)
+for i in range(1000):
+    with open(f"{hist}/burst-{i}.jsonl", "w") as f:
+        for k in range(n):
+            f.write(f'{{"run_id":"old-{k}","task":"burst-{i}","trigger":"schedule","scheduled":"2026-01-01T00:00:00Z",'
+                    f'"started":"2026-01-01T00:00:00Z","finished":"2026-01-01T00:00:01Z","attempts":1,"exit_code":0,'
+                    f'"signal":null,"outcome":"success","duration_ms":1000}}\n')
+PY
+    fi
     due=$(( $(date +%s) + 8 ))
     write_tasks "
 for i in range(1000):
@@ -120,6 +136,11 @@ for i in range(1000):
     local deadline=$(( due + 60 ))
     count() { if [ "$1" = shell ]; then cat "$out/times" 2>/dev/null | wc -l; else ls "$out" | wc -l; fi; }
     while [ "$(count "$1")" -lt 1000 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+    # Every run's record written (a trim may have archived prefilled ones).
+    recorded() { cat "$XDG_STATE_HOME"/kron/history/burst-*.jsonl 2>/dev/null | grep -vc '"run_id":"old-'; }
+    while [ "$(recorded)" -lt 1000 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+        sleep 0.2
+    done
     stop_daemon
     echo "burst of 1,000 tasks due at the same second, $1 probe:"
     python3 - "$out" "$due" "$dir/daemon.log" "$1" <<'PY'
@@ -133,6 +154,13 @@ spawned = [datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).ti
            for m in re.finditer(r"^(\S+) INFO started burst-\d+ \(schedule", open(log).read(), re.M)]
 print(f"  commands started: {len(starts)} of 1000; the last {(starts[-1] - due) * 1000:.0f} ms after the instant, "
       f"half within {(starts[len(starts) // 2] - due) * 1000:.0f} ms")
+hist = os.path.join(os.environ["XDG_STATE_HOME"], "kron/history")
+files = [os.path.join(hist, f) for f in os.listdir(hist) if f.startswith("burst-") and f.endswith(".jsonl")]
+recorded = {l.split('"run_id":"')[1].split('"')[0] for f in files for l in open(f) if '"old-' not in l}
+written = max(os.stat(f).st_mtime_ns for f in files) / 1e9
+archived = sum(len(fs) for _, _, fs in os.walk(os.path.join(hist, "archive")))
+print(f"  records of the burst: {len(recorded)} of 1000 (archive files: {archived}); the last written "
+      f"{(written - due) * 1000:.0f} ms after the instant, {(written - due) / (starts[-1] - due):.2f}x the last start")
 if spawned:
     spawned.sort()
     print(f"  supervisors spawned by the daemon: {len(spawned)}; the first {(spawned[0] - due) * 1000:.0f} ms, "
