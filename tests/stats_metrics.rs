@@ -55,7 +55,7 @@ fn stats_of_a_crafted_history() {
     assert_eq!(s["runs"], 9);
     assert_eq!(
         s["outcomes"],
-        serde_json::json!({"success": 5, "failure": 1, "timeout": 1, "skipped": 1, "interrupted": 1, "missed": 0})
+        serde_json::json!({"success": 5, "failure": 1, "timeout": 1, "skipped": 1, "interrupted": 1, "missed": 0, "abandoned": 0})
     );
     assert!((s["success_rate"].as_f64().unwrap() - 5.0 / 7.0).abs() < 1e-9);
     assert_eq!(

@@ -275,37 +275,8 @@ fn read_address_file(path: &Path) -> Result<String, ClusterError> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let text = text.trim();
-    check_address(text).map_err(fail)?;
+    crate::taskfile::check_address(text).map_err(fail)?;
     Ok(text.into())
-}
-
-/// Whether a backend address carries a password, which belongs in
-/// `backend_file`, never in the task file.
-pub fn address_has_password(text: &str) -> bool {
-    if let Some((_, rest)) = text.split_once("://") {
-        let authority = rest.split(['/', '?']).next().unwrap_or("");
-        let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
-        return userinfo.is_some_and(|u| u.contains(':'))
-            || rest.contains("password=")
-            || rest.contains("pass=");
-    }
-    text.split_whitespace()
-        .any(|kv| kv.starts_with("password="))
-}
-
-/// Whether kron knows the backend `text` names: a PostgreSQL URL
-/// (`postgres://` or `postgresql://`) or libpq's `key=value` words.
-pub fn check_address(text: &str) -> Result<(), String> {
-    let known = text.starts_with("postgres://")
-        || text.starts_with("postgresql://")
-        || (!text.contains("://") && text.contains('='));
-    if known {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{text}` is not a backend kron knows: write postgres://USER@HOST/DATABASE"
-        ))
-    }
 }
 
 /// A digest of what a task does and how, the same on every host whose
@@ -365,24 +336,6 @@ pub fn skew(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_in_the_address_is_found() {
-        assert!(address_has_password("postgres://kron:secret@db/kron"));
-        assert!(address_has_password("postgres://db/kron?password=x"));
-        assert!(address_has_password("host=db password=x dbname=kron"));
-        assert!(!address_has_password("postgres://kron@db.internal/kron"));
-        assert!(!address_has_password("postgres://kron@[::1]:5432/kron"));
-        assert!(!address_has_password("host=/tmp/x user=kron"));
-    }
-
-    #[test]
-    fn only_known_backends_are_accepted() {
-        assert!(check_address("postgres://kron@db/kron").is_ok());
-        assert!(check_address("host=/run/postgresql dbname=kron").is_ok());
-        assert!(check_address("mysql://db/kron").is_err());
-        assert!(check_address("db.internal").is_err());
-    }
 
     #[test]
     fn skew_counts_the_round_trip_as_uncertainty() {

@@ -108,7 +108,8 @@ fn notify(req: &Request, report: &mut Report, signals: &mut Signals) {
     }
     let mut log = RunLog::open(&req.paths.logs_dir(), &task.name, &task.settings.log).ok();
     let output = match record.outcome {
-        Outcome::Missed => Output::missed(req, record),
+        // Neither ran a command here: the output is the record's reason.
+        Outcome::Missed | Outcome::Abandoned => Output::missed(req, record),
         _ => Output::extract(req, record),
     };
     let output = match output {

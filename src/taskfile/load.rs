@@ -527,7 +527,7 @@ impl Reader<'_> {
             match key {
                 "backend" => {
                     address = self.nonempty_string(value, path).filter(|text| {
-                        let secret = crate::cluster::address_has_password(text);
+                        let secret = super::address_has_password(text);
                         if secret {
                             self.error(
                                 value.span(),
@@ -543,7 +543,7 @@ impl Reader<'_> {
                         !secret
                     });
                     if let Some(text) = &address
-                        && let Err(e) = crate::cluster::check_address(text)
+                        && let Err(e) = super::check_address(text)
                     {
                         self.error(value.span(), path, e, None);
                         address = None;

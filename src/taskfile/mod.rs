@@ -497,6 +497,35 @@ fn ser_zone<S: serde::Serializer>(z: &Zone, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(z.name())
 }
 
+/// Whether a backend address carries a password, which belongs in
+/// `backend_file`, never in the task file.
+pub fn address_has_password(text: &str) -> bool {
+    if let Some((_, rest)) = text.split_once("://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
+        return userinfo.is_some_and(|u| u.contains(':'))
+            || rest.contains("password=")
+            || rest.contains("pass=");
+    }
+    text.split_whitespace()
+        .any(|kv| kv.starts_with("password="))
+}
+
+/// Whether kron knows the backend `text` names: a PostgreSQL URL
+/// (`postgres://` or `postgresql://`) or libpq's `key=value` words.
+pub fn check_address(text: &str) -> Result<(), String> {
+    let known = text.starts_with("postgres://")
+        || text.starts_with("postgresql://")
+        || (!text.contains("://") && text.contains('='));
+    if known {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is not a backend kron knows: write postgres://USER@HOST/DATABASE"
+        ))
+    }
+}
+
 /// Task and lock names: 1-64 of `a-z 0-9 _ -`.
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())

@@ -497,3 +497,29 @@ fn bad_nice_ioclass_and_limits_are_reported() {
         ]
     );
 }
+
+#[test]
+fn a_password_in_the_address_is_found() {
+    assert!(super::address_has_password(
+        "postgres://kron:secret@db/kron"
+    ));
+    assert!(super::address_has_password("postgres://db/kron?password=x"));
+    assert!(super::address_has_password(
+        "host=db password=x dbname=kron"
+    ));
+    assert!(!super::address_has_password(
+        "postgres://kron@db.internal/kron"
+    ));
+    assert!(!super::address_has_password(
+        "postgres://kron@[::1]:5432/kron"
+    ));
+    assert!(!super::address_has_password("host=/tmp/x user=kron"));
+}
+
+#[test]
+fn only_known_backends_are_accepted() {
+    assert!(super::check_address("postgres://kron@db/kron").is_ok());
+    assert!(super::check_address("host=/run/postgresql dbname=kron").is_ok());
+    assert!(super::check_address("mysql://db/kron").is_err());
+    assert!(super::check_address("db.internal").is_err());
+}
