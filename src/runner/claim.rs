@@ -284,9 +284,9 @@ impl Lease {
         self.shared.state.lock().ok()?.lost.clone()
     }
 
-    /// Takes the cluster-wide lock `name` as `overlap` says; `Ok(None)`
-    /// when it is held, `Err` (a reason) when the run must be skipped.
-    /// `wait`: wait for it (queue, replace) rather than say it is busy.
+    /// Takes the cluster-wide lock `name`: [`LockOutcome::Busy`] (with who
+    /// holds it) when another run does, unless `wait` (queue, replace),
+    /// which waits for it; `replace` first asks its holder to stop.
     pub(super) fn lock(
         &self,
         name: &str,

@@ -256,7 +256,7 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
             Ok(claim::LockOutcome::Held) => {}
             Ok(claim::LockOutcome::Busy(_)) if waits => return Ok(Supervised::HandedBack),
             Ok(claim::LockOutcome::Busy(reason)) => {
-                return close(lease, skipped(req, reason, Vec::new()));
+                return close(lease, skipped(req, reason));
             }
             Ok(claim::LockOutcome::Interrupted) => {
                 let report = interrupted(req, Signal::SIGTERM, "the cluster lock");
@@ -272,7 +272,7 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
         Locked::WouldWait => return Ok(Supervised::HandedBack),
         Locked::Held(held) => (held, false),
         Locked::Waited(held) => (Some(held), true),
-        Locked::Skipped(reason) => return close(lease, skipped(req, reason, Vec::new())),
+        Locked::Skipped(reason) => return close(lease, skipped(req, reason)),
         Locked::Interrupted(signal) => return close(lease, interrupted(req, signal, "the lock")),
     };
     // A run that waited for its lock past its `max_lateness` is let go,
@@ -281,54 +281,47 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
     if let Some(reason) = missed::too_late(req.task, req.run.scheduled, Timestamp::now(), lock) {
         drop(held);
         running::unregister(&req.paths.running_dir(), req.run_id());
-        let mut warnings = Vec::new();
-        let record = missed::record(req, reason);
-        warn(
-            &mut warnings,
-            history::record(req.paths, &record, Some(&req.task.settings.history)),
+        return close(
+            lease,
+            recorded(req, missed::record(req, reason), 1, Vec::new()),
         );
-        let report = Report {
-            record,
-            exit_code: 1,
-            warnings,
-        };
-        return close(lease, report);
     }
     let report = run_attempts(req, signals, held.as_ref(), lease.as_ref());
     drop(held);
     close(lease, report)
 }
 
-fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
-    let mut warnings = Vec::new();
-    let now = Timestamp::now();
-    let reason = format!("interrupted while waiting for {what}");
-    let record = record(req, now, 0, None, Outcome::Interrupted, Some(reason));
+/// Appends `record` of a run that ran no command to the history, and
+/// reports it with `exit_code`.
+fn recorded(req: &Request, record: Record, exit_code: u8, mut warnings: Vec<String>) -> Report {
     warn(
         &mut warnings,
         history::record(req.paths, &record, Some(&req.task.settings.history)),
     );
     Report {
         record,
-        exit_code: 128 + signal as u8,
+        exit_code,
         warnings,
     }
+}
+
+fn interrupted(req: &Request, signal: Signal, what: &str) -> Report {
+    let reason = format!("interrupted while waiting for {what}");
+    let record = record(
+        req,
+        Timestamp::now(),
+        0,
+        None,
+        Outcome::Interrupted,
+        Some(reason),
+    );
+    recorded(req, record, 128 + signal as u8, Vec::new())
 }
 
 /// A cluster run that claimed nothing (the backend unreachable, the
 /// clocks too far apart): recorded missed, with the reason.
 fn not_claimed(req: &Request, reason: String) -> Report {
-    let mut warnings = Vec::new();
-    let record = missed::record(req, reason);
-    warn(
-        &mut warnings,
-        history::record(req.paths, &record, Some(&req.task.settings.history)),
-    );
-    Report {
-        record,
-        exit_code: 1,
-        warnings,
-    }
+    recorded(req, missed::record(req, reason), 1, Vec::new())
 }
 
 /// An occurrence whose holder, another host, died: recorded here, with a
@@ -360,15 +353,7 @@ fn abandoned(req: &Request, holder: &crate::cluster::Holder) -> Report {
         }
         Err(e) => warnings.push(e.to_string()),
     }
-    warn(
-        &mut warnings,
-        history::record(req.paths, &record, Some(&req.task.settings.history)),
-    );
-    Report {
-        record,
-        exit_code: 1,
-        warnings,
-    }
+    recorded(req, record, 1, warnings)
 }
 
 /// The run's registry entry as it starts (`locked`: it holds its lock).
@@ -419,18 +404,16 @@ fn record(
     }
 }
 
-fn skipped(req: &Request, reason: String, mut warnings: Vec<String>) -> Report {
-    let now = Timestamp::now();
-    let record = record(req, now, 0, None, Outcome::Skipped, Some(reason));
-    warn(
-        &mut warnings,
-        history::record(req.paths, &record, Some(&req.task.settings.history)),
+fn skipped(req: &Request, reason: String) -> Report {
+    let record = record(
+        req,
+        Timestamp::now(),
+        0,
+        None,
+        Outcome::Skipped,
+        Some(reason),
     );
-    Report {
-        record,
-        exit_code: 1,
-        warnings,
-    }
+    recorded(req, record, 1, Vec::new())
 }
 
 /// Records `run` of `task` as a failure that never started: its task could
