@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::util::cluster::{Host, Postgres, witness, witnesses};
+use crate::util::cluster::{Host, Postgres, Server, witness, witnesses};
 use crate::util::wait_until;
 
 /// A 6-field schedule that fires once, `secs` seconds from now (UTC).
@@ -42,7 +42,7 @@ fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
 
 /// Gives every host a new task file and waits until each daemon loaded
 /// it, so that an instant a few seconds ahead is one every host plans.
-fn reload(hosts: &[Host], pg: &Postgres, lease: &str, tasks: &str) {
+fn reload(hosts: &[Host], pg: &dyn Server, lease: &str, tasks: &str) {
     for host in hosts {
         host.write_tasks(pg, lease, tasks);
     }
@@ -55,7 +55,7 @@ fn reload(hosts: &[Host], pg: &Postgres, lease: &str, tasks: &str) {
 
 /// `n` hosts with the same task file: the same tasks, run in `dir`.
 fn hosts(
-    pg: &Postgres,
+    pg: &dyn Server,
     n: usize,
     lease: &str,
     dir: &Path,
@@ -71,13 +71,36 @@ fn hosts(
         .collect()
 }
 
-#[test]
-fn each_occurrence_runs_once_on_three_hosts() {
-    let Some(pg) = Postgres::start() else { return };
+/// One `#[test]` per backend for each fault body below: `postgres::NAME`
+/// (skipped, saying so, when PostgreSQL is not installed).
+macro_rules! on_each_backend {
+    ($($body:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[test]
+                fn $body() {
+                    if let Some(mut server) = super::Postgres::start() {
+                        super::$body(&mut server);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_each_backend!(
+    each_occurrence_runs_once_on_three_hosts,
+    a_dead_holders_occurrence_is_abandoned_under_once,
+    a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
+    a_database_restarted_mid_run_loses_no_claim,
+    hosts_that_define_a_task_differently_are_reported_and_still_run_it_once,
+);
+
+fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
     let shared = tempfile::tempdir().unwrap();
     let file = shared.path().join("witness");
     let command = witness(&file, "true");
-    let mut hosts = hosts(&pg, 3, "3s", shared.path(), |dir| {
+    let mut hosts = hosts(pg, 3, "3s", shared.path(), |dir| {
         cluster_task("tick", "* * * * * *", &command, dir, "")
     });
     wait_until("6 occurrences ran", || witnesses(&file).len() >= 6);
@@ -127,8 +150,7 @@ fn each_occurrence_runs_once_on_three_hosts() {
 }
 
 /// A holder that runs for long is killed with its whole host.
-fn kill_the_holder(mode: &str) -> (Vec<Host>, Postgres, tempfile::TempDir, String) {
-    let pg = Postgres::start().expect("checked by the caller");
+fn kill_the_holder(pg: &dyn Server, mode: &str) -> (Vec<Host>, tempfile::TempDir, String) {
     let shared = tempfile::tempdir().unwrap();
     let file = shared.path().join("witness");
     let noticed = shared.path().join("noticed");
@@ -138,21 +160,17 @@ fn kill_the_holder(mode: &str) -> (Vec<Host>, Postgres, tempfile::TempDir, Strin
         format!("echo \"$KRON_NODE $KRON_OUTCOME\" >> {}", noticed.display())
     );
     let task = |schedule: &str| cluster_task("long", schedule, &command, shared.path(), &extra);
-    let mut hosts = hosts(&pg, 3, "3s", shared.path(), |_| task("0 0 1 1 *"));
-    reload(&hosts, &pg, "3s", &task(&once_in(3)));
+    let mut hosts = hosts(pg, 3, "3s", shared.path(), |_| task("0 0 1 1 *"));
+    reload(&hosts, pg, "3s", &task(&once_in(3)));
     wait_until("the occurrence started", || !witnesses(&file).is_empty());
     let holder = witnesses(&file)[0].0.clone();
     let index = hosts.iter().position(|h| h.node == holder).unwrap();
     hosts[index].kill();
-    (hosts, pg, shared, holder)
+    (hosts, shared, holder)
 }
 
-#[test]
-fn a_dead_holders_occurrence_is_abandoned_under_once() {
-    if Postgres::start().is_none() {
-        return;
-    }
-    let (hosts, _pg, shared, holder) = kill_the_holder("once");
+fn a_dead_holders_occurrence_is_abandoned_under_once(pg: &mut dyn Server) {
+    let (hosts, shared, holder) = kill_the_holder(pg, "once");
     wait_until("another host recorded it abandoned", || {
         ledger(hosts.iter().find(|h| h.node != holder).unwrap(), "long")
             .first()
@@ -173,12 +191,8 @@ fn a_dead_holders_occurrence_is_abandoned_under_once() {
     assert_eq!(witnesses(&shared.path().join("witness")).len(), 1);
 }
 
-#[test]
-fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry() {
-    if Postgres::start().is_none() {
-        return;
-    }
-    let (mut hosts, _pg, shared, holder) = kill_the_holder("retry");
+fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry(pg: &mut dyn Server) {
+    let (mut hosts, shared, holder) = kill_the_holder(pg, "retry");
     let file = shared.path().join("witness");
     wait_until("another host ran it again", || witnesses(&file).len() >= 2);
     let seen = witnesses(&file);
@@ -196,11 +210,7 @@ fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry() {
     }
 }
 
-#[test]
-fn a_database_restarted_mid_run_loses_no_claim() {
-    let Some(mut pg) = Postgres::start() else {
-        return;
-    };
+fn a_database_restarted_mid_run_loses_no_claim(pg: &mut dyn Server) {
     let shared = tempfile::tempdir().unwrap();
     let file = shared.path().join("witness");
     let gate = shared.path().join("gate");
@@ -212,8 +222,8 @@ fn a_database_restarted_mid_run_loses_no_claim() {
         ),
     );
     let task = |schedule: &str| cluster_task("job", schedule, &command, shared.path(), "");
-    let mut hosts = hosts(&pg, 2, "6s", shared.path(), |_| task("0 0 1 1 *"));
-    reload(&hosts, &pg, "6s", &task(&once_in(3)));
+    let mut hosts = hosts(pg, 2, "6s", shared.path(), |_| task("0 0 1 1 *"));
+    reload(&hosts, pg, "6s", &task(&once_in(3)));
     wait_until("the occurrence started", || !witnesses(&file).is_empty());
     pg.restart_immediate();
     std::fs::write(&gate, "").unwrap();
@@ -231,9 +241,7 @@ fn a_database_restarted_mid_run_loses_no_claim() {
     }
 }
 
-#[test]
-fn hosts_that_define_a_task_differently_are_reported_and_still_run_it_once() {
-    let Some(pg) = Postgres::start() else { return };
+fn hosts_that_define_a_task_differently_are_reported_and_still_run_it_once(pg: &mut dyn Server) {
     let shared = tempfile::tempdir().unwrap();
     let file = shared.path().join("witness");
     let mut hosts: Vec<Host> = (1..=2)
@@ -243,7 +251,7 @@ fn hosts_that_define_a_task_differently_are_reported_and_still_run_it_once() {
             // The second host's command differs.
             let command = witness(&file, if i == 1 { "true" } else { "true; true" });
             host.write_tasks(
-                &pg,
+                pg,
                 "3s",
                 &cluster_task("tick", "* * * * * *", &command, dir, ""),
             );

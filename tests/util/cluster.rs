@@ -1,7 +1,7 @@
-//! A cluster in a test: a real PostgreSQL server ([`Postgres`]: `initdb`
-//! into a temporary directory, `postgres` on a Unix socket there, run as
-//! the unprivileged `postgres` user when the tests run as root, which
-//! PostgreSQL requires), and hosts ([`Host`]: a daemon with its own XDG
+//! A cluster in a test: a backend server ([`Server`]), such as a real
+//! PostgreSQL ([`Postgres`]: `initdb` into a temporary directory,
+//! `postgres` on a Unix socket there, run as the unprivileged `postgres`
+//! user when the tests run as root, which PostgreSQL requires), and hosts ([`Host`]: a daemon with its own XDG
 //! directories and node name, in a PID namespace of its own, so that "the
 //! host dies" is one SIGKILL that takes every process on it). Both stop
 //! what they started when dropped.
@@ -12,6 +12,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{DEADLINE, Env};
+
+/// A backend server a test started: what the cluster tests need of it, so
+/// that one test body runs against each backend.
+pub trait Server {
+    /// The backend address for a task file's `[cluster]`.
+    fn address(&self) -> String;
+    /// Kills the server with no clean shutdown, then starts it again on
+    /// the same data.
+    fn restart_immediate(&mut self);
+}
 
 pub struct Postgres {
     dir: PathBuf,
@@ -114,24 +124,25 @@ impl Postgres {
         }
     }
 
-    /// The backend address for a task file's `[cluster]`.
-    pub fn address(&self) -> String {
-        format!("host={} user=kron dbname=postgres", self.dir.display())
-    }
-
-    /// Stops the server as `pg_ctl -m immediate` does (SIGQUIT: no
-    /// checkpoint, crash recovery at the next start), then starts it again.
-    pub fn restart_immediate(&mut self) {
-        self.stop();
-        self.run_server();
-    }
-
     fn stop(&mut self) {
         if let Some(mut child) = self.server.take() {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT);
             let _ = child.wait();
         }
+    }
+}
+
+impl Server for Postgres {
+    fn address(&self) -> String {
+        format!("host={} user=kron dbname=postgres", self.dir.display())
+    }
+
+    /// Stops the server as `pg_ctl -m immediate` does (SIGQUIT: no
+    /// checkpoint, crash recovery at the next start), then starts it again.
+    fn restart_immediate(&mut self) {
+        self.stop();
+        self.run_server();
     }
 }
 
@@ -163,10 +174,10 @@ impl Host {
     }
 
     /// The task file: a `[cluster]` table naming this node, then `tasks`.
-    pub fn write_tasks(&self, pg: &Postgres, lease: &str, tasks: &str) {
+    pub fn write_tasks(&self, server: &dyn Server, lease: &str, tasks: &str) {
         self.env.write_task_file(&format!(
             "[cluster]\nbackend = \"{}\"\nnode = \"{}\"\nlease = \"{lease}\"\n\n{tasks}",
-            pg.address(),
+            server.address(),
             self.node
         ));
     }
