@@ -410,7 +410,9 @@ pub enum Command {
     /// Show the daemon, the task file as the daemon loaded it (and why a
     /// change was not loaded), and the runs in progress: each with its
     /// command's pid (`-` between attempts), or `waiting` while it waits
-    /// for its lock.
+    /// for its lock. With a `[cluster]`, says so while this host's claims
+    /// fail (backend unreachable, clock too far off): cluster tasks do not
+    /// run here until a claim gets an answer.
     Status(StatusArgs),
 
     /// Keep tasks from running until `kron resume` (sets `paused = true`).
@@ -436,8 +438,11 @@ pub enum Command {
     /// or where no systemd runs the autostart entry or a login-profile
     /// line) with this kron binary and, under systemd, keeps running after
     /// you log out (linger); that `sendmail` is there when a task mails its output;
-    /// and that the clock is
-    /// synchronised (when `timedatectl` can tell). Each problem comes with
+    /// that the clock is synchronised (when `timedatectl` can tell); and,
+    /// with a `[cluster]`, that its backend answers, is a primary, keeps
+    /// what it acknowledged (durability settings), has a schema this kron
+    /// knows, keeps a clock within `max_skew` of this host's, and that
+    /// every host defines each task alike. Each problem comes with
     /// the command that fixes it. Exits 0 when every check passes (warnings
     /// allowed), 1 when one fails.
     ///

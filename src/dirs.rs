@@ -254,6 +254,12 @@ impl Paths {
         self.state_dir.join("state.json")
     }
 
+    /// `$XDG_STATE_HOME/kron/cluster.json`: since when this host's last
+    /// claims found the cluster's backend unreachable (`cluster::reach`).
+    pub fn cluster_reach_file(&self) -> PathBuf {
+        self.state_dir.join("cluster.json")
+    }
+
     /// `$XDG_STATE_HOME/kron/daemon.log`: the detached daemon's stderr.
     pub fn daemon_log(&self) -> PathBuf {
         self.state_dir.join("daemon.log")

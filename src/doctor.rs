@@ -4,7 +4,7 @@
 //! Every check returns a [`Check`]; none prints, and none changes anything.
 //! A check that cannot tell (no `timedatectl`, no service manager) says
 //! `Unknown` rather than guessing. Depends on `taskfile`, `schedule`,
-//! `daemon::control`, `ipc` and `service`.
+//! `daemon::control`, `ipc`, `service` and `cluster`.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ use crate::dirs::Paths;
 use crate::ipc::{self, Request, Response};
 use crate::schedule::Zone;
 use crate::service::{self, Manager};
-use crate::taskfile::{self, Mail, TaskFile, load::LoadError};
+use crate::taskfile::{self, Cluster, Mail, TaskFile, load::LoadError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +95,9 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     }
     if let Some(c) = sendmail(file, doc.as_ref()) {
         checks.push(c);
+    }
+    if let Some(cluster) = file.and_then(|f| f.cluster.as_ref()) {
+        checks.extend(cluster_backend(cluster));
     }
     checks.push(clock());
     checks
@@ -690,6 +693,133 @@ fn clock() -> Check {
             Status::Unknown,
             "cannot tell whether it is synchronised (timedatectl cannot reach systemd-timedated)",
         ),
+    }
+}
+
+/// The cluster's backend, as a claim would find it: reachable, a primary,
+/// durable, its schema one this kron knows, its clock near ours, and every
+/// host defining each task alike.
+fn cluster_backend(cluster: &Cluster) -> Vec<Check> {
+    const WHAT: &str = "cluster backend";
+    let mut backend = match crate::cluster::connect(cluster) {
+        Ok(b) => b,
+        Err(e) => {
+            return vec![
+                check(
+                    WHAT,
+                    Status::Fail,
+                    format!("{e}: cluster tasks do not run on this host"),
+                )
+                .fix("start the backend, or correct [cluster] backend / backend_file"),
+            ];
+        }
+    };
+    let health = match backend.health() {
+        Ok(h) => h,
+        Err(e) => return vec![check(WHAT, Status::Fail, e.to_string())],
+    };
+    let mut checks = Vec::new();
+    if health.standby {
+        checks.push(
+            check(
+                WHAT,
+                Status::Fail,
+                format!(
+                    "{} is a standby (read-only): claims fail there",
+                    health.server
+                ),
+            )
+            .fix("point [cluster] backend at the primary"),
+        );
+    } else {
+        let schema = match health.schema {
+            None => "kron's tables are created at the first claim".to_string(),
+            Some(v) => format!("kron's schema at version {v}"),
+        };
+        checks.push(check(
+            WHAT,
+            Status::Ok,
+            format!("{} reachable, a primary; {schema}", health.server),
+        ));
+    }
+    if let Some(v) = health
+        .schema
+        .filter(|v| *v > crate::cluster::SCHEMA_VERSION)
+    {
+        checks.push(
+            check(
+                WHAT,
+                Status::Fail,
+                format!(
+                    "its schema is at version {v}, newer than this kron's ({}): claims are refused",
+                    crate::cluster::SCHEMA_VERSION
+                ),
+            )
+            .fix("upgrade kron on this host"),
+        );
+    }
+    for (setting, value) in &health.weak {
+        checks.push(
+            check(
+                "cluster durability",
+                Status::Warn,
+                format!(
+                    "{setting} = {value}: a crash of the backend can forget claims it \
+                     acknowledged, and so run an occurrence twice"
+                ),
+            )
+            .fix(format!(
+                "set {setting} = {} on the backend",
+                durable_value(setting)
+            )),
+        );
+    }
+    match crate::cluster::clock_skew(backend.as_mut(), cluster.max_skew) {
+        Ok(None) => checks.push(check(
+            "cluster clock",
+            Status::Ok,
+            format!(
+                "within max_skew ({}) of the backend's",
+                crate::units::format_duration(cluster.max_skew)
+            ),
+        )),
+        Ok(Some(offset)) => checks.push(
+            check(
+                "cluster clock",
+                Status::Fail,
+                crate::cluster::skew_message(offset, cluster.max_skew),
+            )
+            .fix("synchronise this host's clock (NTP)"),
+        ),
+        Err(e) => checks.push(check("cluster clock", Status::Unknown, e.to_string())),
+    }
+    match backend.divergences() {
+        Ok(d) if d.is_empty() => {}
+        Ok(d) => {
+            let names: Vec<&str> = d.iter().map(|d| d.task.as_str()).collect();
+            checks.push(
+                check(
+                    "cluster definitions",
+                    Status::Warn,
+                    format!(
+                        "hosts define {} differently (each still runs once)",
+                        names.join(", ")
+                    ),
+                )
+                .fix("deploy the same task file to every host; kron cluster status shows whose differs"),
+            );
+        }
+        Err(e) => checks.push(check("cluster definitions", Status::Unknown, e.to_string())),
+    }
+    checks
+}
+
+/// What a durability setting a backend reports as weak should be.
+fn durable_value(setting: &str) -> &'static str {
+    match setting {
+        "appendonly" => "yes",
+        "appendfsync" => "always",
+        _ => "on",
     }
 }
 

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::util::cluster::{Host, Postgres, Server, witness, witnesses};
-use crate::util::wait_until;
+use crate::util::daemon::DaemonGuard;
+use crate::util::{Env, wait_until};
 
 /// A 6-field schedule that fires once, `secs` seconds from now (UTC).
 fn once_in(secs: i64) -> String {
@@ -94,6 +95,7 @@ on_each_backend!(
     a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
     a_database_restarted_mid_run_loses_no_claim,
     hosts_that_define_a_task_differently_are_reported_and_still_run_it_once,
+    a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so,
 );
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
@@ -288,4 +290,175 @@ fn a_password_in_the_task_file_is_refused() {
     out.code(2);
     assert!(out.stderr().contains("cluster.backend"), "{}", out.stderr());
     assert!(out.stderr().contains("backend_file"), "{}", out.stderr());
+}
+
+fn a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so(db: &mut dyn Server) {
+    db.crash();
+    let env = Env::new();
+    let dir = env.work();
+    let file = dir.join("witness");
+    let command = witness(&file, "true");
+    env.write_task_file(&format!(
+        "[cluster]\nbackend = \"{}\"\nnode = \"solo\"\nlease = \"3s\"\n\n{}{}",
+        db.address(),
+        cluster_task(
+            "shared",
+            "* * * * * *",
+            &command,
+            &dir,
+            "catch_up = \"skip\""
+        ),
+        cluster_task("here", "* * * * * *", "true", &dir, "cluster = \"local\""),
+    ));
+    let daemon = DaemonGuard::start(&env);
+    // Fails closed: no claim, no run, a missed record that says why; the
+    // local task is unaffected.
+    wait_until("an occurrence recorded not claimed", || {
+        crate::util::history(&env, "shared").iter().any(|r| {
+            r["outcome"] == "missed"
+                && r["reason"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("not claimed"))
+        })
+    });
+    wait_until("the local task ran", || {
+        crate::util::history(&env, "here")
+            .iter()
+            .any(|r| r["outcome"] == "success")
+    });
+    assert!(witnesses(&file).is_empty());
+    let status = env.kron(&["status"]).output();
+    status.success();
+    assert!(
+        status.stdout().contains("cluster:   claims FAIL since "),
+        "{}",
+        status.stdout()
+    );
+    let json = env.kron(&["status", "--json"]).output();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert!(json["cluster_unreachable"]["error"].is_string(), "{json:#}");
+    assert!(
+        daemon
+            .log()
+            .contains("cluster tasks do not run on this host while its claims fail"),
+        "{}",
+        daemon.log()
+    );
+    // The backend returns: the task runs again and status says nothing more.
+    db.start_again();
+    wait_until("the cluster task ran", || !witnesses(&file).is_empty());
+    wait_until("status no longer says the claims fail", || {
+        !env.kron(&["status"])
+            .output()
+            .stdout()
+            .contains("claims FAIL")
+    });
+}
+
+/// The checks of `kron doctor --json` whose `what` starts with `cluster`.
+fn doctor_cluster(env: &Env) -> Vec<serde_json::Value> {
+    let out = env.kron(&["doctor", "--json"]).output();
+    let checks: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
+    checks
+        .into_iter()
+        .filter(|c| c["what"].as_str().unwrap().starts_with("cluster"))
+        .collect()
+}
+
+fn doctor_on(address: &str) -> (Env, Vec<serde_json::Value>) {
+    let env = Env::new();
+    env.write_task_file(&format!(
+        "[cluster]\nbackend = \"{address}\"\n\n[tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\n"
+    ));
+    let checks = doctor_cluster(&env);
+    (env, checks)
+}
+
+fn find<'a>(checks: &'a [serde_json::Value], what: &str) -> &'a serde_json::Value {
+    checks
+        .iter()
+        .find(|c| c["what"] == what)
+        .unwrap_or_else(|| panic!("no {what} in {checks:#?}"))
+}
+
+#[test]
+fn doctor_checks_a_postgresql_backend() {
+    let Some(pg) = Postgres::start() else { return };
+    let (_, checks) = doctor_on(&pg.address());
+    let backend = find(&checks, "cluster backend");
+    assert_eq!(backend["status"], "ok", "{checks:#?}");
+    let detail = backend["detail"].as_str().unwrap();
+    assert!(detail.starts_with("PostgreSQL "), "{detail}");
+    assert!(detail.contains("created at the first claim"), "{detail}");
+    assert_eq!(find(&checks, "cluster clock")["status"], "ok");
+    assert!(checks.iter().all(|c| c["what"] != "cluster durability"));
+    // Once a host claimed, the schema is there, at this kron's version.
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let command = witness(&file, "true");
+    let mut host = Host::new("node-1");
+    host.write_tasks(
+        &pg,
+        "3s",
+        &cluster_task("tick", "* * * * * *", &command, shared.path(), ""),
+    );
+    host.start();
+    wait_until("an occurrence ran", || !witnesses(&file).is_empty());
+    host.stop();
+    let (_, checks) = doctor_on(&pg.address());
+    let detail = find(&checks, "cluster backend")["detail"].clone();
+    assert!(
+        detail.as_str().unwrap().contains("schema at version 1"),
+        "{detail}"
+    );
+    drop(pg);
+
+    // Durability turned off is a warning with its fix.
+    let Some(weak) = Postgres::start_with(&["fsync=off", "synchronous_commit=off"], false) else {
+        return;
+    };
+    let (_, checks) = doctor_on(&weak.address());
+    let warned: Vec<_> = checks
+        .iter()
+        .filter(|c| c["what"] == "cluster durability")
+        .collect();
+    assert_eq!(warned.len(), 2, "{checks:#?}");
+    assert_eq!(warned[0]["status"], "warn");
+    assert!(
+        warned[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("fsync = off: a crash of the backend can forget claims"),
+        "{warned:#?}"
+    );
+    assert_eq!(warned[0]["fix"], "set fsync = on on the backend");
+    drop(weak);
+
+    // A standby fails the check: claims cannot be written there.
+    let Some(standby) = Postgres::start_with(&[], true) else {
+        return;
+    };
+    let (env, checks) = doctor_on(&standby.address());
+    let backend = find(&checks, "cluster backend");
+    assert_eq!(backend["status"], "fail", "{checks:#?}");
+    assert!(backend["detail"].as_str().unwrap().contains("is a standby"));
+    env.kron(&["doctor"]).output().code(1);
+    drop(standby);
+
+    // Nothing there: a failure that says cluster tasks do not run.
+    let gone = tempfile::tempdir().unwrap();
+    let (_, checks) = doctor_on(&format!(
+        "host={} user=kron dbname=postgres",
+        gone.path().display()
+    ));
+    let backend = find(&checks, "cluster backend");
+    assert_eq!(backend["status"], "fail", "{checks:#?}");
+    assert!(
+        backend["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cluster tasks do not run on this host"),
+        "{backend:#}"
+    );
+    assert!(backend["fix"].as_str().unwrap().contains("backend_file"));
 }

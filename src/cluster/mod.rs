@@ -13,9 +13,10 @@
 //! one host wins and every new holder's token is larger. Leases are judged
 //! by the backend's clock only; a host measures durations, never compares
 //! its clock with the backend's (except to refuse claims when they are
-//! further apart than `max_skew`). docs/cluster.md has the whole argument.
+//! further apart than `max_skew`). docs/architecture.md has the whole argument.
 
 pub mod postgres;
+pub mod reach;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -315,6 +316,28 @@ pub fn tzdata_version() -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Asks `backend` for its clock: `Some(offset)` as [`skew`] says.
+pub fn clock_skew(
+    backend: &mut dyn Backend,
+    max_skew: Duration,
+) -> Result<Option<f64>, ClusterError> {
+    let sent = Timestamp::now();
+    let theirs = backend.now()?;
+    Ok(skew(sent, Timestamp::now(), theirs, max_skew))
+}
+
+/// The sentence a host whose clock is `offset` seconds off the backend's
+/// (as [`skew`] gives it) says about it.
+pub fn skew_message(offset: f64, max_skew: Duration) -> String {
+    format!(
+        "this host's clock is {:.1}s {} the backend's, more than max_skew ({}): \
+         it claims nothing until they agree",
+        offset.abs(),
+        if offset > 0.0 { "behind" } else { "ahead of" },
+        crate::units::format_duration(max_skew)
+    )
 }
 
 /// Whether this host's clock is too far from the backend's to claim:

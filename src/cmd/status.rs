@@ -29,6 +29,9 @@ struct Report {
     /// nothing runs this one, and how to run it.
     #[serde(skip_serializing_if = "Option::is_none")]
     task_file_not_run: Option<String>,
+    /// Set while this host's claims fail: its cluster tasks do not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_unreachable: Option<crate::cluster::reach::Unreachable>,
     /// Runs in progress (from the running registry: daemon runs and `kron
     /// run` alike).
     running: Vec<RunningRun>,
@@ -46,6 +49,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
         daemon_error: None,
         task_file: paths.task_file.display().to_string(),
         task_file_not_run: None,
+        cluster_unreachable: crate::cluster::reach::read(paths),
         running: running::running(paths),
         orphaned: recover::orphans(paths),
         unrecorded: crate::history::unrecorded(paths),
@@ -133,6 +137,16 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<(), Error> {
             )?;
             out!(stdout, "task file: {}", report.task_file)?;
         }
+    }
+    if let Some(u) = &report.cluster_unreachable {
+        out!(
+            stdout,
+            "cluster:   claims FAIL since {} (last tried {}): cluster tasks do not run \
+             on this host; local tasks do",
+            output::wall_time(u.since, &zone),
+            output::wall_time(u.last, &zone)
+        )?;
+        out!(stdout, "           {}", u.error)?;
     }
     if report.unrecorded > 0 {
         out!(

@@ -357,6 +357,9 @@ impl Daemon {
         let specs = Spec::all(&file);
         self.record_pauses(&specs, now);
         self.metrics_file = file.defaults.metrics_file.clone();
+        if file.cluster.is_none() {
+            crate::cluster::reach::clear(&self.paths);
+        }
         self.follow_missed = file
             .tasks
             .iter()

@@ -114,8 +114,24 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
         }
     };
     let mut wait = Duration::from_secs(1);
+    let mut warned = false;
     loop {
-        match try_claim(cluster, &occ, &who) {
+        let tried = try_claim(cluster, &occ, &who);
+        match &tried {
+            Ok(_) => cluster::reach::clear(req.paths),
+            Err(reason) => {
+                cluster::reach::failed(req.paths, reason);
+                if !warned {
+                    warning!(
+                        "{}: cluster tasks do not run on this host while its claims fail: \
+                         {reason}",
+                        occ.task
+                    );
+                    warned = true;
+                }
+            }
+        }
+        match tried {
             Ok((backend, Claim::Won { token })) => {
                 return Begun::Mine(Lease::start(req, cluster, backend, occ, who, token));
             }
@@ -157,16 +173,9 @@ fn try_claim(
     who: &Claimant,
 ) -> Result<(Box<dyn Backend>, Claim), String> {
     let mut backend = cluster::connect(cluster).map_err(|e| e.to_string())?;
-    let sent = Timestamp::now();
-    let theirs = backend.now().map_err(|e| e.to_string())?;
-    if let Some(offset) = cluster::skew(sent, Timestamp::now(), theirs, cluster.max_skew) {
-        return Err(format!(
-            "this host's clock is {:.1}s {} the backend's, more than max_skew ({}): \
-             it claims nothing until they agree",
-            offset.abs(),
-            if offset > 0.0 { "behind" } else { "ahead of" },
-            format_duration(cluster.max_skew)
-        ));
+    let skew = cluster::clock_skew(backend.as_mut(), cluster.max_skew);
+    if let Some(offset) = skew.map_err(|e| e.to_string())? {
+        return Err(cluster::skew_message(offset, cluster.max_skew));
     }
     let claim = backend.claim(occ, who).map_err(|e| e.to_string())?;
     Ok((backend, claim))

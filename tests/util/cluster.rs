@@ -18,14 +18,20 @@ use super::{DEADLINE, Env};
 pub trait Server {
     /// The backend address for a task file's `[cluster]`.
     fn address(&self) -> String;
-    /// Kills the server with no clean shutdown, then starts it again on
-    /// the same data.
-    fn restart_immediate(&mut self);
+    /// Kills the server with no clean shutdown; it stays down.
+    fn crash(&mut self);
+    /// Starts the server again on the same data, at the same address.
+    fn start_again(&mut self);
+    fn restart_immediate(&mut self) {
+        self.crash();
+        self.start_again();
+    }
 }
 
 pub struct Postgres {
     dir: PathBuf,
     server: Option<Child>,
+    settings: Vec<String>,
 }
 
 /// Runs `command` as the `postgres` user when we are root.
@@ -48,6 +54,12 @@ impl Postgres {
     /// A fresh server, or `None` (the test is skipped, saying so) when
     /// PostgreSQL is not installed; `.ci/run` installs it.
     pub fn start() -> Option<Postgres> {
+        Postgres::start_with(&[], false)
+    }
+
+    /// A fresh server with these `-c` settings; a standby (in recovery,
+    /// read-only) when `standby`.
+    pub fn start_with(settings: &[&str], standby: bool) -> Option<Postgres> {
         if Command::new("initdb").arg("--version").output().is_err() {
             eprintln!("skipped: PostgreSQL's initdb is not installed");
             return None;
@@ -77,7 +89,15 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut pg = Postgres { dir, server: None };
+        if standby {
+            std::fs::write(dir.join("data/standby.signal"), "").unwrap();
+        }
+        let settings = settings.iter().map(|s| s.to_string()).collect();
+        let mut pg = Postgres {
+            dir,
+            server: None,
+            settings,
+        };
         pg.run_server();
         Some(pg)
     }
@@ -92,6 +112,7 @@ impl Postgres {
             .args(["-D", self.dir.join("data").to_str().unwrap()])
             .args(["-k", self.dir.to_str().unwrap()])
             .args(["-c", "listen_addresses=", "-c", "max_connections=200"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -139,9 +160,12 @@ impl Server for Postgres {
     }
 
     /// Stops the server as `pg_ctl -m immediate` does (SIGQUIT: no
-    /// checkpoint, crash recovery at the next start), then starts it again.
-    fn restart_immediate(&mut self) {
+    /// checkpoint, crash recovery at the next start).
+    fn crash(&mut self) {
         self.stop();
+    }
+
+    fn start_again(&mut self) {
         self.run_server();
     }
 }
