@@ -191,6 +191,13 @@ fn a_dead_holders_occurrence_is_abandoned_under_once(pg: &mut dyn Server) {
     assert_eq!(records[0]["outcome"], "abandoned");
     assert!(records[0]["reason"].as_str().unwrap().contains(&holder));
     assert_eq!(witnesses(&shared.path().join("witness")).len(), 1);
+    // on_failure follows on the host that recorded it.
+    let noticed = shared.path().join("noticed");
+    wait_until("on_failure ran", || noticed.exists());
+    let text = std::fs::read_to_string(&noticed).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.ends_with(" abandoned\n"), "{text}");
+    assert!(!text.starts_with(&holder), "{text}");
 }
 
 fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry(pg: &mut dyn Server) {

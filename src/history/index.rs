@@ -92,21 +92,31 @@ pub fn nanos(t: jiff::Timestamp) -> i64 {
     i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX)
 }
 
-const OUTCOMES: [Outcome; 6] = [
-    Outcome::Success,
-    Outcome::Failure,
-    Outcome::Timeout,
-    Outcome::Skipped,
-    Outcome::Interrupted,
-    Outcome::Missed,
-];
-
+/// An outcome's code in an entry. Codes are on disk: append, never
+/// renumber. A match, so that a new outcome cannot compile without one.
 fn outcome_code(o: Outcome) -> u8 {
-    OUTCOMES.iter().position(|&x| x == o).unwrap() as u8
+    match o {
+        Outcome::Success => 0,
+        Outcome::Failure => 1,
+        Outcome::Timeout => 2,
+        Outcome::Skipped => 3,
+        Outcome::Interrupted => 4,
+        Outcome::Missed => 5,
+        Outcome::Abandoned => 6,
+    }
 }
 
 fn outcome_of(code: u8) -> Option<Outcome> {
-    OUTCOMES.get(usize::from(code)).copied()
+    Some(match code {
+        0 => Outcome::Success,
+        1 => Outcome::Failure,
+        2 => Outcome::Timeout,
+        3 => Outcome::Skipped,
+        4 => Outcome::Interrupted,
+        5 => Outcome::Missed,
+        6 => Outcome::Abandoned,
+        _ => return None,
+    })
 }
 
 /// `DIR/.NAME.idx`.
@@ -361,4 +371,18 @@ pub fn ensure(dir: &Path, task: &str) -> Result<Option<Indexed>, HistoryError> {
         return Ok(None);
     }
     Indexed::open(dir, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_has_a_code_that_reads_back() {
+        use clap::ValueEnum;
+        for &o in Outcome::value_variants() {
+            assert_eq!(outcome_of(outcome_code(o)), Some(o));
+        }
+        assert_eq!(outcome_of(7), None);
+    }
 }
