@@ -41,6 +41,76 @@ fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(&out.stdout()).unwrap()
 }
 
+/// The checker of the ledger against the witnesses (each command's own
+/// line of node, occurrence and token) of `task`, once the hosts stopped:
+/// every occurrence a command started for has exactly one row, in a final
+/// state (success, failure, timeout, interrupted, abandoned, missed with a
+/// reason); under `once` no occurrence started twice; under `retry` each
+/// new start of an occurrence holds a larger token; and a row's holder
+/// and token are those of the last start it names. Occurrences from
+/// `until` on are left out (the hosts stopped while they ran).
+fn check_ledger(
+    rows: &[serde_json::Value],
+    seen: &[(String, String, i64)],
+    task: &str,
+    mode: &str,
+    until: jiff::Timestamp,
+) {
+    const FINAL: [&str; 6] = [
+        "success",
+        "failure",
+        "timeout",
+        "interrupted",
+        "abandoned",
+        "missed",
+    ];
+    let mut by_occurrence: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for row in rows.iter().filter(|r| r["task"] == task) {
+        let key = format!("{task}@{}", row["instant"].as_str().unwrap());
+        by_occurrence.entry(key).or_default().push(row);
+        let state = row["state"].as_str().unwrap();
+        let instant: jiff::Timestamp = row["instant"].as_str().unwrap().parse().unwrap();
+        assert!(
+            instant >= until || FINAL.contains(&state),
+            "not final: {row:#}"
+        );
+        if state == "missed" || state == "abandoned" {
+            assert!(row["reason"].is_string(), "no reason: {row:#}");
+        }
+    }
+    let mut starts: BTreeMap<&str, Vec<(&str, i64)>> = BTreeMap::new();
+    for (node, occurrence, token) in seen {
+        let instant: jiff::Timestamp = occurrence
+            .strip_prefix(&format!("{task}@"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if instant < until {
+            starts.entry(occurrence).or_default().push((node, *token));
+        }
+    }
+    assert!(!starts.is_empty(), "nothing to check: {seen:?}");
+    for (occurrence, starts) in &starts {
+        let rows = by_occurrence
+            .get(*occurrence)
+            .map_or(&[][..], Vec::as_slice);
+        assert_eq!(rows.len(), 1, "{occurrence}: rows {rows:#?}");
+        if mode == "once" {
+            assert_eq!(starts.len(), 1, "{occurrence} started twice: {starts:?}");
+        }
+        assert!(
+            starts.windows(2).all(|w| w[1].1 > w[0].1),
+            "{occurrence}: tokens not increasing: {starts:?}"
+        );
+        let row = rows[0];
+        if row["state"] != "abandoned" {
+            let (node, token) = starts.last().unwrap();
+            assert_eq!(row["node"], *node, "{occurrence}: {row:#}");
+            assert_eq!(row["token"].as_i64(), Some(*token), "{occurrence}: {row:#}");
+        }
+    }
+}
+
 /// Gives every host a new task file and waits until each daemon loaded
 /// it, so that an instant a few seconds ahead is one every host plans.
 fn reload(hosts: &[Host], pg: &dyn Server, lease: &str, tasks: &str) {
@@ -106,6 +176,7 @@ fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
         cluster_task("tick", "* * * * * *", &command, dir, "")
     });
     wait_until("6 occurrences ran", || witnesses(&file).len() >= 6);
+    let stopped = jiff::Timestamp::now();
     for host in &mut hosts {
         host.stop();
     }
@@ -132,6 +203,13 @@ fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
         assert_eq!(found[0].0, row["node"].as_str().unwrap());
         assert_eq!(found[0].2, row["token"].as_i64().unwrap());
     }
+    check_ledger(
+        &rows,
+        &seen,
+        "tick",
+        "once",
+        stopped - jiff::SignedDuration::from_secs(3),
+    );
     // Losers record nothing: the local histories together hold one record
     // per occurrence.
     let local: usize = hosts.iter().map(|h| h.history("tick").len()).sum();
@@ -156,7 +234,15 @@ fn kill_the_holder(pg: &dyn Server, mode: &str) -> (Vec<Host>, tempfile::TempDir
     let shared = tempfile::tempdir().unwrap();
     let file = shared.path().join("witness");
     let noticed = shared.path().join("noticed");
-    let command = witness(&file, "sleep 60");
+    // The first start sleeps (and its host dies); a start after it ends.
+    let first = shared.path().join("first");
+    let command = witness(
+        &file,
+        &format!(
+            "if [ ! -e {0} ]; then touch {0}; sleep 60; fi",
+            first.display()
+        ),
+    );
     let extra = format!(
         "cluster = \"{mode}\"\non_failure = {:?}\n",
         format!("echo \"$KRON_NODE $KRON_OUTCOME\" >> {}", noticed.display())
@@ -191,6 +277,13 @@ fn a_dead_holders_occurrence_is_abandoned_under_once(pg: &mut dyn Server) {
     assert_eq!(records[0]["outcome"], "abandoned");
     assert!(records[0]["reason"].as_str().unwrap().contains(&holder));
     assert_eq!(witnesses(&shared.path().join("witness")).len(), 1);
+    check_ledger(
+        &ledger(&hosts[0], "long"),
+        &witnesses(&shared.path().join("witness")),
+        "long",
+        "once",
+        jiff::Timestamp::MAX,
+    );
     // on_failure follows on the host that recorded it.
     let noticed = shared.path().join("noticed");
     wait_until("on_failure ran", || noticed.exists());
@@ -212,10 +305,21 @@ fn a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry(pg: &mut
     assert_eq!(row["node"], seen[1].0.as_str(), "{row:#}");
     assert_eq!(row["previous"], holder.as_str(), "{row:#}");
     // Only once more, however long the hosts keep watching.
+    let survivor = hosts.iter().find(|h| h.node != holder).unwrap();
+    wait_until("the run again succeeded", || {
+        ledger(survivor, "long")[0]["state"] == "success"
+    });
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(witnesses(&file).len(), 2);
+    check_ledger(
+        &ledger(survivor, "long"),
+        &witnesses(&file),
+        "long",
+        "retry",
+        jiff::Timestamp::MAX,
+    );
     for host in &mut hosts {
-        host.kill();
+        host.stop();
     }
 }
 
@@ -248,6 +352,13 @@ fn a_database_restarted_mid_run_loses_no_claim(pg: &mut dyn Server) {
     for host in &mut hosts {
         host.stop();
     }
+    check_ledger(
+        &rows,
+        &witnesses(&file),
+        "job",
+        "once",
+        jiff::Timestamp::MAX,
+    );
 }
 
 fn hosts_that_define_a_task_differently_are_reported_and_still_run_it_once(pg: &mut dyn Server) {
