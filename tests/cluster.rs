@@ -166,6 +166,7 @@ on_each_backend!(
     a_database_restarted_mid_run_loses_no_claim,
     hosts_that_define_a_task_differently_are_reported_and_still_run_it_once,
     a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so,
+    a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on,
 );
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
@@ -176,6 +177,12 @@ fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
         cluster_task("tick", "* * * * * *", &command, dir, "")
     });
     wait_until("6 occurrences ran", || witnesses(&file).len() >= 6);
+    // A node is seen once it won a claim; which one wins is a race.
+    wait_until("every node ran one", || {
+        let nodes: std::collections::BTreeSet<String> =
+            witnesses(&file).into_iter().map(|w| w.0).collect();
+        nodes.len() == 3
+    });
     let stopped = jiff::Timestamp::now();
     for host in &mut hosts {
         host.stop();
@@ -579,4 +586,103 @@ fn doctor_checks_a_postgresql_backend() {
         "{backend:#}"
     );
     assert!(backend["fix"].as_str().unwrap().contains("backend_file"));
+}
+
+/// A command for the stop and partition faults: its first start appends
+/// its token to `ticks` every 0.1 s for a minute; a later start ends at once.
+fn ticking(shared: &Path) -> String {
+    let first = shared.join("first");
+    witness(
+        &shared.join("witness"),
+        &format!(
+            "if [ ! -e {0} ]; then touch {0}; i=0; while [ $i -lt 600 ]; do \
+             echo $KRON_FENCING_TOKEN >> {1}; sleep 0.1; i=$((i+1)); done; fi",
+            first.display(),
+            shared.join("ticks").display()
+        ),
+    )
+}
+
+/// How many ticks the command of `token` wrote.
+fn ticks(shared: &Path, token: i64) -> usize {
+    std::fs::read_to_string(shared.join("ticks"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.parse() == Ok(token))
+        .count()
+}
+
+/// Waits until the command of `token` wrote nothing for two seconds.
+fn wait_until_it_stops(shared: &Path, token: i64) {
+    let mut last = ticks(shared, token);
+    let mut quiet = 0;
+    wait_until("the stale command stopped", || {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = ticks(shared, token);
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+        quiet >= 4
+    });
+}
+
+fn a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on(db: &mut dyn Server) {
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let command = ticking(shared.path());
+    let task = |schedule: &str| {
+        cluster_task(
+            "job",
+            schedule,
+            &command,
+            shared.path(),
+            "cluster = \"retry\"",
+        )
+    };
+    let mut hosts = hosts(db, 2, "3s", shared.path(), |_| task("0 0 1 1 *"));
+    reload(&hosts, db, "3s", &task(&once_in(3)));
+    wait_until("the occurrence started", || !witnesses(&file).is_empty());
+    let (holder, _, stale) = witnesses(&file)[0].clone();
+    let index = hosts.iter().position(|h| h.node == holder).unwrap();
+    hosts[index].freeze();
+    let frozen = std::time::Instant::now();
+    // The other host takes over once the lease ended, with a larger token.
+    wait_until("the other host ran it again", || {
+        witnesses(&file).len() >= 2
+    });
+    let (again, _, token) = witnesses(&file)[1].clone();
+    assert_ne!(again, holder);
+    assert!(token > stale, "{token} after {stale}");
+    wait_until("twice the lease passed", || {
+        frozen.elapsed() >= Duration::from_secs(6)
+    });
+    hosts[index].thaw();
+    // Going on, the stale holder finds its lease gone, stops its command
+    // and records why; the ledger keeps the new holder's outcome.
+    wait_until("the stale holder recorded its run", || {
+        !hosts[index].history("job").is_empty()
+    });
+    wait_until_it_stops(shared.path(), stale);
+    let record = &hosts[index].history("job")[0];
+    assert_ne!(record["outcome"], "success", "{record:#}");
+    assert!(
+        record["reason"].as_str().unwrap().contains("lease"),
+        "{record:#}"
+    );
+    let other = &hosts[1 - index];
+    wait_until("the new holder's run reached the ledger", || {
+        ledger(other, "job")[0]["state"] == "success"
+    });
+    let row = &ledger(other, "job")[0];
+    assert_eq!(row["node"], again.as_str(), "{row:#}");
+    assert_eq!(row["token"].as_i64(), Some(token), "{row:#}");
+    check_ledger(
+        &ledger(other, "job"),
+        &witnesses(&file),
+        "job",
+        "retry",
+        jiff::Timestamp::MAX,
+    );
+    for host in &mut hosts {
+        host.stop();
+    }
 }

@@ -254,17 +254,68 @@ impl Host {
     }
 
     /// Stops the daemon as a shutdown would (SIGTERM), which ends the
-    /// namespace and whatever still runs in it.
+    /// namespace and whatever still runs in it. The signal goes to the
+    /// daemon itself: `unshare` ignores SIGTERM while it waits for it.
     pub fn stop(&mut self) {
+        if let Some(init) = self.init() {
+            let _ = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGTERM);
+        }
         if let Some(mut child) = self.daemon.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             let started = Instant::now();
             while child.try_wait().unwrap().is_none() && started.elapsed() < DEADLINE {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// The daemon: the namespace's PID 1, `unshare`'s child.
+    fn init(&self) -> Option<nix::unistd::Pid> {
+        let unshare = self.daemon.as_ref()?.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
+        let pid = children.split_whitespace().next()?.parse().ok()?;
+        Some(nix::unistd::Pid::from_raw(pid))
+    }
+
+    /// Every process on the host: those in the PID namespace of the
+    /// daemon, which is `unshare`'s child.
+    fn processes(&self) -> Vec<nix::unistd::Pid> {
+        let Some(init) = self.init() else {
+            return Vec::new();
+        };
+        let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+            return Vec::new();
+        };
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l == ns))
+            .map(nix::unistd::Pid::from_raw)
+            .collect()
+    }
+
+    /// The host stops, as a paused VM does: SIGSTOP to every process on
+    /// it (twice, for one that forked meanwhile).
+    pub fn freeze(&self) {
+        for _ in 0..2 {
+            for pid in self.processes() {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP);
+            }
+        }
+    }
+
+    /// The host goes on: SIGCONT to every process on it, and to `unshare`,
+    /// which stops itself when its child stops (as a shell would).
+    pub fn thaw(&self) {
+        let unshare = self
+            .daemon
+            .as_ref()
+            .map(|c| nix::unistd::Pid::from_raw(c.id() as i32));
+        for pid in self.processes().into_iter().chain(unshare) {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
         }
     }
 
