@@ -167,6 +167,7 @@ on_each_backend!(
     hosts_that_define_a_task_differently_are_reported_and_still_run_it_once,
     a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so,
     a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on,
+    a_partitioned_holder_stops_its_command_before_its_lease_ends,
 );
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
@@ -589,27 +590,37 @@ fn doctor_checks_a_postgresql_backend() {
 }
 
 /// A command for the stop and partition faults: its first start appends
-/// its token to `ticks` every 0.1 s for a minute; a later start ends at once.
+/// its token and the time to `ticks` every 0.1 s for a minute; a later
+/// start appends one line and ends.
 fn ticking(shared: &Path) -> String {
     let first = shared.join("first");
     witness(
         &shared.join("witness"),
         &format!(
             "if [ ! -e {0} ]; then touch {0}; i=0; while [ $i -lt 600 ]; do \
-             echo $KRON_FENCING_TOKEN >> {1}; sleep 0.1; i=$((i+1)); done; fi",
+             echo $KRON_FENCING_TOKEN $(date +%s%N) >> {1}; sleep 0.1; i=$((i+1)); done; \
+             else echo $KRON_FENCING_TOKEN $(date +%s%N) >> {1}; fi",
             first.display(),
             shared.join("ticks").display()
         ),
     )
 }
 
-/// How many ticks the command of `token` wrote.
-fn ticks(shared: &Path, token: i64) -> usize {
+/// The times (ns since the epoch) at which the command of `token` ticked
+/// (its first start) or started (a later one).
+fn tick_times(shared: &Path, token: i64) -> Vec<i128> {
     std::fs::read_to_string(shared.join("ticks"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.parse() == Ok(token))
-        .count()
+        .filter_map(|l| {
+            let (t, at) = l.split_once(' ')?;
+            (t.parse() == Ok(token)).then(|| at.parse().ok())?
+        })
+        .collect()
+}
+
+fn ticks(shared: &Path, token: i64) -> usize {
+    tick_times(shared, token).len()
 }
 
 /// Waits until the command of `token` wrote nothing for two seconds.
@@ -681,6 +692,127 @@ fn a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on(db: &mut dy
         "job",
         "retry",
         jiff::Timestamp::MAX,
+    );
+    for host in &mut hosts {
+        host.stop();
+    }
+}
+
+fn a_partitioned_holder_stops_its_command_before_its_lease_ends(db: &mut dyn Server) {
+    let Some(links) = [
+        crate::util::netns::Link::new(),
+        crate::util::netns::Link::new(),
+    ]
+    .into_iter()
+    .collect::<Option<Vec<_>>>() else {
+        return;
+    };
+    let outside: Vec<&str> = links.iter().map(|l| l.outside.as_str()).collect();
+    db.listen_on(&outside);
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let beats = shared.path().join("beats");
+    let command = ticking(shared.path());
+    // `job` runs long on whichever host claims it; `beat` claims every
+    // second, which the cut-off host must stop doing.
+    let tasks = |schedule: &str| {
+        cluster_task(
+            "job",
+            schedule,
+            &command,
+            shared.path(),
+            "cluster = \"retry\"",
+        ) + &cluster_task(
+            "beat",
+            "* * * * * *",
+            &witness(&beats, "true"),
+            shared.path(),
+            "catch_up = \"skip\"",
+        )
+    };
+    let lease = "6s";
+    let mut hosts: Vec<Host> = links
+        .iter()
+        .enumerate()
+        .map(|(i, link)| {
+            let mut host = Host::behind(&format!("node-{}", i + 1), link, db);
+            host.write_tasks(db, lease, &tasks("0 0 1 1 *"));
+            host.start();
+            host
+        })
+        .collect();
+    reload(&hosts, db, lease, &tasks(&once_in(3)));
+    wait_until("the occurrence started", || !witnesses(&file).is_empty());
+    let (holder, _, stale) = witnesses(&file)[0].clone();
+    let index = hosts.iter().position(|h| h.node == holder).unwrap();
+    links[index].cut();
+    let cut = jiff::Timestamp::now();
+    // The cut-off holder stops its command on its own; the other host
+    // takes the occurrence over once the lease ended, with a larger token.
+    wait_until("the other host ran it again", || {
+        witnesses(&file).len() >= 2
+    });
+    let (again, _, token) = witnesses(&file)[1].clone();
+    assert_ne!(again, holder);
+    assert!(token > stale, "{token} after {stale}");
+    wait_until_it_stops(shared.path(), stale);
+    let last_stale = *tick_times(shared.path(), stale).iter().max().unwrap();
+    let first_new = *tick_times(shared.path(), token).iter().min().unwrap();
+    assert!(
+        last_stale < first_new,
+        "the stale command ticked {} ms after the new holder started",
+        (last_stale - first_new) / 1_000_000
+    );
+    wait_until("the cut-off holder recorded its run", || {
+        !hosts[index].history("job").is_empty()
+    });
+    let record = &hosts[index].history("job")[0];
+    assert!(
+        record["reason"].as_str().unwrap().contains("lease"),
+        "{record:#}"
+    );
+    // Nobody on the cut side claims: the cut-off host's beats stopped a
+    // moment after the cut (a claim sent just before it may still land).
+    let late = jiff::SignedDuration::from_secs(2);
+    let cut_side: Vec<_> = witnesses(&beats)
+        .into_iter()
+        .filter(|(node, occurrence, _)| {
+            let instant: jiff::Timestamp = occurrence["beat@".len()..].parse().unwrap();
+            *node == holder && instant > cut + late
+        })
+        .collect();
+    assert!(cut_side.is_empty(), "claimed while cut off: {cut_side:?}");
+    let other = &hosts[1 - index];
+    wait_until("the new holder's run reached the ledger", || {
+        ledger(other, "job")[0]["state"] == "success"
+    });
+    check_ledger(
+        &ledger(other, "job"),
+        &witnesses(&file),
+        "job",
+        "retry",
+        jiff::Timestamp::MAX,
+    );
+    // A beat the holder claimed as the link went is abandoned once its
+    // lease ended; the checker waits for that.
+    let until = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3);
+    wait_until("every beat before then is final", || {
+        ledger(other, "beat").iter().all(|r| {
+            r["state"] != "running"
+                || r["instant"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    >= until
+        })
+    });
+    check_ledger(
+        &ledger(other, "beat"),
+        &witnesses(&beats),
+        "beat",
+        "once",
+        until,
     );
     for host in &mut hosts {
         host.stop();

@@ -26,6 +26,11 @@ pub trait Server {
         self.crash();
         self.start_again();
     }
+    /// Listens on these addresses too (the machine's ends of test links),
+    /// from now on: restarts the server.
+    fn listen_on(&mut self, ips: &[&str]);
+    /// The address of the server at `ip`, one of those it listens on.
+    fn address_at(&self, ip: &str) -> String;
 }
 
 pub struct Postgres {
@@ -168,6 +173,21 @@ impl Server for Postgres {
     fn start_again(&mut self) {
         self.run_server();
     }
+
+    fn listen_on(&mut self, ips: &[&str]) {
+        let hba = self.dir.join("data/pg_hba.conf");
+        let mut text = std::fs::read_to_string(&hba).unwrap();
+        text.push_str("host all all 198.18.0.0/15 trust\n");
+        std::fs::write(&hba, text).unwrap();
+        // The last -c of a setting is the one that counts.
+        self.settings
+            .push(format!("listen_addresses={}", ips.join(",")));
+        self.restart_immediate();
+    }
+
+    fn address_at(&self, ip: &str) -> String {
+        format!("host={ip} user=kron dbname=postgres")
+    }
 }
 
 impl Drop for Postgres {
@@ -183,6 +203,9 @@ pub struct Host {
     pub node: String,
     daemon: Option<Child>,
     log: PathBuf,
+    /// The network namespace the host runs in, and the backend's address
+    /// from there.
+    net: Option<(String, String)>,
 }
 
 impl Host {
@@ -194,14 +217,25 @@ impl Host {
             node: node.into(),
             daemon: None,
             log,
+            net: None,
         }
+    }
+
+    /// A host in `link`'s network namespace, which reaches `server` on
+    /// the link only.
+    pub fn behind(node: &str, link: &super::netns::Link, server: &dyn Server) -> Host {
+        let mut host = Host::new(node);
+        host.net = Some((link.ns.clone(), server.address_at(&link.outside)));
+        host
     }
 
     /// The task file: a `[cluster]` table naming this node, then `tasks`.
     pub fn write_tasks(&self, server: &dyn Server, lease: &str, tasks: &str) {
         self.env.write_task_file(&format!(
             "[cluster]\nbackend = \"{}\"\nnode = \"{}\"\nlease = \"{lease}\"\n\n{tasks}",
-            server.address(),
+            self.net
+                .as_ref()
+                .map_or_else(|| server.address(), |(_, a)| a.clone()),
             self.node
         ));
     }
@@ -211,7 +245,14 @@ impl Host {
     pub fn start(&mut self) {
         let file = std::fs::File::create(&self.log).unwrap();
         let template = self.env.kron(&[]).into_command();
-        let mut command = Command::new("unshare");
+        let mut command = match &self.net {
+            Some((ns, _)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "unshare"]);
+                c
+            }
+            None => Command::new("unshare"),
+        };
         command
             .args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
             .arg(env!("CARGO_BIN_EXE_kron"))

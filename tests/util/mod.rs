@@ -16,6 +16,8 @@ use std::time::Duration;
 pub mod cluster;
 /// The daemon in tests: [`daemon::DaemonGuard`] and its status.
 pub mod daemon;
+/// Network namespaces and links that a partition cuts.
+pub mod netns;
 mod records;
 mod tasks;
 mod wait;
