@@ -10,11 +10,19 @@
 # two programs per run) and with an argv probe (`["touch", FILE]`, one
 # program and no shell; the file's mtime is when it ran).
 #
+# The memory mode (issue 13) loads 1, 100, 1,000 and 10,000 tasks not due,
+# one daemon each, and prints what it holds once idle: VmRSS, RssAnon and
+# RssFile (/proc/PID/status), Private_Dirty (/proc/PID/smaps_rollup: the
+# pages only this process can hold, heap and relocated data), and VmHWM, the
+# peak RSS, reached while loading. Debian cron and busybox crond are
+# measured beside it with 1,000 jobs when they are installed.
+#
 # Usage: benches/daemon.sh [path/to/kron]
 # Environment: IDLE_SECONDS (default 180), FIRINGS (default 60),
-# ONLY=idle, latency or burst to measure one of them; PREFILL=N gives each
-# burst task N history records first (1100: every record of the burst
-# trims its file and archives 100 records, the worst case).
+# ONLY=idle, latency, burst or memory to measure one of them; PREFILL=N
+# gives each burst task N history records first (1100: every record of the
+# burst trims its file and archives 100 records, the worst case); TASKS (the
+# memory mode's counts, default "1 100 1000 10000").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kron=${1:-target/release/kron}
@@ -85,6 +93,58 @@ echo "  RSS ${rss} kB at start, ${rss_after} kB after (peak ${hwm} kB while load
 echo "  wake-ups (context switches): $((s1 - s0)) in ${idle_seconds} s = $(( (s1 - s0) * 3600 / idle_seconds )) per hour"
 echo "  CPU: $(( (c1 - c0) * 1000 / hz )) ms in ${idle_seconds} s = $(( (c1 - c0) * 1000 * 3600 / hz / idle_seconds )) ms per hour"
 stop_daemon
+fi
+
+if want memory; then
+# --- 1b. Memory held once idle, by the number of tasks loaded. ---
+# Each task is a different daily time (so that nothing is shared), with a
+# command line of about the length of a real one.
+kb() { awk -v k="$1:" '$1 == k { print $2 }' "$2"; }
+memory_row() { # $1: label, $2: pid
+    local status=/proc/$2/status rollup=/proc/$2/smaps_rollup
+    printf '  %-22s VmRSS %6s kB  RssAnon %6s kB  RssFile %6s kB  Private_Dirty %6s kB  VmHWM %6s kB\n' \
+        "$1" "$(kb VmRSS "$status")" "$(kb RssAnon "$status")" "$(kb RssFile "$status")" \
+        "$(kb Private_Dirty "$rollup")" "$(kb VmHWM "$status")"
+}
+# A binary just written by the linker has dirty page-cache pages, which
+# smaps counts as Private_Dirty until they are written back.
+sync "$kron"
+echo "memory once idle (tasks not due; 2 s after the daemon answered):"
+for n in ${TASKS:-1 100 1000 10000}; do
+    write_tasks "
+for i in range($n):
+    print(f'[tasks.task-{i}]\nschedule = \"{i % 60} {i // 60 % 24} * * *\"\ncommand = \"/usr/local/bin/backup --target /srv/backup/{i} --quiet\"\n')"
+    start_daemon
+    sleep 2
+    memory_row "kron, $n task(s)" "$daemon_pid"
+    stop_daemon
+done
+# The crons it replaces, with 1,000 jobs, when installed (not by this script).
+jobs=$dir/crontab
+python3 -c "
+for i in range(1000):
+    print(f'{i % 60} {i // 60 % 24} * * * /usr/local/bin/backup --target /srv/backup/{i} --quiet')" > "$jobs"
+if command -v busybox > /dev/null && busybox --list | grep -qx crond; then
+    mkdir -p "$dir/crontabs"
+    cp "$jobs" "$dir/crontabs/$(id -un)"
+    busybox crond -f -c "$dir/crontabs" &
+    other=$!
+    sleep 2
+    memory_row "busybox crond, 1000" "$other"
+    kill "$other"; wait "$other" 2>/dev/null || true
+fi
+if [ -x /usr/sbin/cron ] && [ "$(id -u)" = 0 ] && ! pgrep -x cron > /dev/null; then
+    # Debian cron reads only its spool: the jobs go in root's crontab for
+    # the measure, and the crontab there before is put back.
+    old=$(crontab -l 2>/dev/null || true)
+    crontab "$jobs"
+    /usr/sbin/cron -f &
+    other=$!
+    sleep 2
+    memory_row "Debian cron, 1000" "$other"
+    kill "$other"; wait "$other" 2>/dev/null || true
+    if [ -n "$old" ]; then printf '%s\n' "$old" | crontab -; else crontab -r; fi
+fi
 fi
 
 if want latency; then
