@@ -528,7 +528,7 @@ impl Daemon {
     /// first load that saw it: `kron pause` reloads a running daemon at
     /// once. Its hook and mail do not follow: the pause was the user's.
     fn record_pauses(&mut self, specs: &[Spec], now: Timestamp) {
-        let known: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let known: BTreeSet<&str> = specs.iter().map(|s| &*s.name).collect();
         let before = self.state.paused.len();
         self.state
             .paused
@@ -536,13 +536,13 @@ impl Daemon {
         self.state_dirty |= self.state.paused.len() != before;
         for spec in specs {
             if spec.paused {
-                if !self.state.paused.contains_key(&spec.name) {
-                    self.state.paused.insert(spec.name.clone(), now);
+                if !self.state.paused.contains_key(&*spec.name) {
+                    self.state.paused.insert(spec.name.to_string(), now);
                     self.state_dirty = true;
                 }
                 continue;
             }
-            let Some(since) = self.state.paused.remove(&spec.name) else {
+            let Some(since) = self.state.paused.remove(&*spec.name) else {
                 continue;
             };
             self.state_dirty = true;

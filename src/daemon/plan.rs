@@ -32,7 +32,7 @@
 //!   that arrives while the machine is up (add, import, edit, resume, even
 //!   when the verb is what starts the daemon) waits for the next boot.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -43,21 +43,21 @@ use crate::history::Stretch;
 pub use crate::history::Trigger;
 use crate::runner::Run;
 use crate::schedule::{Expr, Schedule};
-use crate::taskfile::{CatchUp, TaskFile};
+use crate::taskfile::{CatchUp, Task, TaskFile};
 
 /// How late a wake-up may be for the due instant to count as on time.
 pub const LATE_TOLERANCE: Duration = Duration::from_secs(60);
 /// `catch_up = "all"` runs at most this many missed instants (the latest).
 pub const CATCH_UP_ALL_LIMIT: usize = 100;
 
-/// What the planner needs to know about a task.
+/// What the planner needs to know about a task, and all the daemon keeps
+/// of it: the rest is read by the supervisor from its snapshot.
 #[derive(Clone, Debug)]
 pub struct Spec {
-    pub name: String,
+    pub name: Box<str>,
+    /// A change of the schedule (of what it means, or of its zone)
+    /// restarts the task's plan from now.
     pub schedule: Schedule,
-    /// The schedule as written, with its zone: a change of either restarts
-    /// the task's plan from now.
-    pub schedule_key: String,
     pub jitter: Duration,
     pub catch_up: CatchUp,
     pub max_lateness: Option<Duration>,
@@ -66,18 +66,18 @@ pub struct Spec {
 
 impl Spec {
     pub fn all(file: &TaskFile) -> Vec<Spec> {
-        file.tasks
-            .iter()
-            .map(|task| Spec {
-                name: task.name.clone(),
-                schedule: task.schedule.clone(),
-                schedule_key: format!("{} {}", task.schedule_text, task.settings.timezone.name()),
-                jitter: task.settings.jitter,
-                catch_up: task.settings.catch_up,
-                max_lateness: task.settings.max_lateness,
-                paused: task.settings.paused,
-            })
-            .collect()
+        file.tasks.iter().map(Spec::of).collect()
+    }
+
+    pub fn of(task: &Task) -> Spec {
+        Spec {
+            name: task.name.as_str().into(),
+            schedule: task.schedule.clone(),
+            jitter: task.settings.jitter,
+            catch_up: task.settings.catch_up,
+            max_lateness: task.settings.max_lateness,
+            paused: task.settings.paused,
+        }
     }
 
     fn is_reboot(&self) -> bool {
@@ -147,10 +147,39 @@ struct Entry {
     handled: Timestamp,
 }
 
+/// The tasks' entries in name order: a sorted `Vec` rather than a map, so
+/// that a task costs its entry and nothing more (no tree nodes, no second
+/// copy of its name as a key), and lookups by name are binary searches.
+#[derive(Default)]
+struct Entries(Vec<Entry>);
+
+impl Entries {
+    fn get(&self, name: &str) -> Option<&Entry> {
+        let i = self.0.binary_search_by(|e| (*e.spec.name).cmp(name)).ok()?;
+        Some(&self.0[i])
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn values(&self) -> std::slice::Iter<'_, Entry> {
+        self.0.iter()
+    }
+
+    fn values_mut(&mut self) -> std::slice::IterMut<'_, Entry> {
+        self.0.iter_mut()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// The due queue.
 #[derive(Default)]
 pub struct Planner {
-    entries: BTreeMap<String, Entry>,
+    entries: Entries,
     /// Runs waiting for their jittered start, by `at` (stable).
     delayed: Vec<Fire>,
     /// Runs ready to start, waiting for a `max_parallel` slot, in order.
@@ -173,17 +202,24 @@ impl Planner {
     ) {
         self.max_parallel = max_parallel;
         self.fresh.clear();
-        let mut entries = BTreeMap::new();
+        let mut specs = specs;
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut old = std::mem::take(&mut self.entries.0).into_iter().peekable();
+        let mut removed = Vec::new();
+        let mut entries = Vec::with_capacity(specs.len());
         for spec in specs {
-            let old = self.entries.remove(&spec.name);
-            let name = spec.name.clone();
+            while let Some(gone) = old.next_if(|e| e.spec.name < spec.name) {
+                removed.push(gone.spec.name);
+            }
+            let previous = old.next_if(|e| e.spec.name == spec.name);
+            let name = &*spec.name;
             let handled = if spec.paused {
-                state.last.remove(&name);
-                self.drop_runs(&name);
+                state.last.remove(name);
+                self.drop_runs(name);
                 now
             } else {
-                match old {
-                    Some(old) if !old.spec.paused && old.spec.schedule_key == spec.schedule_key => {
+                match previous {
+                    Some(old) if !old.spec.paused && old.spec.schedule == spec.schedule => {
                         old.handled
                     }
                     Some(old) => {
@@ -193,11 +229,11 @@ impl Planner {
                         } else {
                             old.handled.max(now)
                         };
-                        state.last.insert(name.clone(), from);
+                        state.last.insert(name.to_string(), from);
                         from
                     }
-                    None => *state.last.entry(name.clone()).or_insert_with(|| {
-                        self.fresh.insert(name.clone());
+                    None => *state.last.entry(name.to_string()).or_insert_with(|| {
+                        self.fresh.insert(name.to_string());
                         now
                     }),
                 }
@@ -207,21 +243,18 @@ impl Planner {
             } else {
                 spec.schedule.next_after(handled)
             };
-            entries.insert(
-                name,
-                Entry {
-                    spec,
-                    next,
-                    handled,
-                },
-            );
+            entries.push(Entry {
+                spec,
+                next,
+                handled,
+            });
         }
-        let removed: Vec<String> = self.entries.keys().cloned().collect();
+        removed.extend(old.map(|e| e.spec.name));
         for name in removed {
-            state.last.remove(&name);
+            state.last.remove(&*name);
             self.drop_runs(&name);
         }
-        self.entries = entries;
+        self.entries = Entries(entries);
     }
 
     fn drop_runs(&mut self, task: &str) {
@@ -249,10 +282,10 @@ impl Planner {
             .entries
             .values()
             .filter(|e| !e.spec.paused && e.spec.is_reboot())
-            .filter(|e| boot.file_predates_it || !fresh.contains(&e.spec.name))
+            .filter(|e| boot.file_predates_it || !fresh.contains(&*e.spec.name))
             .map(|e| Fire {
                 run: Run {
-                    task: e.spec.name.clone(),
+                    task: e.spec.name.to_string(),
                     trigger: Trigger::Reboot,
                     scheduled: None,
                     run_id: None,
@@ -304,7 +337,7 @@ impl Planner {
             if on_time {
                 fires.push(Fire {
                     run: Run {
-                        task: spec.name.clone(),
+                        task: spec.name.to_string(),
                         trigger: Trigger::Schedule,
                         scheduled: Some(latest),
                         run_id: None,
@@ -315,7 +348,7 @@ impl Planner {
             let catch_up =
                 |scheduled: Timestamp, jitter: &mut dyn FnMut(Duration) -> Duration| Fire {
                     run: Run {
-                        task: spec.name.clone(),
+                        task: spec.name.to_string(),
                         trigger: Trigger::CatchUp,
                         scheduled: Some(scheduled),
                         run_id: None,
@@ -347,7 +380,7 @@ impl Planner {
             if !missed.is_empty() {
                 let caught_up = runs - usize::from(on_time);
                 report.push(Missed {
-                    task: spec.name.clone(),
+                    task: spec.name.to_string(),
                     count: missed.len(),
                     more,
                     policy: spec.catch_up,
@@ -376,7 +409,7 @@ impl Planner {
             .map(|e| {
                 let before = e.handled.checked_sub(SignedDuration::from_nanos(1)).ok();
                 let instant = before.and_then(|t| e.spec.schedule.next_after(t)) == Some(e.handled);
-                (e.spec.name.clone(), e.handled, instant)
+                (e.spec.name.to_string(), e.handled, instant)
             })
             .collect()
     }
@@ -486,7 +519,7 @@ impl Planner {
         let instants = self
             .entries
             .values()
-            .filter_map(|e| Some((e.next?, e.spec.name.clone())));
+            .filter_map(|e| Some((e.next?, e.spec.name.to_string())));
         let delayed = self.delayed.first().map(|f| (f.at, f.run.task.clone()));
         instants.chain(delayed).min().map(|(at, task)| (task, at))
     }
@@ -616,7 +649,6 @@ mod tests {
         Spec {
             name: name.into(),
             schedule: Schedule::parse(expr, Zone::utc()).unwrap(),
-            schedule_key: expr.into(),
             jitter: Duration::ZERO,
             catch_up: CatchUp::Once,
             max_lateness: None,

@@ -35,6 +35,14 @@ pub struct Schedule {
     zone: Zone,
 }
 
+/// Equal schedules fire at the same instants: the same parsed expression
+/// in the zone of the same name (`*/30` and `0,30` are equal).
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Schedule) -> bool {
+        self.expr == other.expr && self.zone.name() == other.zone.name()
+    }
+}
+
 impl Schedule {
     pub fn parse(text: &str, zone: Zone) -> Result<Schedule, ParseError> {
         Ok(Schedule {

@@ -18,10 +18,15 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// A time zone and the name it was asked for by.
+///
+/// Every task holds one (the daemon keeps a thousand), so the name costs
+/// nothing when it is the zone's own IANA name, which the `TimeZone` (a
+/// shared pointer into the zone cache below) already holds: only a name
+/// jiff does not know is kept here.
 #[derive(Clone, Debug)]
 pub struct Zone {
     tz: TimeZone,
-    name: String,
+    name: Option<Box<str>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,10 +102,12 @@ pub struct Period {
 
 impl Zone {
     pub fn utc() -> Zone {
-        Zone {
-            tz: TimeZone::UTC,
-            name: "UTC".into(),
-        }
+        Zone::new(TimeZone::UTC, "UTC")
+    }
+
+    fn new(tz: TimeZone, name: &str) -> Zone {
+        let name = (tz.iana_name() != Some(name)).then(|| name.into());
+        Zone { tz, name }
     }
 
     /// The zone of an IANA name such as `America/New_York`, in any case;
@@ -109,10 +116,10 @@ impl Zone {
     /// Kubernetes need.
     pub fn get(name: &str) -> Result<Zone, UnknownZone> {
         match read_zone(name).map_or_else(|| TimeZone::get(name), Ok) {
-            Ok(tz) => Ok(Zone {
-                name: tz.iana_name().unwrap_or(name).into(),
-                tz,
-            }),
+            Ok(tz) => {
+                let name = tz.iana_name().unwrap_or(name).to_string();
+                Ok(Zone::new(tz, &name))
+            }
             Err(_) => Err(UnknownZone { name: name.into() }),
         }
     }
@@ -123,11 +130,14 @@ impl Zone {
             .or_else(|| TimeZone::try_system().ok())
             .unwrap_or(TimeZone::UTC);
         let name = tz.iana_name().unwrap_or("local").to_string();
-        Zone { tz, name }
+        Zone::new(tz, &name)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        self.name
+            .as_deref()
+            .or(self.tz.iana_name())
+            .unwrap_or("local")
     }
 
     pub fn time_zone(&self) -> &TimeZone {
