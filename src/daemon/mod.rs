@@ -37,6 +37,7 @@ mod server;
 mod snapshot;
 pub mod state;
 mod supervisors;
+mod trim;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -187,6 +188,9 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         socket.display()
     );
     daemon.load_state();
+    // What starting used (the command line's parser above all) is given
+    // back before the load, so that the load's peak does not add to it.
+    trim::give_back();
     daemon.reload("start");
     // Runs whose supervisor died while no daemon watched are stopped and
     // recorded; those of live supervisors are counted.
@@ -200,10 +204,6 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         // 1. Plan and start what is ready.
         daemon.plan(tolerance);
         tolerance = LATE_TOLERANCE;
-        if daemon.trim_pending {
-            daemon.trim_pending = false;
-            trim_memory();
-        }
 
         // 2. Sleep until something happens.
         clock
@@ -224,6 +224,11 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 .fds()
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
         );
+        // Last before the sleep: see `trim`.
+        if daemon.trim_pending {
+            daemon.trim_pending = false;
+            trim::give_back();
+        }
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(sys("waiting in poll")(e)),
@@ -807,53 +812,6 @@ fn unchanged_since_boot(path: &Path) -> bool {
             .and_then(|s| s.trim().parse::<i64>().ok())
     });
     btime.is_some_and(|boot| meta.ctime() < boot)
-}
-
-/// Gives memory back after a load, so that the idle daemon stays small:
-/// the heap freed after parsing (`malloc_trim`), and the code pages of the
-/// program and its libraries that loading touched (clap, toml_edit, the
-/// schedule engine...). Code is never written, so dropping those pages
-/// from this process (`MADV_DONTNEED` on the `r-xp` file mappings) loses
-/// nothing: the kernel maps them back from the page cache when they run
-/// again. Writable and read-only data mappings are left alone (relocated
-/// data lives there).
-fn trim_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        nix::libc::malloc_trim(0);
-    }
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        let path = fields.nth(3).unwrap_or("");
-        if perms != "r-xp" || !path.starts_with('/') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
-        // SAFETY: a private, never-written file mapping of code; its pages
-        // come back from the file on the next access.
-        unsafe {
-            nix::libc::madvise(
-                start as *mut nix::libc::c_void,
-                end - start,
-                nix::libc::MADV_DONTNEED,
-            );
-        }
-    }
 }
 
 /// A small xorshift generator for jitter, seeded per process.
