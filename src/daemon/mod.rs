@@ -340,37 +340,35 @@ impl Daemon {
             return;
         }
         self.read = read;
-        let file = match read_task_file(&path) {
-            Ok((file, text)) => {
-                self.snapshot(&text);
+        // Only the planner's few fields of each task are kept (`Spec`);
+        // the rest is the supervisors' to read from the snapshots.
+        let mut specs = Vec::new();
+        let mut follow_missed = BTreeSet::new();
+        let text = match read_task_file(&path) {
+            Ok(text) => text,
+            Err(e) => return self.refuse(&e, why),
+        };
+        let file = match taskfile::load::parse_document(&text, &path, &mut |task| {
+            if crate::runner::notify::wants_missed(&task) {
+                follow_missed.insert(task.name.clone());
+            }
+            specs.push(Spec::of(&task));
+        }) {
+            Ok((file, doc)) => {
+                self.snapshot(&doc);
                 file
             }
-            Err(e) => {
-                let (tasks, _) = self.planner.counts();
-                let message = render_load_error(&e);
-                warning!(
-                    "not loading {} ({why}): {}; still running the {tasks} task(s) loaded before",
-                    path.display(),
-                    message.replace('\n', "; ")
-                );
-                self.load_error = Some(message);
-                return;
-            }
+            Err(e) => return self.refuse(&e, why),
         };
+        drop(text);
         let now = Timestamp::now();
-        let count = file.tasks.len();
-        let specs = Spec::all(&file);
+        let count = specs.len();
         self.record_pauses(&specs, now);
         self.metrics_file = file.defaults.metrics_file.clone();
         if file.cluster.is_none() {
             crate::cluster::reach::clear(&self.paths);
         }
-        self.follow_missed = file
-            .tasks
-            .iter()
-            .filter(|t| crate::runner::notify::wants_missed(t))
-            .map(|t| t.name.clone())
-            .collect();
+        self.follow_missed = follow_missed;
         self.planner
             .load(specs, file.max_parallel, &mut self.state, now);
         drop(file);
@@ -399,6 +397,18 @@ impl Daemon {
             Err(e) => warning!("reading the boot id (for @reboot tasks): {e}"),
         }
         self.trim_pending = true;
+    }
+
+    /// Keeps the tasks loaded before, and says why.
+    fn refuse(&mut self, e: &LoadError, why: &str) {
+        let (tasks, _) = self.planner.counts();
+        let message = render_load_error(e);
+        warning!(
+            "not loading {} ({why}): {}; still running the {tasks} task(s) loaded before",
+            self.paths.task_file.display(),
+            message.replace('\n', "; ")
+        );
+        self.load_error = Some(message);
     }
 
     /// Makes the runtime directory again after it was removed under this
@@ -436,10 +446,10 @@ impl Daemon {
         }
     }
 
-    /// Brings `$RUNTIME/loaded/` in line with `text`. If that fails,
+    /// Brings `$RUNTIME/loaded/` in line with `doc`. If that fails,
     /// supervisors read the task file itself.
-    fn snapshot(&mut self, text: &str) {
-        match self.snapshots.update(text) {
+    fn snapshot(&mut self, doc: &toml_edit::Document<&str>) {
+        match self.snapshots.update(doc) {
             Ok(()) => self.snapshots_ok = true,
             Err(e) => {
                 warning!(
@@ -759,23 +769,20 @@ impl Daemon {
     }
 }
 
-/// The task file and its text; a missing file is an empty one.
-fn read_task_file(path: &Path) -> Result<(taskfile::TaskFile, String), LoadError> {
-    let text = match std::fs::read(path) {
+/// The task file's text; a missing file is an empty one.
+fn read_task_file(path: &Path) -> Result<String, LoadError> {
+    match std::fs::read(path) {
         Ok(bytes) => {
             dirs::check_task_file(path)?;
-            taskfile::decode(&bytes, path)?.to_string()
+            taskfile::decode(&bytes, path)?;
+            Ok(String::from_utf8(bytes).expect("decode checked it is UTF-8"))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(LoadError::Read {
-                path: path.into(),
-                source,
-            });
-        }
-    };
-    let file = taskfile::parse(&text, path)?;
-    Ok((file, text))
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(LoadError::Read {
+            path: path.into(),
+            source,
+        }),
+    }
 }
 
 /// The load error as `kron status` shows it: the summary, then one

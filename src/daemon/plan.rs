@@ -43,7 +43,7 @@ use crate::history::Stretch;
 pub use crate::history::Trigger;
 use crate::runner::Run;
 use crate::schedule::{Expr, Schedule};
-use crate::taskfile::{CatchUp, Task, TaskFile};
+use crate::taskfile::{CatchUp, Task};
 
 /// How late a wake-up may be for the due instant to count as on time.
 pub const LATE_TOLERANCE: Duration = Duration::from_secs(60);
@@ -65,10 +65,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn all(file: &TaskFile) -> Vec<Spec> {
-        file.tasks.iter().map(Spec::of).collect()
-    }
-
     pub fn of(task: &Task) -> Spec {
         Spec {
             name: task.name.as_str().into(),

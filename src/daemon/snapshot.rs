@@ -11,115 +11,264 @@
 //!
 //! The files are derived data, rebuilt when the daemon starts, so they are
 //! written with a rename but without fsync. Only files whose text changed
-//! are rewritten; files of removed tasks are deleted. The daemon keeps
-//! their text, so that a snapshot deleted under it (or the whole runtime
-//! directory, which logind removes at the last logout) is written again
-//! before a supervisor needs it ([`Snapshots::ensure`]).
+//! are rewritten; files of removed tasks are deleted.
+//!
+//! What the daemon keeps of them is small (docs/architecture.md, the
+//! daemon's memory): a digest of each snapshot, to know which changed, and
+//! not their text. The text they were cut from is kept on disk instead,
+//! `$STATE/kron/loaded.toml` (the state directory, which outlives the
+//! runtime directory that logind removes at the last logout), so that a
+//! snapshot deleted under the daemon, or the whole runtime directory, is
+//! written again from it before a supervisor needs it ([`Snapshots::ensure`]).
+//!
+//! A snapshot is written from the parsed file's spans, one task at a time:
+//! each value as it is written in the file, under a header of its own for
+//! each table. That needs neither an editable copy of the document (which
+//! would own a copy of every key, value and comment: twice the memory of
+//! the parse that validated the file) nor all the snapshots at once.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use toml_edit::{DocumentMut, Item, Table};
+use toml_edit::{Document, Item, Key, TableLike};
 
 use crate::dirs::Paths;
 
-/// Each task's name and the text of its snapshot, in file order. `text`
-/// must be a valid task file.
-pub fn split(text: &str) -> Vec<(String, String)> {
-    let Ok(doc) = text.parse::<DocumentMut>() else {
-        return Vec::new();
+/// Calls `each` with each task's name and the text of its snapshot, in
+/// file order. `text` must be a valid task file; `None` when it is not a
+/// TOML document or a value has no span (neither happens to a file that
+/// loaded).
+pub fn split(text: &str, each: &mut dyn FnMut(&str, &str)) -> Option<()> {
+    split_parsed(&toml_edit::Document::parse(text).ok()?, each)
+}
+
+/// [`split`] of a document already parsed (with its spans).
+pub fn split_parsed(doc: &Document<&str>, each: &mut dyn FnMut(&str, &str)) -> Option<()> {
+    let text = doc.raw();
+    let root = doc.as_table();
+    // What every task shares: its defaults, and the cluster it claims its
+    // occurrences in (a supervisor reads `[cluster]` from its snapshot).
+    let shared: Vec<(String, &Item)> = ["defaults", "cluster"]
+        .into_iter()
+        .filter_map(|key| Some((key.to_string(), root.get(key)?)))
+        .collect();
+    let Some(tasks) = root.get("tasks").and_then(Item::as_table_like) else {
+        return Some(());
     };
-    let defaults = doc.get("defaults");
-    let cluster = doc.get("cluster");
-    let Some(tasks) = doc.get("tasks").and_then(Item::as_table_like) else {
-        return Vec::new();
-    };
-    tasks
-        .iter()
-        .map(|(name, item)| {
-            let mut one = DocumentMut::new();
-            if let Some(defaults) = defaults {
-                one.insert("defaults", defaults.clone());
+    let mut one = String::new();
+    for (name, item) in tasks.iter() {
+        one.clear();
+        section(&mut one, &[], &shared, text)?;
+        section(
+            &mut one,
+            &["tasks".to_string()],
+            &[(quoted(name), item)],
+            text,
+        )?;
+        each(name, &one);
+    }
+    Some(())
+}
+
+/// `items` as a TOML section at `path` (the root when empty): its values
+/// as `text` writes them, then its tables (a section each) and arrays of
+/// tables.
+fn section(out: &mut String, path: &[String], items: &[(String, &Item)], text: &str) -> Option<()> {
+    if !path.is_empty() {
+        out.push_str(&format!("[{}]\n", path.join(".")));
+    }
+    for (key, item) in items {
+        if let Item::Value(value) = item {
+            out.push_str(&format!("{key} = {}\n", text.get(value.span()?)?));
+        }
+    }
+    for (key, item) in items {
+        let mut inner = path.to_vec();
+        inner.push(key.clone());
+        match item {
+            Item::Table(table) => section(out, &inner, &entries(table), text)?,
+            Item::ArrayOfTables(array) => {
+                for table in array.iter() {
+                    out.push_str(&format!("[[{}]]\n", inner.join(".")));
+                    // The elements' own tables follow as `[path.key.sub]`.
+                    let items = entries(table);
+                    let values: Vec<_> = items
+                        .iter()
+                        .filter(|(_, i)| i.is_value())
+                        .cloned()
+                        .collect();
+                    let tables: Vec<_> = items
+                        .iter()
+                        .filter(|(_, i)| !i.is_value())
+                        .cloned()
+                        .collect();
+                    section(out, &[], &values, text)?;
+                    for (key, item) in tables {
+                        let mut sub = inner.clone();
+                        sub.push(key);
+                        if let Some(table) = item.as_table_like() {
+                            section(out, &sub, &entries(table), text)?;
+                        }
+                    }
+                }
             }
-            if let Some(cluster) = cluster {
-                one.insert("cluster", cluster.clone());
-            }
-            let mut table = Table::new();
-            table.set_implicit(true);
-            table.insert(name, item.clone());
-            one.insert("tasks", Item::Table(table));
-            (name.to_string(), one.to_string())
-        })
-        .collect()
+            Item::Value(_) | Item::None => {}
+        }
+    }
+    Some(())
+}
+
+fn entries(table: &dyn TableLike) -> Vec<(String, &Item)> {
+    table.iter().map(|(k, item)| (quoted(k), item)).collect()
+}
+
+/// A key as TOML writes it (bare, or quoted when it must be).
+fn quoted(key: &str) -> String {
+    Key::new(key).display_repr().into_owned()
+}
+
+/// A digest of a snapshot's text, to tell whether it changed. Not kept
+/// anywhere but the daemon's memory, so it only has to be stable within
+/// one process.
+fn digest(text: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The snapshots on disk, and what is in them.
 pub struct Snapshots {
     paths: Paths,
-    written: HashMap<String, String>,
+    /// Each snapshot written, by task name (sorted), with its digest.
+    written: Vec<(Box<str>, u64)>,
+    /// The digest of the text they were cut from, as `source` holds it.
+    source_digest: Option<u64>,
 }
 
 impl Snapshots {
     pub fn new(paths: Paths) -> Snapshots {
         Snapshots {
             paths,
-            written: HashMap::new(),
+            written: Vec::new(),
+            source_digest: None,
         }
+    }
+
+    /// `$STATE/kron/loaded.toml`: the text the snapshots were cut from.
+    fn source(&self) -> PathBuf {
+        self.paths.state_dir.join("loaded.toml")
+    }
+
+    fn knows(&self, task: &str) -> bool {
+        self.written
+            .binary_search_by(|(name, _)| (**name).cmp(task))
+            .is_ok()
+    }
+
+    /// The text the snapshots were cut from, read back from `source`;
+    /// an error if it is gone or is not that text any more.
+    fn read_source(&self) -> std::io::Result<String> {
+        let path = self.source();
+        let text = std::fs::read_to_string(&path)?;
+        if Some(digest(&text)) != self.source_digest {
+            return Err(std::io::Error::other(format!(
+                "{} is not the task file the daemon loaded",
+                path.display()
+            )));
+        }
+        Ok(text)
     }
 
     /// Writes `task`'s snapshot again if it is missing. Returns whether it
     /// had to (a snapshot the daemon wrote that someone removed).
     pub fn ensure(&self, task: &str) -> std::io::Result<bool> {
         let path = self.paths.snapshot(task);
-        let Some(text) = self.written.get(task) else {
-            return Ok(false);
-        };
-        if path.exists() {
+        if !self.knows(task) || path.exists() {
             return Ok(false);
         }
+        let text = self.read_source()?;
         crate::dirs::create_private_dir(&self.paths.loaded_dir())?;
-        write(&path, text.as_bytes())?;
-        Ok(true)
+        let mut result = Ok(false);
+        split(&text, &mut |name, one| {
+            if name == task {
+                result = write(&path, one.as_bytes()).map(|()| true);
+            }
+        })
+        .ok_or_else(uncut)?;
+        result
     }
 
     /// Writes every snapshot again (the directory was removed).
     pub fn rewrite(&mut self) -> std::io::Result<()> {
-        let dir = self.paths.loaded_dir();
-        crate::dirs::create_private_dir(&dir)?;
-        for (name, text) in &self.written {
-            write(&self.paths.snapshot(name), text.as_bytes())?;
-        }
-        Ok(())
+        let text = self.read_source()?;
+        crate::dirs::create_private_dir(&self.paths.loaded_dir())?;
+        let mut result = Ok(());
+        split(&text, &mut |name, one| {
+            if result.is_ok() {
+                result = write(&self.paths.snapshot(name), one.as_bytes());
+            }
+        })
+        .ok_or_else(uncut)?;
+        result
     }
 
-    /// Makes the directory hold exactly the snapshots of `text`'s tasks.
-    pub fn update(&mut self, text: &str) -> std::io::Result<()> {
+    /// Makes the directory hold exactly the snapshots of `doc`'s tasks,
+    /// and `source` hold its text.
+    pub fn update(&mut self, doc: &Document<&str>) -> std::io::Result<()> {
+        let text = doc.raw();
+        let source_digest = digest(text);
+        if self.source_digest != Some(source_digest) || !self.source().exists() {
+            crate::dirs::create_private_dir(&self.paths.state_dir)?;
+            // Forgotten first: a failed write must not leave a digest that
+            // vouches for the old copy.
+            self.source_digest = None;
+            write(&self.source(), text.as_bytes())?;
+            self.source_digest = Some(source_digest);
+        }
         let dir = self.paths.loaded_dir();
         crate::dirs::create_private_dir(&dir)?;
-        let mut written = HashMap::new();
-        for (name, one) in split(text) {
-            let path = self.paths.snapshot(&name);
-            if self.written.get(&name) != Some(&one) || !path.exists() {
-                write(&path, one.as_bytes())?;
+        let old = std::mem::take(&mut self.written);
+        let mut written: Vec<(Box<str>, u64)> = Vec::new();
+        let mut result = Ok(());
+        split_parsed(doc, &mut |name, one| {
+            if result.is_err() {
+                return;
             }
-            written.insert(name, one);
-        }
+            let path = self.paths.snapshot(name);
+            let d = digest(one);
+            let same = old
+                .binary_search_by(|(n, _)| (**n).cmp(name))
+                .is_ok_and(|i| old[i].1 == d);
+            if !same || !path.exists() {
+                result = write(&path, one.as_bytes());
+            }
+            written.push((Box::from(name), d));
+        })
+        .ok_or_else(uncut)
+        .and(result)
+        .inspect_err(|_| self.written = old.clone())?;
+        written.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let file = entry.file_name();
             let file = file.to_string_lossy();
             let stale = match file.strip_suffix(".toml") {
-                Some(name) => !written.contains_key(name),
+                Some(name) => written.binary_search_by(|(n, _)| (**n).cmp(name)).is_err(),
                 None => file.ends_with(".tmp"),
             };
             if stale {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+        written.shrink_to_fit();
         self.written = written;
         Ok(())
     }
+}
+
+fn uncut() -> std::io::Error {
+    std::io::Error::other("the loaded task file could not be cut into snapshots")
 }
 
 /// A private temporary file renamed over `path` (no fsync: see above).
@@ -161,7 +310,11 @@ tasks.dotted.command = "echo"
     fn each_snapshot_gives_the_task_the_same_settings() {
         let text = FILE.replace("tasks.dotted.", "dotted.");
         let file = taskfile::parse(&text, Path::new("t.toml")).unwrap();
-        let parts = split(&text);
+        let mut parts = Vec::new();
+        split(&text, &mut |name, one| {
+            parts.push((name.to_string(), one.to_string()))
+        })
+        .unwrap();
         let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["backup", "inline", "dotted"]);
         for (name, one) in &parts {
@@ -186,14 +339,14 @@ tasks.dotted.command = "echo"
         let paths = Paths {
             task_file: dir.path().join("tasks.toml"),
             state_dir: dir.path().join("state"),
-            runtime_dir: dir.path().to_path_buf(),
+            runtime_dir: dir.path().join("runtime"),
         };
         let mut snapshots = Snapshots::new(paths.clone());
         let two = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n";
-        snapshots.update(two).unwrap();
+        snapshots.update(&Document::parse(two).unwrap()).unwrap();
         assert!(paths.snapshot("a").exists() && paths.snapshot("b").exists());
         let one = "[tasks.b]\nschedule = \"@hourly\"\ncommand = \"b\"\n";
-        snapshots.update(one).unwrap();
+        snapshots.update(&Document::parse(one).unwrap()).unwrap();
         assert!(!paths.snapshot("a").exists());
         let b = std::fs::read_to_string(paths.snapshot("b")).unwrap();
         assert!(b.contains("@hourly"), "{b}");
@@ -210,5 +363,20 @@ tasks.dotted.command = "echo"
             std::fs::metadata(paths.snapshot("b")).unwrap().mode() & 0o777,
             0o600
         );
+        // The text they are written again from is on disk, not in memory:
+        // changed or gone, it writes nothing (supervisors then read the
+        // task file).
+        let source = paths.state_dir.join("loaded.toml");
+        assert_eq!(std::fs::read_to_string(&source).unwrap(), one);
+        std::fs::write(&source, two).unwrap();
+        std::fs::remove_file(paths.snapshot("b")).unwrap();
+        assert!(snapshots.ensure("b").is_err());
+        std::fs::remove_file(&source).unwrap();
+        assert!(snapshots.rewrite().is_err());
+        assert!(!paths.snapshot("b").exists());
+        // The next load writes it again.
+        snapshots.update(&Document::parse(one).unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(&source).unwrap(), one);
+        assert_eq!(std::fs::read_to_string(paths.snapshot("b")).unwrap(), b);
     }
 }

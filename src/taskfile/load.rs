@@ -95,13 +95,35 @@ impl LoadError {
 /// Parses task-file text: a [`LoadError::Invalid`] with every diagnostic
 /// when it is not a valid task file. `path` is only used in diagnostics.
 pub fn parse(text: &str, path: &Path) -> Result<TaskFile, LoadError> {
-    parse_diagnostics(text, path).map_err(|diagnostics| LoadError::Invalid {
+    let mut tasks = Vec::new();
+    let (mut file, _) = parse_document(text, path, &mut |task| tasks.push(task))?;
+    file.tasks = tasks;
+    Ok(file)
+}
+
+/// [`parse`], handing each task to `each` as it is read rather than
+/// keeping them (the returned file has no `tasks`), and the TOML document
+/// it read. The daemon keeps a few fields of each task, and a whole `Task`
+/// of a thousand is a megabyte it would hold only to drop it; it cuts its
+/// snapshots from the document rather than parsing the file a second time
+/// (the document is most of a load's memory). On an error some tasks may
+/// have been handed over already: the caller drops what it made of them.
+pub fn parse_document<'t>(
+    text: &'t str,
+    path: &Path,
+    each: &mut dyn FnMut(Task),
+) -> Result<(TaskFile, toml_edit::Document<&'t str>), LoadError> {
+    parse_diagnostics(text, path, each).map_err(|diagnostics| LoadError::Invalid {
         path: path.into(),
         diagnostics,
     })
 }
 
-fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic>> {
+fn parse_diagnostics<'t>(
+    text: &'t str,
+    path: &Path,
+    each: &mut dyn FnMut(Task),
+) -> Result<(TaskFile, toml_edit::Document<&'t str>), Vec<Diagnostic>> {
     let mut r = Reader {
         lines: LineIndex::new(text),
         path,
@@ -146,7 +168,6 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
             }
         },
     };
-    let mut tasks = Vec::new();
     if let Some(item) = root.get("tasks") {
         match item.as_table_like() {
             None => r.error(
@@ -160,22 +181,25 @@ fn parse_diagnostics(text: &str, path: &Path) -> Result<TaskFile, Vec<Diagnostic
                     let span = table.key(name).and_then(|k| k.span());
                     if let Some(mut task) = r.task(name, item, span, &defaults) {
                         task.settings.cluster = r.cluster_mode(&task, &defaults, root);
-                        tasks.push(task);
+                        if r.diagnostics.is_empty() {
+                            each(task);
+                        }
                     }
                 }
             }
         }
     }
     if r.diagnostics.is_empty() {
-        Ok(TaskFile {
+        let file = TaskFile {
             path: path.into(),
             defaults,
-            tasks,
+            tasks: Vec::new(),
             max_parallel,
             cluster,
             warnings: r.warnings,
             ended: r.ended,
-        })
+        };
+        Ok((file, doc))
     } else {
         r.diagnostics.sort_by_key(|d| (d.line, d.column));
         Err(r.diagnostics)
