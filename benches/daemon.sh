@@ -100,23 +100,39 @@ if want memory; then
 # Each task is a different daily time (so that nothing is shared), with a
 # command line of about the length of a real one.
 kb() { awk -v k="$1:" '$1 == k { print $2 }' "$2"; }
-memory_row() { # $1: label, $2: pid
+# Waits until process $1 sleeps in poll(2) (the daemon between turns; cron
+# in its sleep), at most 30 s, then 1 s more.
+settle() {
+    for _ in $(seq 300); do
+        [ "$(awk '{ print $3 }' "/proc/$1/stat")" = S ] && break
+        sleep 0.1
+    done
+    sleep 1
+}
+memory_row() { # $1: label, $2: pid, $3: the peak's label (default VmHWM)
     local status=/proc/$2/status rollup=/proc/$2/smaps_rollup
-    printf '  %-22s VmRSS %6s kB  RssAnon %6s kB  RssFile %6s kB  Private_Dirty %6s kB  VmHWM %6s kB\n' \
+    printf '  %-22s VmRSS %6s kB  RssAnon %6s kB  RssFile %5s kB  Private_Dirty %6s kB  %s %6s kB\n' \
         "$1" "$(kb VmRSS "$status")" "$(kb RssAnon "$status")" "$(kb RssFile "$status")" \
-        "$(kb Private_Dirty "$rollup")" "$(kb VmHWM "$status")"
+        "$(kb Private_Dirty "$rollup")" "${3:-VmHWM}" "$(kb VmHWM "$status")"
 }
 # A binary just written by the linker has dirty page-cache pages, which
 # smaps counts as Private_Dirty until they are written back.
 sync "$kron"
-echo "memory once idle (tasks not due; 2 s after the daemon answered):"
+echo "memory once idle (tasks not due), and the peak of starting and of a reload (SIGHUP):"
 for n in ${TASKS:-1 100 1000 10000}; do
     write_tasks "
 for i in range($n):
     print(f'[tasks.task-{i}]\nschedule = \"{i % 60} {i // 60 % 24} * * *\"\ncommand = \"/usr/local/bin/backup --target /srv/backup/{i} --quiet\"\n')"
     start_daemon
-    sleep 2
-    memory_row "kron, $n task(s)" "$daemon_pid"
+    settle "$daemon_pid"
+    memory_row "kron, $n task(s)" "$daemon_pid" "VmHWM (start)"
+    # The peak of a reload alone: clear_refs 5 sets VmHWM back to VmRSS.
+    echo 5 > "/proc/$daemon_pid/clear_refs"
+    reloads=$(grep -c '(SIGHUP)' "$dir/daemon.log" || true)
+    kill -HUP "$daemon_pid"
+    while [ "$(grep -c '(SIGHUP)' "$dir/daemon.log" || true)" -le "$reloads" ]; do sleep 0.1; done
+    settle "$daemon_pid"
+    memory_row "  after a reload" "$daemon_pid" "VmHWM (reload)"
     stop_daemon
 done
 # The crons it replaces, with 1,000 jobs, when installed (not by this script).
@@ -129,7 +145,7 @@ if command -v busybox > /dev/null && busybox --list | grep -qx crond; then
     cp "$jobs" "$dir/crontabs/$(id -un)"
     busybox crond -f -c "$dir/crontabs" &
     other=$!
-    sleep 2
+    settle "$other"
     memory_row "busybox crond, 1000" "$other"
     kill "$other"; wait "$other" 2>/dev/null || true
 fi
@@ -140,7 +156,7 @@ if [ -x /usr/sbin/cron ] && [ "$(id -u)" = 0 ] && ! pgrep -x cron > /dev/null; t
     crontab "$jobs"
     /usr/sbin/cron -f &
     other=$!
-    sleep 2
+    settle "$other"
     memory_row "Debian cron, 1000" "$other"
     kill "$other"; wait "$other" 2>/dev/null || true
     if [ -n "$old" ]; then printf '%s\n' "$old" | crontab -; else crontab -r; fi
