@@ -361,6 +361,9 @@ impl Daemon {
             Err(e) => return self.refuse(&e, why),
         };
         drop(text);
+        // The document and the text were most of the load: given back now,
+        // before planning and saving the memory run code of their own.
+        trim::give_back();
         let now = Timestamp::now();
         let count = specs.len();
         self.record_pauses(&specs, now);
