@@ -21,7 +21,9 @@
 //!
 //! [`give_back`] is called just before `poll(2)`, after everything else of
 //! the turn, so that the code still to run before the sleep is a few
-//! pages.
+//! pages; and within a load, before it and once the TOML document is
+//! dropped, so that the load's peak adds neither to what starting used
+//! nor to what planning runs after it.
 
 /// The stack kept below the current frame: the rest of this turn (the
 /// `poll` call) and a margin far larger than it needs.
