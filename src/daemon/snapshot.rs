@@ -73,8 +73,7 @@ pub fn split_parsed(doc: &Document<&str>, each: &mut dyn FnMut(&str, &str)) -> O
 }
 
 /// `items` as a TOML section at `path` (the root when empty): its values
-/// as `text` writes them, then its tables (a section each) and arrays of
-/// tables.
+/// as `text` writes them, then its tables, a section each.
 fn section(out: &mut String, path: &[String], items: &[(String, &Item)], text: &str) -> Option<()> {
     if !path.is_empty() {
         out.push_str(&format!("[{}]\n", path.join(".")));
@@ -89,31 +88,9 @@ fn section(out: &mut String, path: &[String], items: &[(String, &Item)], text: &
         inner.push(key.clone());
         match item {
             Item::Table(table) => section(out, &inner, &entries(table), text)?,
-            Item::ArrayOfTables(array) => {
-                for table in array.iter() {
-                    out.push_str(&format!("[[{}]]\n", inner.join(".")));
-                    // The elements' own tables follow as `[path.key.sub]`.
-                    let items = entries(table);
-                    let values: Vec<_> = items
-                        .iter()
-                        .filter(|(_, i)| i.is_value())
-                        .cloned()
-                        .collect();
-                    let tables: Vec<_> = items
-                        .iter()
-                        .filter(|(_, i)| !i.is_value())
-                        .cloned()
-                        .collect();
-                    section(out, &[], &values, text)?;
-                    for (key, item) in tables {
-                        let mut sub = inner.clone();
-                        sub.push(key);
-                        if let Some(table) = item.as_table_like() {
-                            section(out, &sub, &entries(table), text)?;
-                        }
-                    }
-                }
-            }
+            // No key of a task file takes an array of tables (the load
+            // refuses them), so there is nothing to cut.
+            Item::ArrayOfTables(_) => return None,
             Item::Value(_) | Item::None => {}
         }
     }
@@ -300,6 +277,16 @@ command = ["restic", "backup"]
 [tasks.backup.env]
 RESTIC_REPOSITORY = "/mnt"
 
+[tasks.multi]
+schedule = "@daily" # a comment after a value
+command = [
+  "sh", # the shell
+  "-c",
+  """echo 'a'
+echo "b" [tasks.not-a-table]""",
+]
+env.LANG = "C.UTF-8"
+
 [tasks]
 inline = { schedule = "@daily", command = "true", timeout = "1m" }
 tasks.dotted.schedule = "@hourly"
@@ -316,7 +303,7 @@ tasks.dotted.command = "echo"
         })
         .unwrap();
         let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["backup", "inline", "dotted"]);
+        assert_eq!(names, ["backup", "multi", "inline", "dotted"]);
         for (name, one) in &parts {
             let alone = taskfile::parse(one, Path::new("t.toml"))
                 .unwrap_or_else(|d| panic!("{d:?}\n{one}"));
