@@ -320,6 +320,80 @@ tasks.dotted.command = "echo"
         }
     }
 
+    /// Supervisors claim a cluster run with the `[cluster]` they read from
+    /// the snapshot: every snapshot carries it, however the file writes it.
+    #[test]
+    fn every_snapshot_carries_the_cluster_table() {
+        let rest = r#"
+[defaults]
+cluster = "retry"
+kill_grace = "1s"
+
+[tasks.a]
+schedule = "@daily"
+command = "a"
+
+[tasks.b]
+schedule = "@hourly"
+command = "b"
+cluster = "local"
+"#;
+        let table = format!(
+            "[cluster]\nbackend = \"host=/nonexistent dbname=x\" # a comment\nnode = \"web-1\"\n\
+             lease = \"20s\"\nmax_skew = \"2s\"\n{rest}"
+        );
+        let inline = format!(
+            "cluster = {{ backend = \"host=/nonexistent dbname=x\", node = \"web-1\", \
+             lease = \"20s\", max_skew = \"2s\" }}\n{rest}"
+        );
+        let dotted = format!(
+            "cluster.backend = \"host=/nonexistent dbname=x\"\ncluster.node = \"web-1\"\n\
+             cluster.lease = \"20s\"\ncluster.max_skew = \"2s\"\n{rest}"
+        );
+        for text in [&table, &inline, &dotted] {
+            let file = taskfile::parse(text, Path::new("t.toml"))
+                .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            let cluster = file.cluster.as_ref().expect(text);
+            assert_eq!(cluster.node, "web-1", "{text}");
+            assert_eq!(cluster.lease, std::time::Duration::from_secs(20), "{text}");
+            let mut count = 0;
+            split(text, &mut |name, one| {
+                count += 1;
+                let alone = taskfile::parse(one, Path::new("t.toml"))
+                    .unwrap_or_else(|d| panic!("{d:?}\n{one}"));
+                assert_eq!(alone.cluster.as_ref(), Some(cluster), "{one}");
+                let (a, b) = (&alone.tasks[0], file.task(name).unwrap());
+                assert_eq!(a.settings.cluster, b.settings.cluster, "{one}");
+            })
+            .unwrap();
+            assert_eq!(count, 2, "{text}");
+        }
+        // And the files on disk, as the daemon writes them.
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            task_file: dir.path().join("tasks.toml"),
+            state_dir: dir.path().join("state"),
+            runtime_dir: dir.path().join("runtime"),
+        };
+        let mut snapshots = Snapshots::new(paths.clone());
+        snapshots
+            .update(&Document::parse(table.as_str()).unwrap())
+            .unwrap();
+        for name in ["a", "b"] {
+            let one = std::fs::read_to_string(paths.snapshot(name)).unwrap();
+            assert!(one.contains("[cluster]\n"), "{one}");
+            assert!(
+                one.contains("backend = \"host=/nonexistent dbname=x\""),
+                "{one}"
+            );
+        }
+        // Without a `[cluster]` table, no snapshot has one.
+        let plain = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n";
+        snapshots.update(&Document::parse(plain).unwrap()).unwrap();
+        let one = std::fs::read_to_string(paths.snapshot("a")).unwrap();
+        assert!(!one.contains("cluster"), "{one}");
+    }
+
     #[test]
     fn update_writes_changed_files_and_removes_stale_ones() {
         let dir = tempfile::tempdir().unwrap();
