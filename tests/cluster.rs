@@ -45,7 +45,7 @@ fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
 /// line of node, occurrence and token) of `task`, once the hosts stopped:
 /// every occurrence a command started for has exactly one row, in a final
 /// state (success, failure, timeout, interrupted, abandoned, missed with a
-/// reason); under `once` no occurrence started twice; under `retry` each
+/// reason, skipped); under `once` no occurrence started twice; under `retry` each
 /// new start of an occurrence holds a larger token; and a row's holder
 /// and token are those of the last start it names. Occurrences from
 /// `until` on are left out (the hosts stopped while they ran).
@@ -56,13 +56,14 @@ fn check_ledger(
     mode: &str,
     until: jiff::Timestamp,
 ) {
-    const FINAL: [&str; 6] = [
+    const FINAL: [&str; 7] = [
         "success",
         "failure",
         "timeout",
         "interrupted",
         "abandoned",
         "missed",
+        "skipped",
     ];
     let mut by_occurrence: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
     for row in rows.iter().filter(|r| r["task"] == task) {

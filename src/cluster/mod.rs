@@ -15,6 +15,7 @@
 //! its clock with the backend's (except to refuse claims when they are
 //! further apart than `max_skew`). docs/architecture.md has the whole argument.
 
+pub mod pool;
 pub mod postgres;
 pub mod reach;
 

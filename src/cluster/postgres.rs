@@ -464,13 +464,22 @@ impl Backend for Postgres {
     fn seen(&mut self, node: &NodeSeen, task: &str, digest: &str) -> Result<(), ClusterError> {
         self.with_schema(|c| {
             c.execute(
+                // Rows are rewritten only when they changed or are a few
+                // seconds old: a burst of a thousand runs on a node would
+                // otherwise be a thousand commits of one row.
                 "WITH n AS (INSERT INTO kron_nodes VALUES ($1, now(), $2, $3, $4) \
                      ON CONFLICT (node) DO UPDATE SET last_seen = now(), \
                      version = EXCLUDED.version, file_digest = EXCLUDED.file_digest, \
-                     tzdata = EXCLUDED.tzdata) \
+                     tzdata = EXCLUDED.tzdata \
+                     WHERE kron_nodes.last_seen < now() - interval '10 seconds' \
+                        OR (kron_nodes.version, kron_nodes.file_digest, kron_nodes.tzdata) \
+                           IS DISTINCT FROM (EXCLUDED.version, EXCLUDED.file_digest, \
+                                             EXCLUDED.tzdata)) \
                  INSERT INTO kron_definitions VALUES ($5, $1, $6, now()) \
                  ON CONFLICT (task, node) DO UPDATE SET digest = EXCLUDED.digest, \
-                     seen = now()",
+                     seen = now() \
+                     WHERE kron_definitions.seen < now() - interval '10 seconds' \
+                        OR kron_definitions.digest IS DISTINCT FROM EXCLUDED.digest",
                 &[
                     &node.node,
                     &node.version,

@@ -68,6 +68,7 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
             }
         }
     }
+    let watchers = Watchers::default();
     if let [req] = &reqs[..] {
         let result = runner::supervise(req);
         let code = match &result {
@@ -85,31 +86,105 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
                 code => Err(Error::Exit(code)),
             };
         }
-        report(ctx, &launch, req, result);
+        report(ctx, &launch, &watchers, req, result);
+        watchers.start(ctx, &launch);
         return match code {
             0 => Ok(()),
             code => Err(Error::Exit(code)),
         };
     }
-    Ok(runner::supervise_all(&reqs, &|req, result| {
-        report(ctx, &launch, req, result)
-    })?)
+    let supervised = std::thread::scope(|scope| {
+        // Lost runs are gathered a moment, then watched by one watcher.
+        let gather = scope.spawn(|| watchers.gather(ctx, &launch));
+        let supervised = runner::supervise_all(&reqs, &|req, result| {
+            report(ctx, &launch, &watchers, req, result)
+        });
+        watchers.close();
+        let _ = gather.join();
+        supervised
+    });
+    Ok(supervised?)
+}
+
+/// The runs of this supervisor whose occurrence another host holds: one
+/// watcher (`kron __supervise --watch`) watches them all, rather than a
+/// process (and a connection to the backend) each, which a burst of a
+/// thousand tasks on three hosts would make two thousand.
+#[derive(Default)]
+struct Watchers {
+    state: std::sync::Mutex<Gathered>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Gathered {
+    lost: Vec<Run>,
+    closed: bool,
+}
+
+/// How long lost runs are gathered after the first, before their watcher
+/// starts: runs due together claim within milliseconds of each other, and
+/// a watcher wakes no sooner than a lease (seconds) later.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Watchers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gathered> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, run: Run) {
+        self.lock().lost.push(run);
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Until [`Watchers::close`]: waits for a lost run, gathers more for
+    /// [`GATHER`], starts their watcher.
+    fn gather(&self, ctx: &Ctx, launch: &Launch) {
+        loop {
+            let mut state = self.lock();
+            while state.lost.is_empty() && !state.closed {
+                state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.lost.is_empty() {
+                return;
+            }
+            let (state, _) = self
+                .changed
+                .wait_timeout_while(state, GATHER, |s| !s.closed)
+                .unwrap_or_else(|e| e.into_inner());
+            drop(state);
+            self.start(ctx, launch);
+        }
+    }
+
+    /// Starts one watcher for the lost runs gathered so far.
+    fn start(&self, ctx: &Ctx, launch: &Launch) {
+        let lost = std::mem::take(&mut self.lock().lost);
+        if lost.is_empty() {
+            return;
+        }
+        let tasks: Vec<String> = lost.iter().map(|r| r.task.clone()).collect();
+        if let Err(e) = start_watcher(ctx, launch, lost) {
+            error!(
+                "supervisor {}: {}: starting the watcher of their cluster occurrences: {e}",
+                std::process::id(),
+                tasks.join(", ")
+            );
+        }
+    }
 }
 
 /// What the daemon and the supervisor's error stream learn of a run's end.
-fn report(ctx: &Ctx, launch: &Launch, req: &Request, result: Supervised) {
+fn report(ctx: &Ctx, launch: &Launch, watchers: &Watchers, req: &Request, result: Supervised) {
     match result {
         Supervised::Done(report) => warn_all(req, &report),
         Supervised::Elsewhere => {}
-        Supervised::Watch => {
-            if let Err(e) = start_watcher(ctx, launch, req) {
-                error!(
-                    "supervisor {}: {}: starting the watcher of its cluster occurrence: {e}",
-                    std::process::id(),
-                    req.task.name
-                );
-            }
-        }
+        Supervised::Watch => watchers.add(req.run.clone()),
         Supervised::Failed(e) => not_run(ctx, &req.run, format!("not run: {e}")),
         Supervised::HandedBack => match hand_off(ctx, launch, req) {
             Ok(()) => return,
@@ -133,14 +208,14 @@ fn warn_all(req: &Request, report: &runner::Report) {
     }
 }
 
-/// Starts `kron __supervise --watch` for `req`, whose occurrence another
-/// host holds. The daemon counts the run as ended now: the watcher's
-/// standard output is /dev/null, and if it takes the occurrence over
+/// Starts `kron __supervise --watch` for `runs`, whose occurrences other
+/// hosts hold. The daemon counts the runs as ended now: the watcher's
+/// standard output is /dev/null, and if it takes an occurrence over
 /// (`cluster = "retry"`) that run is not one of the daemon's for
 /// `max_parallel`.
-fn start_watcher(ctx: &Ctx, launch: &Launch, req: &Request) -> std::io::Result<()> {
+fn start_watcher(ctx: &Ctx, launch: &Launch, runs: Vec<Run>) -> std::io::Result<()> {
     let watcher = Launch {
-        runs: vec![req.run.clone()],
+        runs,
         snapshots: launch.snapshots,
         watch: true,
     };

@@ -28,7 +28,7 @@
 //!   records it `abandoned` (`once`: on_failure and mail follow) or takes
 //!   it over with a new token and runs it from attempt 1 (`retry`).
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -36,9 +36,10 @@ use jiff::Timestamp;
 use super::signals::{self, Signals};
 use super::spawn::ClusterInfo;
 use super::{Request, backoff, running};
+use crate::cluster::pool::{self, Pool};
 use crate::cluster::{
-    self, Backend, Claim, Claimant, ClusterError, Finish, Holder, LockClaim, NodeSeen, Occurrence,
-    Renewal, Takeover,
+    self, Claim, Claimant, ClusterError, Finish, Holder, LockClaim, NodeSeen, Occurrence, Renewal,
+    Takeover,
 };
 use crate::history::{Record, Trigger};
 use crate::logging::{info, warning};
@@ -132,10 +133,10 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
             }
         }
         match tried {
-            Ok((backend, Claim::Won { token })) => {
-                return Begun::Mine(Lease::start(req, cluster, backend, occ, who, token));
+            Ok(Claim::Won { token }) => {
+                return Begun::Mine(Lease::start(req, cluster, occ, who, token));
             }
-            Ok((_, Claim::Lost(holder))) => {
+            Ok(Claim::Lost(holder)) => {
                 if holder.digest != who.digest {
                     warning!(
                         "{}: this host's definition of the task (digest {}) differs from \
@@ -165,20 +166,17 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     }
 }
 
-/// One claim: connect, compare clocks, insert. The error is the reason
-/// nothing was claimed.
-fn try_claim(
-    cluster: &Cluster,
-    occ: &Occurrence,
-    who: &Claimant,
-) -> Result<(Box<dyn Backend>, Claim), String> {
-    let mut backend = cluster::connect(cluster).map_err(|e| e.to_string())?;
-    let skew = cluster::clock_skew(backend.as_mut(), cluster.max_skew);
-    if let Some(offset) = skew.map_err(|e| e.to_string())? {
-        return Err(cluster::skew_message(offset, cluster.max_skew));
-    }
-    let claim = backend.claim(occ, who).map_err(|e| e.to_string())?;
-    Ok((backend, claim))
+/// One claim: compare clocks, insert. The error is the reason nothing was
+/// claimed.
+fn try_claim(cluster: &Cluster, occ: &Occurrence, who: &Claimant) -> Result<Claim, String> {
+    let pool = pool::for_cluster(cluster);
+    let claimed = pool.with(|backend| {
+        Ok(match cluster::clock_skew(backend, cluster.max_skew)? {
+            Some(offset) => Err(cluster::skew_message(offset, cluster.max_skew)),
+            None => Ok(backend.claim(occ, who)?),
+        })
+    });
+    claimed.map_err(|e| e.to_string())?
 }
 
 /// What the lease's threads share with the run.
@@ -202,8 +200,7 @@ pub(super) struct Lease {
     occurrence: Occurrence,
     token: i64,
     who: Claimant,
-    cluster: Cluster,
-    backend: Arc<Mutex<Box<dyn Backend>>>,
+    pool: Arc<Pool>,
     shared: Arc<Shared>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -217,7 +214,6 @@ impl Lease {
     fn start(
         req: &Request,
         cluster: &Cluster,
-        backend: Box<dyn Backend>,
         occurrence: Occurrence,
         who: Claimant,
         token: i64,
@@ -232,7 +228,7 @@ impl Lease {
             }),
             changed: Condvar::new(),
         });
-        let backend = Arc::new(Mutex::new(backend));
+        let pool = pool::for_cluster(cluster);
         let stop = Stopper {
             request: running::request_path(&req.paths.running_dir(), req.run_id()),
             pid: std::process::id() as i32,
@@ -246,15 +242,15 @@ impl Lease {
             tzdata: cluster::tzdata_version(),
         };
         let keeper = {
-            let (shared, backend) = (shared.clone(), backend.clone());
-            let (occ, lease, cluster) = (occurrence.clone(), cluster.lease, cluster.clone());
+            let (shared, pool) = (shared.clone(), pool.clone());
+            let (occ, lease) = (occurrence.clone(), cluster.lease);
             let (stop, digest) = (stop.clone(), who.digest.clone());
             std::thread::Builder::new()
                 .name("lease".into())
                 .spawn(move || {
                     // Off the path to the command's start.
-                    let _ = lock(&backend).seen(&seen, &occ.task, &digest);
-                    keep(&shared, &backend, &cluster, &occ, token, lease, &stop);
+                    let _ = pool.with(|b| b.seen(&seen, &occ.task, &digest));
+                    keep(&shared, &pool, &occ, token, lease, &stop);
                 })
         };
         let enforcer = {
@@ -272,8 +268,7 @@ impl Lease {
             occurrence,
             token,
             who,
-            cluster: cluster.clone(),
-            backend,
+            pool,
             shared,
             threads,
         }
@@ -305,7 +300,9 @@ impl Lease {
     ) -> Result<LockOutcome, ClusterError> {
         let mut asked = false;
         loop {
-            let claim = lock(&self.backend).lock(name, &self.occurrence, &self.who, self.token)?;
+            let claim = self
+                .pool
+                .with(|b| b.lock(name, &self.occurrence, &self.who, self.token))?;
             let holder = match claim {
                 LockClaim::Held => return Ok(LockOutcome::Held),
                 LockClaim::Busy(holder) => holder,
@@ -318,7 +315,7 @@ impl Lease {
                 return Ok(LockOutcome::Busy(busy));
             }
             if replace && !asked {
-                lock(&self.backend).request_stop(name)?;
+                self.pool.with(|b| b.request_stop(name))?;
                 info!("{}: asked {busy} to stop", self.occurrence);
                 asked = true;
             }
@@ -343,15 +340,11 @@ impl Lease {
         for attempt in 0..5 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_secs(1));
-                match cluster::connect(&self.cluster) {
-                    Ok(fresh) => *lock(&self.backend) = fresh,
-                    Err(e) => {
-                        last = e.to_string();
-                        continue;
-                    }
-                }
             }
-            match lock(&self.backend).finish(&self.occurrence, self.token, &finish) {
+            match self
+                .pool
+                .with(|b| b.finish(&self.occurrence, self.token, &finish))
+            {
                 Ok(true) => return None,
                 Ok(false) => {
                     return Some(format!(
@@ -395,10 +388,6 @@ pub(super) enum LockOutcome {
     Interrupted,
 }
 
-fn lock(backend: &Mutex<Box<dyn Backend>>) -> MutexGuard<'_, Box<dyn Backend>> {
-    backend.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Asks the run to stop through its request file, as `kron kill` does.
 #[derive(Clone)]
 struct Stopper {
@@ -416,8 +405,7 @@ impl Stopper {
 /// The renewing thread.
 fn keep(
     shared: &Shared,
-    backend: &Mutex<Box<dyn Backend>>,
-    cluster: &Cluster,
+    pool: &Pool,
     occ: &Occurrence,
     token: i64,
     lease: Duration,
@@ -438,7 +426,7 @@ fn keep(
             }
         }
         let sent = boottime();
-        let result = lock(backend).renew(occ, token, lease);
+        let result = pool.with(|b| b.renew(occ, token, lease));
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(Renewal::Held { stop: asked }) => {
@@ -464,9 +452,6 @@ fn keep(
                 state.last_error = Some(e.to_string());
                 drop(state);
                 wait = Duration::from_secs(1).min(every);
-                if let Ok(fresh) = cluster::connect(cluster) {
-                    *lock(backend) = fresh;
-                }
             }
         }
     }
@@ -526,7 +511,7 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
     let retry = req.task.settings.cluster == ClusterMode::Retry;
     // The backend may be away for this long before the watch ends.
     let patience = cluster.lease * 10;
-    let mut backend: Option<Box<dyn Backend>> = None;
+    let pool = pool::for_cluster(cluster);
     let mut away_since: Option<std::time::Instant> = None;
     loop {
         let Some(left) = holder.lease_left.filter(|_| holder.state == "running") else {
@@ -537,12 +522,8 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
             return Watched::GaveUp("stopped while watching".into());
         }
         let result = (|| -> Result<Option<Watched>, ClusterError> {
-            let b = match &mut backend {
-                Some(b) => b,
-                None => backend.insert(cluster::connect(cluster)?),
-            };
-            let now = b
-                .holder(&occ)?
+            let now = pool
+                .with(|b| b.holder(&occ))?
                 .ok_or_else(|| ClusterError::Backend(format!("{occ}: its row is gone")))?;
             if now.state != "running" {
                 return Ok(Some(Watched::Ended));
@@ -551,17 +532,15 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
                 holder = now;
                 return Ok(None);
             }
-            Ok(match b.take_over(&occ, &who, retry)? {
+            Ok(match pool.with(|b| b.take_over(&occ, &who, retry))? {
                 Takeover::Won { token, previous } => {
                     info!(
                         "{occ}: took over from {} (token {}), whose lease ended; token {token}",
                         previous.node, previous.token
                     );
-                    let backend = backend.take().expect("connected above");
                     Some(Watched::Mine(Lease::start(
                         req,
                         cluster,
-                        backend,
                         occ.clone(),
                         who.clone(),
                         token,
@@ -578,7 +557,6 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
             Ok(Some(watched)) => return watched,
             Ok(None) => away_since = None,
             Err(e) => {
-                backend = None;
                 let since = *away_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() > patience {
                     return Watched::GaveUp(format!("stopped watching {occ}: {e}"));

@@ -39,12 +39,16 @@ impl Link {
         }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}{n}", std::process::id() % 100_000);
+        // A /24 per test process (by its pid), a /30 per link in it:
+        // test processes running side by side do not share addresses.
+        let net = std::process::id() % 250;
+        let host = (n % 63) * 4;
         let link = Link {
             ns: format!("kron-test-{id}"),
             veth: format!("kv{id}"),
-            outside: format!("198.18.{}.1", n % 250),
+            outside: format!("198.18.{net}.{}", host + 1),
         };
-        let inside = format!("198.18.{}.2", n % 250);
+        let inside = format!("198.18.{net}.{}", host + 2);
         let peer = format!("{}p", link.veth);
         ip(&["netns", "add", &link.ns]);
         ip(&[
