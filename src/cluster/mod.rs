@@ -1,10 +1,10 @@
 //! The cluster: the same task file on several hosts, each occurrence run
 //! once, resting on a database the user already runs. This module owns the
 //! interface a backend implements ([`Backend`]: the one contract between
-//! kron and a database) and the values that cross it; `postgres` is the
-//! first implementation. The supervisor side (claiming, renewing,
-//! watching a holder) is `runner::claim`; the daemon never talks to a
-//! backend.
+//! kron and a database) and the values that cross it; `postgres` and
+//! `redis` implement it, and [`connect`] picks one by the address's
+//! scheme. The supervisor side (claiming, renewing, watching a holder) is
+//! `runner::claim`; the daemon never talks to a backend.
 //!
 //! The design is a durable key per occurrence, not a leader: the key is
 //! the task's name and its scheduled instant in UTC, which every host
@@ -18,6 +18,7 @@
 pub mod pool;
 pub mod postgres;
 pub mod reach;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,6 +66,10 @@ pub struct Claimant {
     pub run_id: String,
     pub digest: String,
     pub lease: Duration,
+    /// How much of the task's past the ledger keeps (its `history`): a
+    /// backend that trims its ledger (Redis) keeps as many occurrences,
+    /// for as long, as local history keeps records.
+    pub history: crate::history::Retention,
 }
 
 /// What an occurrence's row says.
@@ -185,8 +190,79 @@ pub struct Health {
     pub standby: bool,
     /// Settings that weaken durability, with their values.
     pub weak: Vec<(String, String)>,
-    /// `None`: kron's tables do not exist yet (created at the first claim).
+    /// `None`: kron's tables (or keys) do not exist yet (created at the
+    /// first claim).
     pub schema: Option<i32>,
+    /// The schema (PostgreSQL) or key layout (Redis) this kron writes.
+    pub expected_schema: i32,
+}
+
+/// What `health` says can lose an acknowledged claim, or keep this host
+/// from claiming, one sentence each (the daemon logs them at start; see
+/// README "Running on several hosts" for what each setup guarantees).
+pub fn warnings(health: &Health) -> Vec<String> {
+    let server = &health.server;
+    let mut out = Vec::new();
+    if health.standby {
+        out.push(format!(
+            "the cluster backend ({server}) is a standby (a replica): it takes no claims; \
+             point [cluster] backend at the primary"
+        ));
+    }
+    for (setting, value) in &health.weak {
+        out.push(format!(
+            "the cluster backend ({server}) has {setting} = {value}: {}",
+            risk(setting, value)
+        ));
+    }
+    if let Some(found) = health.schema.filter(|v| *v > health.expected_schema) {
+        out.push(format!(
+            "the cluster backend ({server}) is at schema {found}, newer than this kron's \
+             ({}): upgrade kron on this host",
+            health.expected_schema
+        ));
+    }
+    out
+}
+
+/// What a weak setting risks, and the fix.
+fn risk(setting: &str, value: &str) -> &'static str {
+    match (setting, value) {
+        ("appendonly", _) => {
+            "claims live in memory until the next snapshot, so a crash of Redis forgets the \
+             latest and their occurrences can run again; set appendonly yes and appendfsync \
+             always"
+        }
+        ("appendfsync", "everysec") => {
+            "a claim is acknowledged before it is on disk, so a crash of the machine can \
+             forget the last second of claims and run those occurrences again; set \
+             appendfsync always"
+        }
+        ("appendfsync", _) => {
+            "the kernel writes claims to disk when it likes, so a crash of the machine can \
+             forget many seconds of them; set appendfsync always"
+        }
+        ("no-appendfsync-on-rewrite", _) => {
+            "while the append-only file is rewritten nothing is synced, so a crash then can \
+             forget claims; set no-appendfsync-on-rewrite no"
+        }
+        ("maxmemory-policy", _) => {
+            "at its memory limit Redis may evict claims (they all expire some day, so even \
+             volatile-* policies reach them); set maxmemory-policy noeviction"
+        }
+        ("connected_slaves", _) => {
+            "replication is asynchronous (WAIT does not change that), so a failover to a \
+             replica can lose acknowledged claims and run those occurrences again"
+        }
+        ("fsync" | "full_page_writes", _) => {
+            "a crash of the machine can lose or corrupt committed claims; turn it on"
+        }
+        ("synchronous_commit", _) => {
+            "a claim is acknowledged before it is durable, so a crash can forget it; set \
+             synchronous_commit on"
+        }
+        _ => "durability is not what kron's guarantees assume",
+    }
 }
 
 /// A backend: the operations the cluster's guarantees rest on. Each is
@@ -243,10 +319,16 @@ pub trait Backend: Send {
     fn health(&mut self) -> Result<Health, ClusterError>;
 }
 
-/// A connection to `cluster`'s backend, its schema created or migrated.
+/// A connection to `cluster`'s backend: Redis for a `redis://`,
+/// `rediss://`, `redis+unix://` or `unix://` address, PostgreSQL for the
+/// rest (its URLs and libpq's `key=value` words).
 pub fn connect(cluster: &Cluster) -> Result<Box<dyn Backend>, ClusterError> {
     let address = address(cluster)?;
-    Ok(Box::new(postgres::Postgres::connect(&address)?))
+    if taskfile::is_redis_address(&address) {
+        Ok(Box::new(redis::Redis::connect(&address)?))
+    } else {
+        Ok(Box::new(postgres::Postgres::connect(&address)?))
+    }
 }
 
 /// The backend's address: from the task file, or from `backend_file`,

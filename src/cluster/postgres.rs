@@ -606,6 +606,7 @@ impl Backend for Postgres {
             standby: row.get(1),
             weak,
             schema,
+            expected_schema: SCHEMA_VERSION,
         })
     }
 }

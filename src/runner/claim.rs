@@ -87,6 +87,7 @@ fn claimant(req: &Request, cluster: &Cluster) -> Claimant {
         run_id: req.run_id().to_string(),
         digest: cluster::digest(req.task),
         lease: cluster.lease,
+        history: req.task.settings.history,
     }
 }
 

@@ -635,7 +635,8 @@ impl Reader<'_> {
                         "cluster",
                         "missing required key `backend`",
                         Some(
-                            "backend = \"postgres://kron@db.internal/kron\", or backend_file = \
+                            "backend = \"postgres://kron@db.internal/kron\" (or \
+                             \"redis://cache.internal:6379/0\"), or backend_file = \
                              \"~/.config/kron/cluster.dsn\" for an address with a password"
                                 .into(),
                         ),

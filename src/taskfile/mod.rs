@@ -512,18 +512,30 @@ pub fn address_has_password(text: &str) -> bool {
 }
 
 /// Whether kron knows the backend `text` names: a PostgreSQL URL
-/// (`postgres://` or `postgresql://`) or libpq's `key=value` words.
+/// (`postgres://` or `postgresql://`) or libpq's `key=value` words, or a
+/// Redis URL (`redis://`, `rediss://` for TLS, `redis+unix://` or
+/// `unix://` for a socket).
 pub fn check_address(text: &str) -> Result<(), String> {
     let known = text.starts_with("postgres://")
         || text.starts_with("postgresql://")
+        || is_redis_address(text)
         || (!text.contains("://") && text.contains('='));
     if known {
         Ok(())
     } else {
         Err(format!(
-            "`{text}` is not a backend kron knows: write postgres://USER@HOST/DATABASE"
+            "`{text}` is not a backend kron knows: write postgres://USER@HOST/DATABASE or \
+             redis://HOST:PORT/DB"
         ))
     }
+}
+
+/// Whether `text` names a Redis server: `redis://`, `rediss://` (TLS),
+/// `redis+unix://` or `unix://` (a socket).
+pub fn is_redis_address(text: &str) -> bool {
+    ["redis://", "rediss://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
 }
 
 /// Task and lock names: 1-64 of `a-z 0-9 _ -`.

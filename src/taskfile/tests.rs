@@ -514,12 +514,28 @@ fn a_password_in_the_address_is_found() {
         "postgres://kron@[::1]:5432/kron"
     ));
     assert!(!super::address_has_password("host=/tmp/x user=kron"));
+    // Redis: a password after a user or alone, or in a socket's query.
+    assert!(super::address_has_password("redis://:secret@cache:6379/0"));
+    assert!(super::address_has_password(
+        "rediss://kron:secret@cache:6380/0"
+    ));
+    assert!(super::address_has_password(
+        "redis+unix:///run/redis.sock?db=1&pass=secret"
+    ));
+    assert!(!super::address_has_password(
+        "redis://cache.internal:6379/0"
+    ));
+    assert!(!super::address_has_password("unix:///run/redis/redis.sock"));
 }
 
 #[test]
 fn only_known_backends_are_accepted() {
     assert!(super::check_address("postgres://kron@db/kron").is_ok());
     assert!(super::check_address("host=/run/postgresql dbname=kron").is_ok());
+    assert!(super::check_address("redis://cache:6379/0").is_ok());
+    assert!(super::check_address("rediss://cache:6380/0").is_ok());
+    assert!(super::check_address("redis+unix:///run/redis.sock?db=2").is_ok());
+    assert!(super::check_address("unix:///run/redis.sock").is_ok());
     assert!(super::check_address("mysql://db/kron").is_err());
     assert!(super::check_address("db.internal").is_err());
 }
