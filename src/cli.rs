@@ -491,6 +491,12 @@ pub enum Command {
     /// daemon, which runs no command itself; not for direct use).
     #[command(name = "__missed", hide = true)]
     Missed(MissedArgs),
+
+    /// Log what the cluster backend's settings risk (started by the
+    /// daemon, which never connects to a backend itself; not for direct
+    /// use).
+    #[command(name = "__cluster-check", hide = true)]
+    ClusterCheck,
 }
 
 #[derive(Debug, Args)]

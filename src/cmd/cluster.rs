@@ -1,6 +1,8 @@
 //! `kron cluster status`, `kron history --cluster` and `kron stats
 //! --cluster`: what the [cluster] backend says of every host, read from it
-//! directly (the daemon never connects to it).
+//! directly (the daemon never connects to it); and `kron __cluster-check`,
+//! which the daemon starts to log what the backend's settings risk
+//! (`runner::check`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,6 +11,7 @@ use super::{Ctx, out};
 use crate::cli::ClusterCommand;
 use crate::cluster::{self, Backend, LedgerRow};
 use crate::error::Error;
+use crate::logging::{self, info, warning};
 use crate::output;
 
 pub fn run(ctx: &Ctx, command: &ClusterCommand) -> Result<(), Error> {
@@ -182,6 +185,45 @@ pub fn stats(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<(), Error> {
             join(&c.by_outcome),
             join(&c.by_node)
         )?;
+    }
+    Ok(())
+}
+
+/// `kron __cluster-check`: one line in the daemon's log per setting of the
+/// backend that can lose an acknowledged claim, or one that says none
+/// does. Never an error: the daemon reads nothing back.
+pub fn check(ctx: &Ctx) -> Result<(), Error> {
+    logging::init_from_env();
+    let pid = std::process::id();
+    let config = match ctx.load_tasks() {
+        Ok(file) => file.cluster,
+        Err(e) => {
+            warning!("cluster check {pid}: {e}");
+            return Ok(());
+        }
+    };
+    let Some(config) = config else {
+        return Ok(());
+    };
+    let health = cluster::connect(&config).and_then(|mut backend| backend.health());
+    match health {
+        Ok(health) => {
+            let warnings = cluster::warnings(&health);
+            for text in &warnings {
+                warning!("cluster check {pid}: {text}");
+            }
+            if warnings.is_empty() {
+                info!(
+                    "cluster check {pid}: the cluster backend ({}) keeps every acknowledged claim \
+                     through a crash",
+                    health.server
+                );
+            }
+        }
+        Err(e) => warning!(
+            "cluster check {pid}: {e}: this host claims no cluster task until the backend \
+             answers"
+        ),
     }
     Ok(())
 }

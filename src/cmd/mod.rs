@@ -92,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Supervise(args) => supervise::run(&ctx, &args),
         Command::Recover => recover::run(&ctx),
         Command::Missed(args) => missed::run(&ctx, &args),
+        Command::ClusterCheck => cluster::check(&ctx),
         Command::Daemon(command) => daemon::run(&ctx, &command),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Pause(args) => pause::pause(&ctx, &args),

@@ -121,6 +121,8 @@ pub struct Daemon {
     /// The tasks whose `missed` records are followed by a hook or a mail
     /// (`runner::missed`), and such records written in this turn.
     follow_missed: BTreeSet<String>,
+    /// The `[cluster]` table `kron __cluster-check` last looked at.
+    cluster_checked: Option<crate::taskfile::Cluster>,
     to_follow: Vec<Record>,
     /// The task file as last read, to load a change once (see `watch`).
     read: Option<Fingerprint>,
@@ -177,6 +179,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         missed_cause: None,
         metrics_file: None,
         follow_missed: BTreeSet::new(),
+        cluster_checked: None,
         to_follow: Vec::new(),
         read: None,
     };
@@ -374,6 +377,7 @@ impl Daemon {
         self.follow_missed = follow_missed;
         self.planner
             .load(specs, file.max_parallel, &mut self.state, now);
+        self.check_cluster(file.cluster.as_ref());
         drop(file);
         self.loaded = Some(now);
         self.load_error = None;
@@ -412,6 +416,21 @@ impl Daemon {
             message.replace('\n', "; ")
         );
         self.load_error = Some(message);
+    }
+
+    /// Has a short-lived `kron __cluster-check` log what the backend's
+    /// settings risk, once per `[cluster]` table: the daemon itself never
+    /// connects to a backend.
+    fn check_cluster(&mut self, cluster: Option<&crate::taskfile::Cluster>) {
+        if cluster == self.cluster_checked.as_ref() {
+            return;
+        }
+        self.cluster_checked = cluster.cloned();
+        if cluster.is_some()
+            && let Err(e) = crate::runner::check::start(&self.paths.task_file)
+        {
+            warning!("{e}");
+        }
     }
 
     /// Makes the runtime directory again after it was removed under this

@@ -32,6 +32,7 @@
 //! supervisor process of its own (docs/architecture.md).
 
 pub mod attempt;
+pub mod check;
 mod claim;
 mod holder;
 pub mod launch;
