@@ -1,4 +1,5 @@
-//! One task file on several hosts against a real PostgreSQL: each
+//! One task file on several hosts against a real PostgreSQL and a real
+//! Redis (each fault body runs on both, `on_each_backend!`): each
 //! occurrence runs once, a dead holder's occurrence is abandoned (`once`)
 //! or run again elsewhere with a larger token (`retry`), a database
 //! restarted mid-run loses no claim, and hosts that disagree on a task are
@@ -10,12 +11,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use kron::cluster::{
+    Backend, Claim, Claimant, Finish, LockClaim, NodeSeen, Occurrence, Renewal, Takeover,
+};
+use kron::history::Outcome;
+
 use crate::util::cluster::{Host, Postgres, Server, witness, witnesses};
 use crate::util::daemon::DaemonGuard;
+use crate::util::redis::Redis;
 use crate::util::{Env, wait_until};
 
 /// A 6-field schedule that fires once, `secs` seconds from now (UTC).
-fn once_in(secs: i64) -> String {
+pub fn once_in(secs: i64) -> String {
     let at = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(secs))
         .unwrap()
@@ -23,7 +30,7 @@ fn once_in(secs: i64) -> String {
     format!("{} {} {} * * *", at.second(), at.minute(), at.hour())
 }
 
-fn cluster_task(name: &str, schedule: &str, command: &str, dir: &Path, extra: &str) -> String {
+pub fn cluster_task(name: &str, schedule: &str, command: &str, dir: &Path, extra: &str) -> String {
     format!(
         "[tasks.{name}]\nschedule = \"{schedule}\"\ncommand = {command:?}\nworkdir = {:?}\n\
          timezone = \"UTC\"\nkill_grace = \"1s\"\n{extra}\n",
@@ -32,7 +39,7 @@ fn cluster_task(name: &str, schedule: &str, command: &str, dir: &Path, extra: &s
 }
 
 /// The ledger as `kron history --cluster --json` on `host` shows it.
-fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
+pub fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
     let out = host
         .env
         .kron(&["history", "--cluster", "--json", "-n", "1000", task])
@@ -49,7 +56,7 @@ fn ledger(host: &Host, task: &str) -> Vec<serde_json::Value> {
 /// new start of an occurrence holds a larger token; and a row's holder
 /// and token are those of the last start it names. Occurrences from
 /// `until` on are left out (the hosts stopped while they ran).
-fn check_ledger(
+pub fn check_ledger(
     rows: &[serde_json::Value],
     seen: &[(String, String, i64)],
     task: &str,
@@ -114,7 +121,7 @@ fn check_ledger(
 
 /// Gives every host a new task file and waits until each daemon loaded
 /// it, so that an instant a few seconds ahead is one every host plans.
-fn reload(hosts: &[Host], pg: &dyn Server, lease: &str, tasks: &str) {
+pub fn reload(hosts: &[Host], pg: &dyn Server, lease: &str, tasks: &str) {
     for host in hosts {
         host.write_tasks(pg, lease, tasks);
     }
@@ -126,7 +133,7 @@ fn reload(hosts: &[Host], pg: &dyn Server, lease: &str, tasks: &str) {
 }
 
 /// `n` hosts with the same task file: the same tasks, run in `dir`.
-fn hosts(
+pub fn hosts(
     pg: &dyn Server,
     n: usize,
     lease: &str,
@@ -144,7 +151,8 @@ fn hosts(
 }
 
 /// One `#[test]` per backend for each fault body below: `postgres::NAME`
-/// (skipped, saying so, when PostgreSQL is not installed).
+/// and `redis::NAME` (each skipped, saying so, when its server is not
+/// installed).
 macro_rules! on_each_backend {
     ($($body:ident),* $(,)?) => {
         mod postgres {
@@ -157,10 +165,21 @@ macro_rules! on_each_backend {
                 }
             )*
         }
+        mod redis {
+            $(
+                #[test]
+                fn $body() {
+                    if let Some(mut server) = super::Redis::start() {
+                        super::$body(&mut server);
+                    }
+                }
+            )*
+        }
     };
 }
 
 on_each_backend!(
+    the_backend_keeps_its_contract,
     each_occurrence_runs_once_on_three_hosts,
     a_dead_holders_occurrence_is_abandoned_under_once,
     a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
@@ -170,6 +189,199 @@ on_each_backend!(
     a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on,
     a_partitioned_holder_stops_its_command_before_its_lease_ends,
 );
+
+/// The backend's own connection, as a supervisor makes it.
+pub fn backend(server: &dyn Server) -> Box<dyn Backend> {
+    let cluster = kron::taskfile::Cluster {
+        backend: kron::taskfile::Backend::Address(server.address()),
+        node: "test".into(),
+        lease: Duration::from_secs(3),
+        max_skew: Duration::from_secs(2),
+    };
+    kron::cluster::connect(&cluster).unwrap()
+}
+
+pub fn claimant(node: &str, run_id: &str, lease: Duration) -> Claimant {
+    Claimant {
+        node: node.into(),
+        run_id: run_id.into(),
+        digest: "d1".into(),
+        lease,
+        history: Default::default(),
+    }
+}
+
+/// An occurrence of `task` `ago` seconds before the backend's now.
+pub fn occurrence(backend: &mut dyn Backend, task: &str, ago: i64) -> Occurrence {
+    let now = backend.now().unwrap().as_second();
+    Occurrence {
+        task: task.into(),
+        instant: jiff::Timestamp::from_second(now - ago).unwrap(),
+    }
+}
+
+/// Every operation of `Backend`, called directly, as the supervisors
+/// call them: the claim and its idempotence, compare-and-set renewals,
+/// takeovers only once a lease ended (`retry`: a larger token, `once`:
+/// abandoned), cluster-wide locks, outcomes, node rows and divergences.
+fn the_backend_keeps_its_contract(server: &mut dyn Server) {
+    let mut b = backend(server);
+    let skew = b.now().unwrap().duration_since(jiff::Timestamp::now());
+    assert!(skew.abs() < jiff::SignedDuration::from_secs(5), "{skew:?}");
+    let lease = Duration::from_secs(3);
+    let (a1, a3) = (claimant("a", "a1", lease), claimant("a", "a3", lease));
+    let b1 = claimant("b", "b1", lease);
+    let occ = occurrence(&mut *b, "contract", 3);
+    let occ2 = occurrence(&mut *b, "contract", 2);
+    let occ3 = occurrence(&mut *b, "contract", 1);
+    // The claim: one winner, the same answer again for the same run.
+    let Claim::Won { token: t1 } = b.claim(&occ, &a1).unwrap() else {
+        panic!("the first claim wins")
+    };
+    assert_eq!(b.claim(&occ, &a1).unwrap(), Claim::Won { token: t1 });
+    let Claim::Lost(held) = b.claim(&occ, &b1).unwrap() else {
+        panic!("a second claimant loses")
+    };
+    assert_eq!(
+        (held.node.as_str(), held.run_id.as_str(), held.token),
+        ("a", "a1", t1)
+    );
+    assert_eq!(
+        (held.digest.as_str(), held.state.as_str()),
+        ("d1", "running")
+    );
+    assert!(held.lease_left.unwrap() <= lease, "{held:?}");
+    assert_eq!(b.holder(&occ).unwrap().unwrap().token, t1);
+    let none = occurrence(&mut *b, "none", 0);
+    assert_eq!(b.holder(&none).unwrap(), None);
+    // Left to lapse: `once` marks it abandoned below.
+    let Claim::Won { token: t3 } = b.claim(&occ3, &a3).unwrap() else {
+        panic!("occ3 is free")
+    };
+    // Renewals compare the token.
+    assert_eq!(b.renew(&occ, t1 + 1000, lease).unwrap(), Renewal::Lost);
+    assert_eq!(
+        b.renew(&occ, t1, lease).unwrap(),
+        Renewal::Held { stop: false }
+    );
+    // A cluster-wide lock: busy for another run, a stop request reaches
+    // its holder's renewal.
+    let Claim::Won { token: t2 } = b.claim(&occ2, &b1).unwrap() else {
+        panic!("occ2 is free")
+    };
+    assert!(t2 > t1 && t3 > t1, "tokens grow: {t1} {t2} {t3}");
+    assert_eq!(b.lock("disk", &occ, &a1, t1).unwrap(), LockClaim::Held);
+    assert_eq!(b.lock("disk", &occ, &a1, t1).unwrap(), LockClaim::Held);
+    let LockClaim::Busy(by) = b.lock("disk", &occ2, &b1, t2).unwrap() else {
+        panic!("the lock is a's")
+    };
+    assert_eq!(
+        (by.occurrence.clone(), by.node.as_str(), by.run_id.as_str()),
+        (occ.clone(), "a", "a1")
+    );
+    b.request_stop("disk").unwrap();
+    assert_eq!(
+        b.renew(&occ, t1, lease).unwrap(),
+        Renewal::Held { stop: true }
+    );
+    // No takeover while the lease lasts.
+    assert!(matches!(
+        b.take_over(&occ, &b1, true).unwrap(),
+        Takeover::Unchanged(h) if h.token == t1
+    ));
+    wait_until("a's leases ended", || {
+        b.holder(&occ).unwrap().unwrap().lease_left == Some(Duration::ZERO)
+            && b.holder(&occ3).unwrap().unwrap().lease_left == Some(Duration::ZERO)
+    });
+    // `retry`: a new holder with a larger token; the old one is stale.
+    let Takeover::Won {
+        token: t4,
+        previous,
+    } = b.take_over(&occ, &b1, true).unwrap()
+    else {
+        panic!("the lease ended")
+    };
+    assert!(t4 > t3 && t4 > t2, "{t4}");
+    assert_eq!((previous.node.as_str(), previous.token), ("a", t1));
+    assert_eq!(b.renew(&occ, t1, lease).unwrap(), Renewal::Lost);
+    let finish = |code: i32| Finish {
+        outcome: if code == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+        attempts: 1,
+        exit_code: Some(code),
+        reason: None,
+    };
+    assert!(!b.finish(&occ, t1, &finish(0)).unwrap());
+    // The dead holder's lock is free.
+    assert_eq!(b.lock("disk", &occ2, &b1, t2).unwrap(), LockClaim::Held);
+    assert!(b.finish(&occ, t4, &finish(0)).unwrap());
+    assert!(b.finish(&occ2, t2, &finish(3)).unwrap());
+    let ended = b.holder(&occ).unwrap().unwrap();
+    assert_eq!((ended.state.as_str(), ended.lease_left), ("success", None));
+    // Its lock went with it.
+    let c1 = claimant("c", "c1", lease);
+    assert_eq!(b.lock("disk", &occ3, &c1, t3).unwrap(), LockClaim::Held);
+    // `once`: the occurrence is abandoned, naming its holder.
+    let Takeover::Abandoned { holder } = b.take_over(&occ3, &c1, false).unwrap() else {
+        panic!("abandoned")
+    };
+    assert_eq!((holder.node.as_str(), holder.token), ("a", t3));
+    assert!(matches!(
+        b.take_over(&occ3, &b1, false).unwrap(),
+        Takeover::Unchanged(h) if h.state == "abandoned"
+    ));
+    assert!(b.take_over(&none, &b1, true).is_err());
+    // The ledger, newest first.
+    let rows = b.ledger(Some("contract"), 10).unwrap();
+    let states: Vec<_> = rows.iter().map(|r| r.state.as_str()).collect();
+    assert_eq!(states, ["abandoned", "failure", "success"], "{rows:#?}");
+    assert_eq!(rows[0].previous.as_deref(), Some("c"));
+    assert_eq!(
+        rows[0].reason.as_deref(),
+        Some(format!("its holder, a (run a3, token {t3}), stopped renewing its lease").as_str())
+    );
+    assert_eq!((rows[1].exit_code, rows[1].attempts), (Some(3), Some(1)));
+    assert_eq!(rows[1].instant, occ2.instant);
+    assert_eq!(
+        (
+            rows[2].node.as_str(),
+            rows[2].token,
+            rows[2].previous.as_deref()
+        ),
+        ("b", t4, Some("a"))
+    );
+    assert!(rows[2].finished.is_some() && rows[2].claimed <= rows[2].finished.unwrap());
+    assert_eq!(b.ledger(None, 2).unwrap().len(), 2);
+    assert!(b.ledger(Some("none"), 10).unwrap().is_empty());
+    // Nodes and the definitions they run.
+    let seen = |node: &str| NodeSeen {
+        node: node.into(),
+        version: "0.1.0".into(),
+        file_digest: format!("file-{node}"),
+        tzdata: "2026a".into(),
+    };
+    b.seen(&seen("a"), "contract", "d1").unwrap();
+    b.seen(&seen("b"), "contract", "d2").unwrap();
+    b.seen(&seen("b"), "same", "d1").unwrap();
+    b.seen(&seen("a"), "same", "d1").unwrap();
+    let nodes: Vec<_> = b.nodes().unwrap();
+    let names: Vec<_> = nodes.iter().map(|n| n.node.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(nodes[1].file_digest, "file-b");
+    let divergences = b.divergences().unwrap();
+    assert_eq!(divergences.len(), 1, "{divergences:?}");
+    assert_eq!(divergences[0].task, "contract");
+    assert_eq!(
+        divergences[0].digests,
+        [("a".into(), "d1".into()), ("b".into(), "d2".into())]
+    );
+    let health = b.health().unwrap();
+    assert!(!health.standby, "{health:?}");
+    assert_eq!(health.schema, Some(health.expected_schema), "{health:?}");
+}
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
     let shared = tempfile::tempdir().unwrap();

@@ -6,7 +6,9 @@
 //! - [`wait`]: polling with deadlines, never a fixed sleep, and signals;
 //! - [`records`]: what runs leave on disk (history, run logs, output files);
 //! - [`tasks`]: task-file text and shell commands for it;
-//! - [`daemon`]: the daemon in a test, and what `kron status --json` says.
+//! - [`daemon`]: the daemon in a test, and what `kron status --json` says;
+//! - [`cluster`] and [`redis`]: backend servers (PostgreSQL, Redis) and
+//!   hosts, for the cluster tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -19,6 +21,8 @@ pub mod daemon;
 /// Network namespaces and links that a partition cuts.
 pub mod netns;
 mod records;
+/// A real Redis for the cluster tests: [`redis::Redis`].
+pub mod redis;
 mod tasks;
 mod wait;
 
