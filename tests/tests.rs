@@ -5,8 +5,10 @@ mod util;
 
 /// `kron add` and `kron remove`: byte-for-byte preservation, refusals, parallel adds.
 mod add_remove;
-/// Several hosts, one task file, a real PostgreSQL: each occurrence once, failover, divergence.
+/// Several hosts, one task file, a real PostgreSQL and a real Redis: the backend's contract, each occurrence once, failover, divergence.
 mod cluster;
+/// Redis's own faults and settings: kill -9 under appendfsync always, what doctor warns of, DEBUG SLEEP past a lease, the ledger's bounds, passwords and TLS.
+mod cluster_redis;
 /// Shell completion: task names through the committed scripts and every shell's protocol; file names.
 mod completion;
 /// The daemon's life: start/stop/status, single instance, reloads, signals, auto-start, its bounded log.
