@@ -13,7 +13,8 @@
 //! one host wins and every new holder's token is larger. Leases are judged
 //! by the backend's clock only; a host measures durations, never compares
 //! its clock with the backend's (except to refuse claims when they are
-//! further apart than `max_skew`). docs/architecture.md has the whole argument.
+//! further apart than `max_skew`). docs/architecture.md ("Several hosts")
+//! has the whole argument.
 
 pub mod pool;
 pub mod postgres;
