@@ -255,6 +255,10 @@ fn risk(setting: &str, value: &str) -> &'static str {
             "replication is asynchronous (WAIT does not change that), so a failover to a \
              replica can lose acknowledged claims and run those occurrences again"
         }
+        ("redis_mode", _) => {
+            "Redis Cluster spreads keys over shards, and a claim's script spans several, so \
+             claims fail; point kron at a single Redis server (a primary)"
+        }
         ("fsync" | "full_page_writes", _) => {
             "a crash of the machine can lose or corrupt committed claims; turn it on"
         }

@@ -550,6 +550,10 @@ impl Backend for Redis {
         };
         let role = replication.get("role").cloned().unwrap_or_default();
         let mut weak = Vec::new();
+        // Redis Cluster shards keys: a claim's script spans several.
+        if let Some(mode) = server.get("redis_mode").filter(|m| *m == "cluster") {
+            weak.push(("redis_mode".to_string(), mode.clone()));
+        }
         match self.durability() {
             Ok(settings) => weak.extend(settings),
             Err(refused) => weak.push((
