@@ -695,7 +695,7 @@ fn a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so(db: &mu
 }
 
 /// The checks of `kron doctor --json` whose `what` starts with `cluster`.
-fn doctor_cluster(env: &Env) -> Vec<serde_json::Value> {
+pub fn doctor_cluster(env: &Env) -> Vec<serde_json::Value> {
     let out = env.kron(&["doctor", "--json"]).output();
     let checks: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
     checks
@@ -704,7 +704,7 @@ fn doctor_cluster(env: &Env) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn doctor_on(address: &str) -> (Env, Vec<serde_json::Value>) {
+pub fn doctor_on(address: &str) -> (Env, Vec<serde_json::Value>) {
     let env = Env::new();
     env.write_task_file(&format!(
         "[cluster]\nbackend = \"{address}\"\n\n[tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\n"
@@ -713,7 +713,7 @@ fn doctor_on(address: &str) -> (Env, Vec<serde_json::Value>) {
     (env, checks)
 }
 
-fn find<'a>(checks: &'a [serde_json::Value], what: &str) -> &'a serde_json::Value {
+pub fn find<'a>(checks: &'a [serde_json::Value], what: &str) -> &'a serde_json::Value {
     checks
         .iter()
         .find(|c| c["what"] == what)

@@ -24,7 +24,9 @@ use kron::cluster::redis::KEY_LAYOUT;
 use kron::cluster::{Claim, Finish, Health, Occurrence};
 use kron::history::Outcome;
 
-use crate::cluster::{backend, claimant, cluster_task, hosts, ledger, occurrence, once_in, reload};
+use crate::cluster::{
+    backend, claimant, cluster_task, doctor_on, find, hosts, ledger, occurrence, once_in, reload,
+};
 use crate::util::cluster::{Host, Server, witness, witnesses};
 use crate::util::redis::Redis;
 use crate::util::{Env, wait_until};
@@ -105,6 +107,33 @@ fn health_reports_each_setting_that_can_lose_a_claim() {
     });
     let text = kron::cluster::warnings(&health(&primary)).join("\n");
     assert!(text.contains("failover"), "{text}");
+}
+
+#[test]
+fn doctor_checks_a_redis_backend() {
+    let Some(durable) = Redis::start() else {
+        return;
+    };
+    let (_, checks) = doctor_on(&durable.address());
+    let backend = find(&checks, "cluster backend");
+    assert_eq!(backend["status"], "ok", "{checks:#?}");
+    let detail = backend["detail"].as_str().unwrap();
+    assert!(detail.starts_with("Redis "), "{detail}");
+    assert_eq!(find(&checks, "cluster clock")["status"], "ok");
+    assert!(checks.iter().all(|c| c["what"] != "cluster durability"));
+    let Some(everysec) = Redis::start_with(&[("appendfsync", "everysec")]) else {
+        return;
+    };
+    let (_, checks) = doctor_on(&everysec.address());
+    let warned: Vec<_> = checks
+        .iter()
+        .filter(|c| c["what"] == "cluster durability")
+        .collect();
+    assert_eq!(warned.len(), 1, "{checks:#?}");
+    assert_eq!(warned[0]["status"], "warn");
+    let detail = warned[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("appendfsync = everysec"), "{detail}");
+    assert_eq!(warned[0]["fix"], "set appendfsync = always on the backend");
 }
 
 #[test]
