@@ -752,27 +752,23 @@ fn cluster_backend(cluster: &Cluster) -> Vec<Check> {
                 Status::Fail,
                 format!(
                     "its schema is at version {v}, newer than this kron's ({}): claims are refused",
-                    crate::cluster::SCHEMA_VERSION
+                    health.expected_schema
                 ),
             )
             .fix("upgrade kron on this host"),
         );
     }
     for (setting, value) in &health.weak {
-        checks.push(
-            check(
-                "cluster durability",
-                Status::Warn,
-                format!(
-                    "{setting} = {value}: a crash of the backend can forget claims it \
-                     acknowledged, and so run an occurrence twice"
-                ),
-            )
-            .fix(format!(
-                "set {setting} = {} on the backend",
-                durable_value(setting)
-            )),
+        let (risk, fix) = crate::cluster::risk(setting, value);
+        let found = check(
+            "cluster durability",
+            Status::Warn,
+            format!("{setting} = {value}: {risk}"),
         );
+        checks.push(match fix {
+            Some(fix) => found.fix(format!("{fix} on the backend")),
+            None => found,
+        });
     }
     match crate::cluster::clock_skew(backend.as_mut(), cluster.max_skew) {
         Ok(None) => checks.push(check(
@@ -812,15 +808,6 @@ fn cluster_backend(cluster: &Cluster) -> Vec<Check> {
         Err(e) => checks.push(check("cluster definitions", Status::Unknown, e.to_string())),
     }
     checks
-}
-
-/// What a durability setting a backend reports as weak should be.
-fn durable_value(setting: &str) -> &'static str {
-    match setting {
-        "appendonly" => "yes",
-        "appendfsync" => "always",
-        _ => "on",
-    }
 }
 
 /// `program` in `PATH`, if it is there and executable.

@@ -764,13 +764,16 @@ fn doctor_checks_a_postgresql_backend() {
     assert_eq!(warned.len(), 2, "{checks:#?}");
     assert_eq!(warned[0]["status"], "warn");
     assert!(
-        warned[0]["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("fsync = off: a crash of the backend can forget claims"),
+        warned[0]["detail"].as_str().unwrap().starts_with(
+            "fsync = off: a crash of the machine can lose or corrupt committed claims"
+        ),
         "{warned:#?}"
     );
     assert_eq!(warned[0]["fix"], "set fsync = on on the backend");
+    assert_eq!(
+        warned[1]["fix"],
+        "set synchronous_commit = on on the backend"
+    );
     drop(weak);
 
     // A standby fails the check: claims cannot be written there.

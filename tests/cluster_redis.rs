@@ -133,7 +133,7 @@ fn doctor_checks_a_redis_backend() {
     assert_eq!(warned[0]["status"], "warn");
     let detail = warned[0]["detail"].as_str().unwrap();
     assert!(detail.starts_with("appendfsync = everysec"), "{detail}");
-    assert_eq!(warned[0]["fix"], "set appendfsync = always on the backend");
+    assert_eq!(warned[0]["fix"], "set appendfsync always on the backend");
 }
 
 #[test]

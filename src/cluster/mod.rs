@@ -211,9 +211,10 @@ pub fn warnings(health: &Health) -> Vec<String> {
         ));
     }
     for (setting, value) in &health.weak {
+        let (risk, fix) = risk(setting, value);
+        let fix = fix.map(|f| format!("; {f}")).unwrap_or_default();
         out.push(format!(
-            "the cluster backend ({server}) has {setting} = {value}: {}",
-            risk(setting, value)
+            "the cluster backend ({server}) has {setting} = {value}: {risk}{fix}"
         ));
     }
     if let Some(found) = health.schema.filter(|v| *v > health.expected_schema) {
@@ -226,47 +227,60 @@ pub fn warnings(health: &Health) -> Vec<String> {
     out
 }
 
-/// What a weak setting risks, and the fix.
-fn risk(setting: &str, value: &str) -> &'static str {
+/// What a weak setting risks, and its fix when it has one.
+pub fn risk(setting: &str, value: &str) -> (&'static str, Option<&'static str>) {
     match (setting, value) {
-        ("appendonly", _) => {
+        ("appendonly", _) => (
             "claims live in memory until the next snapshot, so a crash of Redis forgets the \
-             latest and their occurrences can run again; set appendonly yes and appendfsync \
-             always"
-        }
-        ("appendfsync", "everysec") => {
+             latest and their occurrences can run again",
+            Some("set appendonly yes and appendfsync always"),
+        ),
+        ("appendfsync", "everysec") => (
             "a claim is acknowledged before it is on disk, so a crash of the machine can \
-             forget the last second of claims and run those occurrences again; set \
-             appendfsync always"
-        }
-        ("appendfsync", _) => {
+             forget the last second of claims and run those occurrences again",
+            Some("set appendfsync always"),
+        ),
+        ("appendfsync", _) => (
             "the kernel writes claims to disk when it likes, so a crash of the machine can \
-             forget many seconds of them; set appendfsync always"
-        }
-        ("no-appendfsync-on-rewrite", _) => {
+             forget many seconds of them",
+            Some("set appendfsync always"),
+        ),
+        ("no-appendfsync-on-rewrite", _) => (
             "while the append-only file is rewritten nothing is synced, so a crash then can \
-             forget claims; set no-appendfsync-on-rewrite no"
-        }
-        ("maxmemory-policy", _) => {
+             forget claims",
+            Some("set no-appendfsync-on-rewrite no"),
+        ),
+        ("maxmemory-policy", _) => (
             "at its memory limit Redis may evict claims (they all expire some day, so even \
-             volatile-* policies reach them); set maxmemory-policy noeviction"
-        }
-        ("connected_slaves", _) => {
+             volatile-* policies reach them)",
+            Some("set maxmemory-policy noeviction"),
+        ),
+        ("connected_slaves", _) => (
             "replication is asynchronous (WAIT does not change that), so a failover to a \
-             replica can lose acknowledged claims and run those occurrences again"
-        }
-        ("redis_mode", _) => {
+             replica can lose acknowledged claims and run those occurrences again",
+            None,
+        ),
+        ("redis_mode", _) => (
             "Redis Cluster spreads keys over shards, and a claim's script spans several, so \
-             claims fail; point kron at a single Redis server (a primary)"
-        }
-        ("fsync" | "full_page_writes", _) => {
-            "a crash of the machine can lose or corrupt committed claims; turn it on"
-        }
-        ("synchronous_commit", _) => {
-            "a claim is acknowledged before it is durable, so a crash can forget it; set \
-             synchronous_commit on"
-        }
-        _ => "durability is not what kron's guarantees assume",
+             claims fail",
+            Some("point kron at a single Redis server (a primary)"),
+        ),
+        ("fsync", _) => (
+            "a crash of the machine can lose or corrupt committed claims, and so run an \
+             occurrence twice",
+            Some("set fsync = on"),
+        ),
+        ("full_page_writes", _) => (
+            "a crash of the machine can lose or corrupt committed claims, and so run an \
+             occurrence twice",
+            Some("set full_page_writes = on"),
+        ),
+        ("synchronous_commit", _) => (
+            "a claim is acknowledged before it is durable, so a crash can forget it and run \
+             its occurrence twice",
+            Some("set synchronous_commit = on"),
+        ),
+        _ => ("durability is not what kron's guarantees assume", None),
     }
 }
 
