@@ -16,15 +16,16 @@
 #    `retry`, abandoned and missed ones.
 #
 # The backend runs on this machine: PostgreSQL on a Unix socket (and, for
-# partitions, on addresses of test links in 198.18.0.0/15), as the
-# `postgres` user when run as root. Hosts are daemons with their own XDG
+# partitions, on addresses of test links in 198.19.0.0/16), as the
+# `postgres` user when run as root; redis-server on a Unix socket with
+# appendonly yes and appendfsync always. Hosts are daemons with their own XDG
 # directories, each in a PID namespace when run as root (so that a kill is
 # the whole host's), like the integration tests' hosts.
 #
 # Usage: benches/cluster.sh [path/to/kron]
 # Environment: ONLY=latency, burst or soak; FIRINGS (default 60);
-# SOAK_SECONDS (default 1800); LEASE (default 6s); BACKEND=postgres (the
-# only one so far).
+# SOAK_SECONDS (default 1800); LEASE (default 6s); BACKEND=postgres,redis
+# (the default: both, one after the other) or one of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kron=${1:-target/release/kron}
@@ -39,6 +40,7 @@ ONLY = os.environ.get("ONLY", "")
 FIRINGS = int(os.environ.get("FIRINGS", "60"))
 SOAK = int(os.environ.get("SOAK_SECONDS", "1800"))
 LEASE = os.environ.get("LEASE", "6s")
+BACKENDS = os.environ.get("BACKEND", "postgres,redis")
 ROOT = os.geteuid() == 0
 top = tempfile.mkdtemp(prefix="kron-cluster-bench-")
 os.chmod(top, 0o755)
@@ -98,6 +100,46 @@ class Postgres:
         return f"host={ip or self.dir} user=kron dbname=postgres"
 
 
+class Redis:
+    """redis-server on a Unix socket, appendonly yes and appendfsync always
+    (the setup whose claims survive a crash)."""
+
+    def __init__(self):
+        self.dir = os.path.join(top, "redis")
+        os.mkdir(self.dir)
+        self.listen = []
+        self.proc = None
+        self.start()
+
+    def start(self):
+        bind = " ".join(["127.0.0.1"] + self.listen)
+        log = open(f"{self.dir}/server.log", "a")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--dir", self.dir, "--port", "0", "--unixsocket", f"{self.dir}/redis.sock",
+             "--unixsocketperm", "700", "--bind", bind, "--appendonly", "yes", "--appendfsync", "always",
+             "--save", ""] + (["--port", "6379", "--protected-mode", "no"] if self.listen else []),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        for _ in range(600):
+            if subprocess.run(["redis-cli", "-s", f"{self.dir}/redis.sock", "ping"],
+                              capture_output=True, text=True).stdout.strip() == "PONG":
+                return
+            time.sleep(0.05)
+        sys.exit("redis-server did not start")
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def address(self, ip=None):
+        return f"redis://{ip}:6379/0" if ip else f"redis+unix://{self.dir}/redis.sock"
+
+
 class Link:
     """A network namespace joined to this one by a veth pair."""
     count = 0
@@ -106,7 +148,10 @@ class Link:
         Link.count += 1
         n = Link.count
         self.ns, self.veth = f"kron-bench-{os.getpid()}-{n}", f"kb{os.getpid() % 10000}{n}"
-        self.outside, inside = f"198.19.{n}.1", f"198.19.{n}.2"
+        # A /24 per bench process, a /30 per link: two benches side by side
+        # do not share addresses.
+        net, host = os.getpid() % 250, (n % 63) * 4
+        self.outside, inside = f"198.19.{net}.{host + 1}", f"198.19.{net}.{host + 2}"
         peer = self.veth + "p"
         sh("ip", "netns", "add", self.ns)
         cleanups.append(lambda: sh("ip", "netns", "del", self.ns, check=False))
@@ -243,20 +288,34 @@ def latency_of(times):
 
 def main():
     print(f"kron: {sh(KRON, '--version').stdout.strip()}, {os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().release}")
-    pg = Postgres()
-    cleanups.append(pg.stop)
-    print(f"backend: {sh('postgres', '--version').stdout.strip()}, Unix socket; lease {LEASE}")
+    backends = [b for b in BACKENDS.split(",") if b]
+    for name in backends:
+        if name == "postgres":
+            db = Postgres()
+            version = sh("postgres", "--version").stdout.strip()
+        elif name == "redis":
+            db = Redis()
+            version = sh("redis-server", "--version").stdout.split()[2]
+        else:
+            sys.exit(f"unknown backend {name}")
+        cleanups.append(db.stop)
+        print(f"\n== backend: {version}, Unix socket; lease {LEASE}")
+        measure(db, name)
+        db.stop()
+
+
+def measure(pg, name):
 
     if want("latency"):
-        out = os.path.join(top, "lat-single")
-        solo = Host("solo")
+        out = os.path.join(top, f"{name}-lat-single")
+        solo = Host(f"{name}-solo")
         solo.write(task("probe", "* * * * * *", f"date +%s.%N >> {out}"))
         solo.start()
         wait_for("single-host firings", lambda: len(lines(out)) > FIRINGS, FIRINGS * 3)
         solo.stop()
         single = [l[0] for l in lines(out)[1:FIRINGS + 1]]
-        out = os.path.join(top, "lat-cluster")
-        hosts = [Host(f"lat-{i}") for i in range(3)]
+        out = os.path.join(top, f"{name}-lat-cluster")
+        hosts = [Host(f"{name}-lat-{i}") for i in range(3)]
         for h in hosts:
             h.write(cluster_table(h, pg.address()) + task("probe", "* * * * * *", f"echo $KRON_OCCURRENCE $(date +%s.%N) >> {out}"))
             h.start()
@@ -272,7 +331,7 @@ def main():
 
     if want("burst"):
         def burst(hosts, cluster):
-            out = os.path.join(top, f"burst-times-{len(hosts)}")
+            out = os.path.join(top, f"{name}-burst-times-{len(hosts)}")
             due = int(time.time()) + 10
             for h in hosts:
                 text = cluster_table(h, pg.address()) if cluster else ""
@@ -281,7 +340,9 @@ def main():
                                 for i in range(1000))
                 h.write(text)
                 h.start()
-            wait_for("the burst", lambda: len(lines(out)) >= 1000, 60)
+            end = time.time() + 60
+            while len(lines(out)) < 1000 and time.time() < end:
+                time.sleep(0.2)
             time.sleep(2)
             for h in hosts:
                 h.stop()
@@ -290,12 +351,21 @@ def main():
             occ = [r[0] for r in rows]
             return len(set(occ)), len(occ) - len(set(occ)), starts[-1] - due, starts[len(starts) // 2] - due
         print("burst of 1,000 tasks due at the same second:")
-        n, dup, last, half = burst([Host("burst-solo")], False)
+        n, dup, last, half = burst([Host(f"{name}-burst-solo")], False)
         print(f"  one host, no [cluster]: {n} run, the last started {last * 1000:.0f} ms after the instant (half within {half * 1000:.0f} ms)")
         single = last
-        n, dup, last, half = burst([Host(f"burst-{i}") for i in range(3)], True)
-        print(f"  3 hosts, each claimed:  {n} of 1000 run, {dup} twice; the last started {last * 1000:.0f} ms after the instant "
-              f"(half within {half * 1000:.0f} ms): {last / single:.2f}x the single host")
+        hosts = [Host(f"{name}-burst-{i}") for i in range(3)]
+        n, dup, last, half = burst(hosts, True)
+        outcomes = {}
+        for h in hosts:
+            for f in os.listdir(f"{h.dir}/state/kron/history"):
+                if f.endswith(".jsonl"):
+                    for l in open(f"{h.dir}/state/kron/history/{f}"):
+                        o = json.loads(l)["outcome"]
+                        outcomes[o] = outcomes.get(o, 0) + 1
+        print(f"  3 hosts, each claimed:  {n} of 1000 run within 60 s, {dup} twice; the last started {last * 1000:.0f} ms "
+              f"after the instant (half within {half * 1000:.0f} ms): {last / single:.2f}x the single host; "
+              f"local records: {', '.join(f'{c} {o}' for o, c in sorted(outcomes.items()))}")
 
     if want("soak"):
         links = []
@@ -303,8 +373,8 @@ def main():
             links = [Link() for _ in range(3)]
             pg.listen = [l.outside for l in links]
             pg.restart()
-        hosts = [Host(f"soak-{i}", links[i] if links else None) for i in range(3)]
-        witness = os.path.join(top, "soak-witness")
+        hosts = [Host(f"{name}-soak-{i}", links[i] if links else None) for i in range(3)]
+        witness = os.path.join(top, f"{name}-soak-witness")
         text = ""
         for i in range(12):
             mode = "once" if i % 2 == 0 else "retry"
