@@ -188,6 +188,7 @@ on_each_backend!(
     a_host_that_cannot_reach_the_backend_runs_no_cluster_task_and_says_so,
     a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on,
     a_partitioned_holder_stops_its_command_before_its_lease_ends,
+    what_one_host_missed_while_down_says_another_may_have_run_it,
 );
 
 /// The backend's own connection, as a supervisor makes it.
@@ -1030,6 +1031,55 @@ fn a_partitioned_holder_stops_its_command_before_its_lease_ends(db: &mut dyn Ser
         "once",
         until,
     );
+    for host in &mut hosts {
+        host.stop();
+    }
+}
+
+fn what_one_host_missed_while_down_says_another_may_have_run_it(db: &mut dyn Server) {
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let hooked = shared.path().join("hooked");
+    let command = witness(&file, "true");
+    let extra = format!(
+        "catch_up = \"skip\"\non_missed = {:?}\n",
+        format!("touch {}", hooked.display())
+    );
+    let mut hosts = hosts(db, 2, "3s", shared.path(), |dir| {
+        cluster_task("tick", "* * * * * *", &command, dir, &extra)
+    });
+    wait_until("node-1 ran one", || {
+        witnesses(&file).iter().any(|w| w.0 == "node-1")
+    });
+    hosts[0].stop();
+    let stopped = jiff::Timestamp::now();
+    wait_until("node-2 ran the instants node-1 was down for", || {
+        witnesses(&file).iter().any(|(node, occurrence, _)| {
+            let instant: jiff::Timestamp = occurrence["tick@".len()..].parse().unwrap();
+            node == "node-2" && instant > stopped + jiff::SignedDuration::from_secs(2)
+        })
+    });
+    hosts[0].start();
+    let downtime = |r: &serde_json::Value| {
+        r["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("the daemon was not running"))
+    };
+    wait_until("node-1 recorded its downtime", || {
+        hosts[0].history("tick").iter().any(downtime)
+    });
+    let record = hosts[0].history("tick").into_iter().find(downtime).unwrap();
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another host of the cluster may have run them"),
+        "{record:#}"
+    );
+    // No host's on_missed follows a miss the cluster may have run; a hook
+    // would have started in the turn that wrote the record.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!hooked.exists());
     for host in &mut hosts {
         host.stop();
     }
