@@ -248,7 +248,10 @@ class Host:
     def freeze(self):
         for _ in range(2):
             for p in self.processes():
-                os.kill(p, signal.SIGSTOP)
+                try:
+                    os.kill(p, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass  # it ended meanwhile
 
     def thaw(self):
         for p in self.processes() + ([self.proc.pid] if self.proc else []):
