@@ -108,6 +108,8 @@ class Redis:
         self.dir = os.path.join(top, "redis")
         os.mkdir(self.dir)
         self.listen = []
+        # On the links only (partitions), away from a system Redis's 6379.
+        self.port = 20000 + os.getpid() % 10000
         self.proc = None
         self.start()
 
@@ -117,7 +119,7 @@ class Redis:
         self.proc = subprocess.Popen(
             ["redis-server", "--dir", self.dir, "--port", "0", "--unixsocket", f"{self.dir}/redis.sock",
              "--unixsocketperm", "700", "--bind", bind, "--appendonly", "yes", "--appendfsync", "always",
-             "--save", ""] + (["--port", "6379", "--protected-mode", "no"] if self.listen else []),
+             "--save", ""] + (["--port", str(self.port), "--protected-mode", "no"] if self.listen else []),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         for _ in range(600):
             if subprocess.run(["redis-cli", "-s", f"{self.dir}/redis.sock", "ping"],
@@ -137,7 +139,7 @@ class Redis:
             self.proc = None
 
     def address(self, ip=None):
-        return f"redis://{ip}:6379/0" if ip else f"redis+unix://{self.dir}/redis.sock"
+        return f"redis://{ip}:{self.port}/0" if ip else f"redis+unix://{self.dir}/redis.sock"
 
 
 class Link:
