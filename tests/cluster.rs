@@ -1060,11 +1060,7 @@ fn what_one_host_missed_while_down_says_another_may_have_run_it(db: &mut dyn Ser
         })
     });
     hosts[0].start();
-    let downtime = |r: &serde_json::Value| {
-        r["reason"]
-            .as_str()
-            .is_some_and(|s| s.contains("the daemon was not running"))
-    };
+    let downtime = crate::util::missed_while_down;
     wait_until("node-1 recorded its downtime", || {
         hosts[0].history("tick").iter().any(downtime)
     });

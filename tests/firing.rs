@@ -229,12 +229,7 @@ fn instants_missed_while_the_daemon_was_stopped_say_from_when_to_when() {
     let _daemon = DaemonGuard::start(&env);
     // A loaded machine may also skip a late instant (catch_up = "skip"):
     // the record asked for is the downtime's.
-    let downtime = |r: &serde_json::Value| {
-        r["outcome"] == "missed"
-            && r["reason"]
-                .as_str()
-                .is_some_and(|s| s.contains("the daemon was not running"))
-    };
+    let downtime = crate::util::missed_while_down;
     wait_until("the missed record", || {
         history(&env, "t").iter().any(downtime)
     });

@@ -441,12 +441,7 @@ fn on_missed_and_a_mail_follow_instants_missed_while_the_daemon_was_stopped() {
         jiff::Timestamp::now().as_second() >= stopped + 3
     });
     let _daemon = DaemonGuard::start_with(&env, &[("PATH", &path)]);
-    let downtime = |r: &serde_json::Value| {
-        r["outcome"] == "missed"
-            && r["reason"]
-                .as_str()
-                .is_some_and(|s| s.contains("the daemon was not running"))
-    };
+    let downtime = crate::util::missed_while_down;
     wait_until("the downtime's missed record", || {
         history(&env, "t").iter().any(downtime)
     });

@@ -26,7 +26,7 @@ pub mod redis;
 mod tasks;
 mod wait;
 
-pub use records::{history, lines, log, registry};
+pub use records::{history, lines, log, missed_while_down, registry};
 pub use tasks::{append, task, wait_for};
 pub use wait::{DEADLINE, gone, signal, wait_until, wait_with_deadline};
 

@@ -5,6 +5,15 @@ use std::path::Path;
 
 use super::Env;
 
+/// Whether history record `r` is a `missed` one of the daemon's downtime
+/// (a loaded machine may also skip a late instant: a missed record too).
+pub fn missed_while_down(r: &serde_json::Value) -> bool {
+    r["outcome"] == "missed"
+        && r["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("the daemon was not running"))
+}
+
 /// The task's history records (`history/TASK.jsonl`), oldest first. Each
 /// whole line must be a record; a last line without its newline is a
 /// record still being written and is left out.
