@@ -13,7 +13,7 @@
 //!   tried again until the task's next instant (or `max_lateness`), which
 //!   is catch-up once the backend is back.
 //! - **Lease.** A thread renews the claim (and the run's lock) three
-//!   times per lease. Another thread watches the time since the last
+//!   times per lease, and three times within the budget below. Another thread watches the time since the last
 //!   renewal that succeeded, on `CLOCK_BOOTTIME` (which counts a
 //!   suspended machine's sleep and a stopped process's pause): once
 //!   `lease − kill_grace − 1 s` has passed, the run is asked to stop, so
@@ -242,6 +242,9 @@ impl Lease {
                 .unwrap_or_default(),
             tzdata: cluster::tzdata_version(),
         };
+        let budget = cluster
+            .lease
+            .saturating_sub(req.task.settings.kill_grace + SAFETY);
         let keeper = {
             let (shared, pool) = (shared.clone(), pool.clone());
             let (occ, lease) = (occurrence.clone(), cluster.lease);
@@ -251,14 +254,11 @@ impl Lease {
                 .spawn(move || {
                     // Off the path to the command's start.
                     let _ = pool.with(|b| b.seen(&seen, &occ.task, &digest));
-                    keep(&shared, &pool, &occ, token, lease, &stop);
+                    keep(&shared, &pool, &occ, token, lease, budget, &stop);
                 })
         };
         let enforcer = {
             let shared = shared.clone();
-            let budget = cluster
-                .lease
-                .saturating_sub(req.task.settings.kill_grace + SAFETY);
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("lease-deadline".into())
@@ -410,9 +410,14 @@ fn keep(
     occ: &Occurrence,
     token: i64,
     lease: Duration,
+    budget: Duration,
     stop: &Stopper,
 ) {
-    let every = lease / 3;
+    // Three renewals per lease, and three within the budget: a renewal
+    // sent as the budget runs out would race the enforcer, which cannot
+    // wait for its answer (with a 3s lease and a 1s kill_grace the budget
+    // is a third of the lease).
+    let every = (lease / 3).min(budget / 3).max(Duration::from_millis(100));
     let mut wait = every;
     let mut replace_asked = false;
     loop {
