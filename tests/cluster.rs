@@ -180,6 +180,8 @@ macro_rules! on_each_backend {
 
 on_each_backend!(
     the_backend_keeps_its_contract,
+    the_claim_takes_the_cluster_lock_with_it,
+    a_cluster_task_starts_its_command_at_its_instant_and_not_before,
     each_occurrence_runs_once_on_three_hosts,
     a_dead_holders_occurrence_is_abandoned_under_once,
     a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
@@ -382,6 +384,119 @@ fn the_backend_keeps_its_contract(server: &mut dyn Server) {
     let health = b.health().unwrap();
     assert!(!health.standby, "{health:?}");
     assert_eq!(health.schema, Some(health.expected_schema), "{health:?}");
+}
+
+/// `claim_locked`, the claim and the run's cluster lock in one step: the
+/// lock is taken only with a claim won, a busy lock leaves the claim won,
+/// and a handed-off run claiming again gets both back.
+fn the_claim_takes_the_cluster_lock_with_it(server: &mut dyn Server) {
+    let mut b = backend(server);
+    let lease = Duration::from_secs(30);
+    let (a1, b1, c1) = (
+        claimant("a", "a1", lease),
+        claimant("b", "b1", lease),
+        claimant("c", "c1", lease),
+    );
+    let (one, two) = (
+        occurrence(&mut *b, "locked", 2),
+        occurrence(&mut *b, "locked", 1),
+    );
+    let (Claim::Won { token }, true) = b.claim_locked(&one, &a1, "disk").unwrap() else {
+        panic!("a free occurrence and a free lock")
+    };
+    let LockClaim::Busy(by) = b.lock("disk", &two, &b1, token + 1).unwrap() else {
+        panic!("the claim took the lock")
+    };
+    assert_eq!(
+        (by.run_id.as_str(), by.occurrence.clone()),
+        ("a1", one.clone())
+    );
+    // Another host loses the claim and takes no lock.
+    let (Claim::Lost(holder), false) = b.claim_locked(&one, &b1, "disk").unwrap() else {
+        panic!("the occurrence is a's")
+    };
+    assert_eq!(holder.token, token);
+    // A busy lock: the claim is still won, the lock not taken.
+    let (Claim::Won { token: second }, false) = b.claim_locked(&two, &b1, "disk").unwrap() else {
+        panic!("a free occurrence, a busy lock")
+    };
+    assert!(second > token, "{second} after {token}");
+    // The same run claiming again (handed to a supervisor of its own).
+    assert_eq!(
+        b.claim_locked(&one, &a1, "disk").unwrap(),
+        (Claim::Won { token }, true)
+    );
+    // The renewal keeps the lock's lease; the outcome frees it.
+    assert_eq!(
+        b.renew(&one, token, lease).unwrap(),
+        Renewal::Held { stop: false }
+    );
+    let done = Finish {
+        outcome: Outcome::Success,
+        attempts: 1,
+        exit_code: Some(0),
+        reason: None,
+    };
+    assert!(b.finish(&one, token, &done).unwrap());
+    let three = occurrence(&mut *b, "locked", 0);
+    let (Claim::Won { .. }, true) = b.claim_locked(&three, &c1, "disk").unwrap() else {
+        panic!("the lock was freed with the outcome")
+    };
+}
+
+/// A cluster task's supervisor starts before its instant (connected, the
+/// clocks compared) and waits: the command starts at the instant, never
+/// before it, and close to it.
+fn a_cluster_task_starts_its_command_at_its_instant_and_not_before(db: &mut dyn Server) {
+    let shared = tempfile::tempdir().unwrap();
+    let starts = shared.path().join("starts");
+    let command = format!(
+        "echo \"$KRON_OCCURRENCE $(date +%s%N)\" >> {}",
+        starts.display()
+    );
+    let mut hosts = hosts(db, 2, "3s", shared.path(), |dir| {
+        cluster_task("tick", "* * * * * *", &command, dir, "")
+    });
+    let read = || -> Vec<(jiff::Timestamp, i128)> {
+        std::fs::read_to_string(&starts)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (occurrence, ns) = l.split_once(' ')?;
+                let instant = occurrence.split_once('@')?.1.parse().ok()?;
+                Some((instant, ns.parse().ok()?))
+            })
+            .collect()
+    };
+    wait_until("4 occurrences ran", || read().len() >= 4);
+    for host in &mut hosts {
+        host.stop();
+    }
+    for (instant, ns) in read() {
+        let late = ns - instant.as_nanosecond();
+        assert!(late >= 0, "{instant}: started {}µs early", -late / 1000);
+        assert!(late < 1_000_000_000, "{instant}: started {late}ns late");
+    }
+    // The daemons started the supervisors ahead: `started tick (schedule
+    // for T)` is logged before T (for one occurrence at least: a loaded
+    // machine may wake a daemon late).
+    let ahead = hosts.iter().flat_map(|h| {
+        h.log()
+            .lines()
+            .filter_map(|l| {
+                let (logged, rest) = l.split_once(' ')?;
+                let instant = rest.split_once("(schedule for ")?.1.split_once(')')?.0;
+                let logged: jiff::Timestamp = logged.parse().ok()?;
+                Some(logged < instant.parse::<jiff::Timestamp>().ok()?)
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        ahead.into_iter().any(|a| a),
+        "{}\n{}",
+        hosts[0].log(),
+        hosts[1].log()
+    );
 }
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {

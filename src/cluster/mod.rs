@@ -293,6 +293,23 @@ pub trait Backend: Send {
     /// Inserts `occurrence` for `who` if it is absent (the claim); a row
     /// of the same run id is this run's already (a handed-off run).
     fn claim(&mut self, occurrence: &Occurrence, who: &Claimant) -> Result<Claim, ClusterError>;
+    /// [`Backend::claim`], and once it is won, [`Backend::lock`] of `lock`
+    /// for it; the `bool` says whether the lock is held. A backend does
+    /// both in one exchange where it can: on PostgreSQL that is a commit
+    /// fewer on the path to the command.
+    fn claim_locked(
+        &mut self,
+        occurrence: &Occurrence,
+        who: &Claimant,
+        lock: &str,
+    ) -> Result<(Claim, bool), ClusterError> {
+        let claim = self.claim(occurrence, who)?;
+        let locked = match claim {
+            Claim::Won { token } => self.lock(lock, occurrence, who, token)? == LockClaim::Held,
+            Claim::Lost(_) => false,
+        };
+        Ok((claim, locked))
+    }
     /// What the occurrence's row says now; `None` when it has none.
     fn holder(&mut self, occurrence: &Occurrence) -> Result<Option<Holder>, ClusterError>;
     /// Extends the lease of the occurrence held with `token`, and of its

@@ -18,6 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ::postgres::error::SqlState;
+use ::postgres::types::Type;
 use ::postgres::{Client, NoTls, Row};
 use jiff::Timestamp;
 
@@ -136,6 +137,62 @@ impl Postgres {
     }
 
     /// Runs `op`; if kron's tables do not exist yet, creates them first.
+    /// The claim, and with `lock` the cluster lock for it, in one
+    /// statement: the lock's row is written only if the claim's was.
+    fn claim_with(
+        &mut self,
+        occ: &Occurrence,
+        who: &Claimant,
+        lock: Option<&str>,
+    ) -> Result<(Claim, bool), ClusterError> {
+        let instant = occ.instant.as_millisecond();
+        let lease = millis(who.lease);
+        let sql = format!(
+            "WITH c AS (INSERT INTO kron_occurrences \
+                 (task, instant, state, node, run_id, token, digest, lease_until) \
+                 VALUES ($1, to_timestamp($2::bigint / 1000.0), 'running', $3, $4, \
+                         nextval('kron_fencing'), $5, now() + $6::bigint * interval '1 millisecond') \
+                 ON CONFLICT (task, instant) DO NOTHING RETURNING token), \
+             l AS (INSERT INTO kron_locks (name, task, instant, node, run_id, token, lease_until) \
+                 SELECT $7, $1, to_timestamp($2::bigint / 1000.0), $3, $4, c.token, \
+                        now() + $6::bigint * interval '1 millisecond' \
+                 FROM c WHERE $7::text IS NOT NULL {TAKE_LOCK}) \
+             SELECT (SELECT token FROM c), (SELECT token FROM l)"
+        );
+        let row = self.with_schema(|c| {
+            c.query_typed_one(
+                &sql,
+                &[
+                    (&occ.task, Type::TEXT),
+                    (&instant, Type::INT8),
+                    (&who.node, Type::TEXT),
+                    (&who.run_id, Type::TEXT),
+                    (&who.digest, Type::TEXT),
+                    (&lease, Type::INT8),
+                    (&lock, Type::TEXT),
+                ],
+            )
+        })?;
+        if let Some(token) = row.get::<_, Option<i64>>(0) {
+            let locked = row.get::<_, Option<i64>>(1).is_some();
+            return Ok((Claim::Won { token }, locked));
+        }
+        match self.holder(occ)? {
+            // A run handed to a supervisor of its own claims again.
+            Some(h) if h.run_id == who.run_id && h.node == who.node && h.state == "running" => {
+                let locked = match lock {
+                    Some(name) => self.lock(name, occ, who, h.token)? == LockClaim::Held,
+                    None => false,
+                };
+                Ok((Claim::Won { token: h.token }, locked))
+            }
+            Some(h) => Ok((Claim::Lost(h), false)),
+            None => Err(ClusterError::Backend(format!(
+                "{occ}: the claim conflicted with a row that is gone"
+            ))),
+        }
+    }
+
     fn with_schema<T>(
         &mut self,
         mut op: impl FnMut(&mut Client) -> Result<T, ::postgres::Error>,
@@ -190,6 +247,14 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The end of the statements that take a cluster lock: a lock row is
+/// taken over once its lease ended, or kept by the run already holding it.
+const TAKE_LOCK: &str = "ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, \
+     instant = EXCLUDED.instant, node = EXCLUDED.node, run_id = EXCLUDED.run_id, \
+     token = EXCLUDED.token, lease_until = EXCLUDED.lease_until, stop_requested = false \
+     WHERE kron_locks.lease_until < now() OR kron_locks.token = EXCLUDED.token \
+     RETURNING token";
+
 const HOLDER_COLUMNS: &str = concat!(
     "node, run_id, token, digest, state, ",
     "CASE WHEN state = 'running' THEN ",
@@ -214,44 +279,22 @@ impl Backend for Postgres {
     fn now(&mut self) -> Result<Timestamp, ClusterError> {
         let row = self
             .client
-            .query_one(concat!("SELECT ", ms!("now()")), &[])
+            .query_typed_one(concat!("SELECT ", ms!("now()")), &[])
             .map_err(error)?;
         Ok(ts(row.get(0)))
     }
 
     fn claim(&mut self, occ: &Occurrence, who: &Claimant) -> Result<Claim, ClusterError> {
-        let instant = occ.instant.as_millisecond();
-        let lease = millis(who.lease);
-        let won = self.with_schema(|c| {
-            c.query_opt(
-                "INSERT INTO kron_occurrences \
-                 (task, instant, state, node, run_id, token, digest, lease_until) \
-                 VALUES ($1, to_timestamp($2::bigint / 1000.0), 'running', $3, $4, \
-                         nextval('kron_fencing'), $5, now() + $6::bigint * interval '1 millisecond') \
-                 ON CONFLICT (task, instant) DO NOTHING RETURNING token",
-                &[
-                    &occ.task,
-                    &instant,
-                    &who.node,
-                    &who.run_id,
-                    &who.digest,
-                    &lease,
-                ],
-            )
-        })?;
-        if let Some(row) = won {
-            return Ok(Claim::Won { token: row.get(0) });
-        }
-        match self.holder(occ)? {
-            // A run handed to a supervisor of its own claims again.
-            Some(h) if h.run_id == who.run_id && h.node == who.node && h.state == "running" => {
-                Ok(Claim::Won { token: h.token })
-            }
-            Some(h) => Ok(Claim::Lost(h)),
-            None => Err(ClusterError::Backend(format!(
-                "{occ}: the claim conflicted with a row that is gone"
-            ))),
-        }
+        Ok(self.claim_with(occ, who, None)?.0)
+    }
+
+    fn claim_locked(
+        &mut self,
+        occ: &Occurrence,
+        who: &Claimant,
+        lock: &str,
+    ) -> Result<(Claim, bool), ClusterError> {
+        self.claim_with(occ, who, Some(lock))
     }
 
     fn holder(&mut self, occ: &Occurrence) -> Result<Option<Holder>, ClusterError> {
@@ -260,7 +303,9 @@ impl Backend for Postgres {
             "SELECT {HOLDER_COLUMNS} FROM kron_occurrences \
              WHERE task = $1 AND instant = to_timestamp($2::bigint / 1000.0)"
         );
-        let row = self.with_schema(|c| c.query_opt(&sql, &[&occ.task, &instant]))?;
+        let row = self.with_schema(|c| {
+            c.query_typed_opt(&sql, &[(&occ.task, Type::TEXT), (&instant, Type::INT8)])
+        })?;
         Ok(row.as_ref().map(holder))
     }
 
@@ -273,7 +318,7 @@ impl Backend for Postgres {
         let instant = occ.instant.as_millisecond();
         let lease = millis(lease);
         let row = self.with_schema(|c| {
-            c.query_one(
+            c.query_typed_one(
                 "WITH o AS (UPDATE kron_occurrences \
                      SET lease_until = now() + $4::bigint * interval '1 millisecond' \
                      WHERE task = $1 AND instant = to_timestamp($2::bigint / 1000.0) \
@@ -283,7 +328,12 @@ impl Backend for Postgres {
                      WHERE token = $3 RETURNING stop_requested) \
                  SELECT (SELECT count(*) FROM o), \
                         coalesce((SELECT bool_or(stop_requested) FROM l), false)",
-                &[&occ.task, &instant, &token, &lease],
+                &[
+                    (&occ.task, Type::TEXT),
+                    (&instant, Type::INT8),
+                    (&token, Type::INT8),
+                    (&lease, Type::INT8),
+                ],
             )
         })?;
         let held: i64 = row.get(0);
@@ -371,7 +421,7 @@ impl Backend for Postgres {
         let attempts = i32::try_from(finish.attempts).unwrap_or(i32::MAX);
         let state = finish.outcome.as_str();
         let row = self.with_schema(|c| {
-            c.query_one(
+            c.query_typed_one(
                 "WITH o AS (UPDATE kron_occurrences SET state = $4, finished = now(), \
                      lease_until = NULL, attempts = $5, exit_code = $6, reason = $7 \
                      WHERE task = $1 AND instant = to_timestamp($2::bigint / 1000.0) \
@@ -379,13 +429,13 @@ impl Backend for Postgres {
                  l AS (DELETE FROM kron_locks WHERE token = $3 RETURNING 1) \
                  SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM l)",
                 &[
-                    &occ.task,
-                    &instant,
-                    &token,
-                    &state,
-                    &attempts,
-                    &finish.exit_code,
-                    &finish.reason,
+                    (&occ.task, Type::TEXT),
+                    (&instant, Type::INT8),
+                    (&token, Type::INT8),
+                    (&state, Type::TEXT),
+                    (&attempts, Type::INT4),
+                    (&finish.exit_code, Type::INT4),
+                    (&finish.reason, Type::TEXT),
                 ],
             )
         })?;
@@ -401,25 +451,22 @@ impl Backend for Postgres {
     ) -> Result<LockClaim, ClusterError> {
         let instant = occ.instant.as_millisecond();
         let lease = millis(who.lease);
+        let sql = format!(
+            "INSERT INTO kron_locks (name, task, instant, node, run_id, token, lease_until) \
+             VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), $4, $5, $6, \
+                     now() + $7::bigint * interval '1 millisecond') {TAKE_LOCK}"
+        );
         let got = self.with_schema(|c| {
-            c.query_opt(
-                "INSERT INTO kron_locks (name, task, instant, node, run_id, token, lease_until) \
-                 VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), $4, $5, $6, \
-                         now() + $7::bigint * interval '1 millisecond') \
-                 ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, \
-                     instant = EXCLUDED.instant, node = EXCLUDED.node, \
-                     run_id = EXCLUDED.run_id, token = EXCLUDED.token, \
-                     lease_until = EXCLUDED.lease_until, stop_requested = false \
-                   WHERE kron_locks.lease_until < now() OR kron_locks.token = EXCLUDED.token \
-                 RETURNING token",
+            c.query_typed_opt(
+                &sql,
                 &[
-                    &name,
-                    &occ.task,
-                    &instant,
-                    &who.node,
-                    &who.run_id,
-                    &token,
-                    &lease,
+                    (&name, Type::TEXT),
+                    (&occ.task, Type::TEXT),
+                    (&instant, Type::INT8),
+                    (&who.node, Type::TEXT),
+                    (&who.run_id, Type::TEXT),
+                    (&token, Type::INT8),
+                    (&lease, Type::INT8),
                 ],
             )
         })?;

@@ -70,13 +70,27 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
     }
     let watchers = Watchers::default();
     if let [req] = &reqs[..] {
-        let result = runner::supervise(req);
+        let mut result = runner::supervise(req);
+        let mut watching = launch.watch;
+        if matches!(result, Supervised::Watch) {
+            // Another host won the claim. With no other run of its own,
+            // this supervisor watches the holder itself, on the connection
+            // it has, rather than start a watcher process (and a
+            // connection) for it. The daemon is told the run ended first,
+            // and is not told again: standard output is let go.
+            ended(&req.task.name);
+            let _ = let_go_of_stdout();
+            watching = true;
+            let watch = Request::new(&ctx.paths, req.task, req.run.clone(), false)
+                .in_cluster(req.cluster, true);
+            result = runner::supervise(&watch);
+        }
         let code = match &result {
             Supervised::Done(report) => report.exit_code,
             Supervised::Failed(_) => 1,
             _ => 0,
         };
-        if launch.watch {
+        if watching {
             // A watcher's standard output is not the daemon's.
             if let Supervised::Done(report) = &result {
                 warn_all(req, report);
@@ -249,6 +263,14 @@ fn hand_off(ctx: &Ctx, launch: &Launch, req: &Request) -> std::io::Result<()> {
         .args(alone.args(&ctx.paths.task_file))
         .spawn()?;
     std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Points standard output at /dev/null: the daemon reads the end of the
+/// pipe, and learns that this supervisor has no run of its own left.
+fn let_go_of_stdout() -> std::io::Result<()> {
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    nix::unistd::dup2_stdout(&null)?;
     Ok(())
 }
 

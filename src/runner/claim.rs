@@ -21,9 +21,10 @@
 //!   lease can end on the backend's clock and another host take over. A
 //!   renewal that finds the occurrence held by someone else stops the run
 //!   at once.
-//! - **Losers** record nothing. A supervisor of several runs hands each
-//!   lost run to a watcher (`kron __supervise --watch`) and tells the
-//!   daemon it ended; the watcher sleeps until the holder's lease would
+//! - **Losers** record nothing. A supervisor of several runs hands its
+//!   lost runs to a watcher (`kron __supervise --watch`), and one of a
+//!   single run becomes that run's watcher; either tells the daemon the
+//!   run ended. The watcher sleeps until the holder's lease would
 //!   end, looks, and once it has ended without the occurrence finishing,
 //!   records it `abandoned` (`once`: on_failure and mail follow) or takes
 //!   it over with a new token and runs it from attempt 1 (`retry`).
@@ -43,7 +44,7 @@ use crate::cluster::{
 };
 use crate::history::{Record, Trigger};
 use crate::logging::{info, warning};
-use crate::taskfile::{CatchUp, Cluster, ClusterMode};
+use crate::taskfile::{CatchUp, Cluster, ClusterMode, Overlap};
 use crate::units::format_duration;
 
 /// How often a claim that found the backend unreachable is tried again,
@@ -99,6 +100,8 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     };
     let who = claimant(req, cluster);
     let settings = &req.task.settings;
+    // The cluster lock `overlap` asks for is taken with the claim.
+    let lock = (settings.overlap != Overlap::Allow).then_some(settings.lock.as_str());
     // Until when a claim may still be tried: catch-up reaches no further
     // than the task's next instant (or its max_lateness).
     let until = match settings.catch_up {
@@ -115,10 +118,30 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
                 .unwrap_or(occ.instant)
         }
     };
+    let mut clocks_agree = false;
+    let mut seen_early = false;
+    if req.run.trigger == Trigger::Schedule && occ.instant > Timestamp::now() {
+        // Started before the instant (the daemon's `CLAIM_LEAD`): the
+        // connection and the clocks' check are done while it waits.
+        let pool = pool::for_cluster(cluster);
+        let seen = node_seen(req, cluster);
+        clocks_agree = matches!(
+            pool.with(|b| {
+                let skew = cluster::clock_skew(b, cluster.max_skew)?;
+                b.seen(&seen, &occ.task, &who.digest)?;
+                Ok(skew)
+            }),
+            Ok(None)
+        );
+        seen_early = clocks_agree;
+        if wait_for(occ.instant, signals).is_some() {
+            return Begun::NotClaimed("not claimed: stopped before its instant".into());
+        }
+    }
     let mut wait = Duration::from_secs(1);
     let mut warned = false;
     loop {
-        let tried = try_claim(cluster, &occ, &who);
+        let tried = try_claim(cluster, &occ, &who, lock, std::mem::take(&mut clocks_agree));
         match &tried {
             Ok(_) => cluster::reach::clear(req.paths),
             Err(reason) => {
@@ -134,10 +157,12 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
             }
         }
         match tried {
-            Ok(Claim::Won { token }) => {
-                return Begun::Mine(Lease::start(req, cluster, occ, who, token));
+            Ok((Claim::Won { token }, locked)) => {
+                let mut lease = Lease::start(req, cluster, occ, who, token, !seen_early);
+                lease.locked = locked;
+                return Begun::Mine(lease);
             }
-            Ok(Claim::Lost(holder)) => {
+            Ok((Claim::Lost(holder), _)) => {
                 if holder.digest != who.digest {
                     warning!(
                         "{}: this host's definition of the task (digest {}) differs from \
@@ -167,17 +192,58 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     }
 }
 
-/// One claim: compare clocks, insert. The error is the reason nothing was
-/// claimed.
-fn try_claim(cluster: &Cluster, occ: &Occurrence, who: &Claimant) -> Result<Claim, String> {
+/// One claim: compare clocks (unless `clocks_agree`, just found), insert,
+/// and take the cluster lock `lock` with it; the `bool` says whether the
+/// lock is held. The error is the reason nothing was claimed.
+fn try_claim(
+    cluster: &Cluster,
+    occ: &Occurrence,
+    who: &Claimant,
+    lock: Option<&str>,
+    clocks_agree: bool,
+) -> Result<(Claim, bool), String> {
     let pool = pool::for_cluster(cluster);
     let claimed = pool.with(|backend| {
-        Ok(match cluster::clock_skew(backend, cluster.max_skew)? {
-            Some(offset) => Err(cluster::skew_message(offset, cluster.max_skew)),
-            None => Ok(backend.claim(occ, who)?),
+        let skew = match clocks_agree {
+            true => None,
+            false => cluster::clock_skew(backend, cluster.max_skew)?,
+        };
+        Ok(match (skew, lock) {
+            (Some(offset), _) => Err(cluster::skew_message(offset, cluster.max_skew)),
+            (None, Some(lock)) => Ok(backend.claim_locked(occ, who, lock)?),
+            (None, None) => Ok((backend.claim(occ, who)?, false)),
         })
     });
     claimed.map_err(|e| e.to_string())?
+}
+
+/// This node, its kron, task file and tzdata, for the backend's rows.
+fn node_seen(req: &Request, cluster: &Cluster) -> NodeSeen {
+    NodeSeen {
+        node: cluster.node.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        file_digest: std::fs::read(&req.paths.task_file)
+            .map(|t| cluster::file_digest(&t))
+            .unwrap_or_default(),
+        tzdata: cluster::tzdata_version(),
+    }
+}
+
+/// Waits until `instant` on the wall clock, to the microsecond rather than
+/// to the millisecond of a signal-aware wait; `Some` if stopped first.
+fn wait_for(instant: Timestamp, signals: &mut Signals) -> Option<super::Stop> {
+    let left = |margin: Duration| {
+        let ahead = instant.duration_since(Timestamp::now());
+        Duration::try_from(ahead)
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(margin)
+            .min(Duration::from_secs(60))
+    };
+    let stop = backoff(signals, left(Duration::from_millis(2)));
+    if stop.is_none() && instant > Timestamp::now() {
+        std::thread::sleep(left(Duration::ZERO));
+    }
+    stop
 }
 
 /// What the lease's threads share with the run.
@@ -204,6 +270,8 @@ pub(super) struct Lease {
     pool: Arc<Pool>,
     shared: Arc<Shared>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// The run's cluster lock was taken with the claim.
+    pub(super) locked: bool,
 }
 
 fn boottime() -> Duration {
@@ -212,12 +280,15 @@ fn boottime() -> Duration {
 }
 
 impl Lease {
+    /// `seen`: the node's and the definition's rows are written (off the
+    /// path to the command), unless the run did while it waited.
     fn start(
         req: &Request,
         cluster: &Cluster,
         occurrence: Occurrence,
         who: Claimant,
         token: i64,
+        seen: bool,
     ) -> Lease {
         let shared = Arc::new(Shared {
             // The claim was sent before this; a little early is safe.
@@ -234,14 +305,7 @@ impl Lease {
             request: running::request_path(&req.paths.running_dir(), req.run_id()),
             pid: std::process::id() as i32,
         };
-        let seen = NodeSeen {
-            node: cluster.node.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            file_digest: std::fs::read(&req.paths.task_file)
-                .map(|t| cluster::file_digest(&t))
-                .unwrap_or_default(),
-            tzdata: cluster::tzdata_version(),
-        };
+        let node = seen.then(|| node_seen(req, cluster));
         let budget = cluster
             .lease
             .saturating_sub(req.task.settings.kill_grace + SAFETY);
@@ -253,7 +317,9 @@ impl Lease {
                 .name("lease".into())
                 .spawn(move || {
                     // Off the path to the command's start.
-                    let _ = pool.with(|b| b.seen(&seen, &occ.task, &digest));
+                    if let Some(node) = node {
+                        let _ = pool.with(|b| b.seen(&node, &occ.task, &digest));
+                    }
                     keep(&shared, &pool, &occ, token, lease, budget, &stop);
                 })
         };
@@ -272,6 +338,7 @@ impl Lease {
             pool,
             shared,
             threads,
+            locked: false,
         }
     }
 
@@ -550,6 +617,7 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
                         occ.clone(),
                         who.clone(),
                         token,
+                        true,
                     )))
                 }
                 Takeover::Abandoned { holder } => Some(Watched::Abandoned(holder)),

@@ -19,8 +19,8 @@
 //! once, a thread each; a single run may wait for its lock, and the
 //! supervisor exits with its status, as `kron run` does.
 //!
-//! `--watch` (one run, a cluster task's) starts the supervisor of a host
-//! that lost the claim of an occurrence: it watches the holder's lease
+//! `--watch` (cluster tasks' runs) starts the supervisor of a host that
+//! lost the claims of their occurrences: it watches each holder's lease
 //! until the occurrence ends, and takes it over or records it abandoned
 //! if the holder dies (`runner::claim`). Its standard output is not the
 //! daemon's, which has counted the run as ended already.

@@ -250,6 +250,7 @@ fn run(req: &Request, signals: &mut Signals, may_wait: bool) -> Result<Supervise
     let settings = &req.task.settings;
     if let Some(held) = &lease
         && settings.overlap != Overlap::Allow
+        && !held.locked
     {
         let waits = matches!(settings.overlap, Overlap::Queue | Overlap::Replace);
         let replace = settings.overlap == Overlap::Replace;
