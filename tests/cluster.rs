@@ -8,7 +8,8 @@
 //! occurrence, token) that the checks below compare with the ledger.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kron::cluster::{
@@ -834,6 +835,125 @@ pub fn find<'a>(checks: &'a [serde_json::Value], what: &str) -> &'a serde_json::
         .iter()
         .find(|c| c["what"] == what)
         .unwrap_or_else(|| panic!("no {what} in {checks:#?}"))
+}
+
+/// A certificate authority and a server certificate it signed for `ip`,
+/// made with openssl in `dir`: (ca.pem, server.pem, server.key), the key
+/// the `postgres` user's when we are root.
+fn certificates(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kron test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=kron test server",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), format!("subjectAltName = IP:{ip}\n")).unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        let status = std::process::Command::new("chown")
+            .args(["postgres:postgres", key.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    (dir.join("ca.pem"), dir.join("server.pem"), key)
+}
+
+/// `sslmode=require` connects over TLS (the server takes nothing else on
+/// that address) and checks the server's certificate: against
+/// SSL_CERT_FILE it connects, against the system's roots it is refused,
+/// and saying so.
+#[test]
+fn postgres_over_tls_checks_the_servers_certificate() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let ip = format!("127.77.{}.1", std::process::id() % 250);
+    // Readable by the server's user.
+    let dir = tempfile::Builder::new()
+        .prefix("kron-tls-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (ca, cert, key) = certificates(dir.path(), &ip);
+    pg.serve_tls(&ip, &cert, &key);
+    let status = |address: &str, ca: Option<&Path>| {
+        let env = Env::new();
+        env.write_task_file(&format!(
+            "[cluster]\nbackend = \"{address}\"\nnode = \"tls\"\n\n\
+             [tasks.t]\nschedule = \"@daily\"\ncommand = \"true\"\n"
+        ));
+        let mut run = env.kron(&["cluster", "status", "--json"]);
+        if let Some(ca) = ca {
+            run = run.env("SSL_CERT_FILE", ca);
+        }
+        let out = run.output();
+        (out.output.status.code(), out.stdout(), out.stderr())
+    };
+    let tls = format!("host={ip} user=kron dbname=postgres sslmode=require");
+    let (code, stdout, stderr) = status(&tls, Some(&ca));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("\"nodes\""), "{stdout}");
+    // The same server, its certificate not trusted.
+    let (code, _, stderr) = status(&tls, Some(&cert.with_file_name("san.ext")));
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("certificate"), "{stderr}");
+    // Without TLS the server refuses: the success above was over TLS.
+    let plain = format!("host={ip} user=kron dbname=postgres sslmode=disable");
+    let (code, out, stderr) = status(&plain, Some(&ca));
+    assert_ne!(code, Some(0), "{out}");
+    assert!(stderr.contains("no encryption"), "{stderr}");
 }
 
 #[test]

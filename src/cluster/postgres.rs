@@ -15,12 +15,15 @@
 //! client-side time type is involved.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use ::postgres::config::SslMode;
 use ::postgres::error::SqlState;
 use ::postgres::types::Type;
 use ::postgres::{Client, NoTls, Row};
 use jiff::Timestamp;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     Backend, Claim, Claimant, ClusterError, Divergence, Finish, Health, Holder, LedgerRow,
@@ -102,7 +105,15 @@ impl Postgres {
         config.tcp_user_timeout(NETWORK_TIMEOUT);
         config.keepalives_idle(NETWORK_TIMEOUT);
         config.application_name("kron");
-        let client = config.connect(NoTls).map_err(unreachable)?;
+        // TLS only when asked for, and then always checked: libpq's
+        // default (`prefer`) would encrypt without checking, and a
+        // server's self-signed certificate (Debian's default) would make
+        // a checked `prefer` fail where libpq connects.
+        let client = match config.get_ssl_mode() {
+            SslMode::Require => config.connect(tls()?),
+            _ => config.connect(NoTls),
+        }
+        .map_err(unreachable)?;
         Ok(Postgres { client })
     }
 
@@ -205,6 +216,40 @@ impl Postgres {
             other => other.map_err(error),
         }
     }
+}
+
+/// The TLS of `sslmode=require`: rustls with ring, the server's
+/// certificate checked against the system's roots, or those of
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set. Read once per process.
+fn tls() -> Result<MakeRustlsConnect, ClusterError> {
+    static CONFIG: OnceLock<Result<MakeRustlsConnect, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(format!(
+                    "sslmode=require: no CA certificate to check the server's against \
+                     (the system's roots, or SSL_CERT_FILE){}",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", why.join("; "))
+                    }
+                ));
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("sslmode=require: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(MakeRustlsConnect::new(config))
+        })
+        .clone()
+        .map_err(ClusterError::Unreachable)
 }
 
 fn unreachable(e: ::postgres::Error) -> ClusterError {

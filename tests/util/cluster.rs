@@ -107,6 +107,26 @@ impl Postgres {
         Some(pg)
     }
 
+    /// Serves TLS on `ip` (port 5432, on the loopback) with `cert` and
+    /// `key` (PEM files), and only TLS over the loopback, whose clients
+    /// come from 127.0.0.1: restarts the server.
+    pub fn serve_tls(&mut self, ip: &str, cert: &Path, key: &Path) {
+        let hba = self.dir.join("data/pg_hba.conf");
+        let text = std::fs::read_to_string(&hba).unwrap();
+        // The first line that matches counts.
+        let text = format!(
+            "hostnossl all all 127.0.0.0/8 reject\nhostssl all all 127.0.0.0/8 trust\n{text}"
+        );
+        std::fs::write(&hba, text).unwrap();
+        self.settings.extend([
+            "ssl=on".to_string(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+            format!("listen_addresses={ip}"),
+        ]);
+        self.restart_immediate();
+    }
+
     fn run_server(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
