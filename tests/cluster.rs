@@ -20,7 +20,7 @@ use kron::history::Outcome;
 use crate::util::cluster::{Host, Postgres, Server, witness, witnesses};
 use crate::util::daemon::DaemonGuard;
 use crate::util::redis::Redis;
-use crate::util::{Env, wait_until};
+use crate::util::{Env, wait_until, wait_until_else};
 
 /// A 6-field schedule that fires once, `secs` seconds from now (UTC).
 pub fn once_in(secs: i64) -> String {
@@ -182,6 +182,7 @@ macro_rules! on_each_backend {
 on_each_backend!(
     the_backend_keeps_its_contract,
     the_claim_takes_the_cluster_lock_with_it,
+    the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones,
     a_cluster_task_starts_its_command_at_its_instant_and_not_before,
     each_occurrence_runs_once_on_three_hosts,
     a_dead_holders_occurrence_is_abandoned_under_once,
@@ -317,6 +318,7 @@ fn the_backend_keeps_its_contract(server: &mut dyn Server) {
         attempts: 1,
         exit_code: Some(code),
         reason: None,
+        history: Default::default(),
     };
     assert!(!b.finish(&occ, t1, &finish(0)).unwrap());
     // The dead holder's lock is free.
@@ -437,6 +439,7 @@ fn the_claim_takes_the_cluster_lock_with_it(server: &mut dyn Server) {
         attempts: 1,
         exit_code: Some(0),
         reason: None,
+        history: Default::default(),
     };
     assert!(b.finish(&one, token, &done).unwrap());
     let three = occurrence(&mut *b, "locked", 0);
@@ -498,6 +501,80 @@ fn a_cluster_task_starts_its_command_at_its_instant_and_not_before(db: &mut dyn 
         hosts[0].log(),
         hosts[1].log()
     );
+}
+
+/// The ledger is bounded like local history: `history.keep` occurrences
+/// (trimmed a tenth past it, never a running one nor one of the last
+/// hour) and none older than `history.max_age` (at least a day); an
+/// occurrence it forgot is never claimed again, by anyone.
+fn the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones(server: &mut dyn Server) {
+    let mut b = backend(server);
+    let mut who = claimant("a", "a1", Duration::from_secs(30));
+    who.history.keep = 10;
+    let occ = |b: &mut dyn kron::cluster::Backend, ago: i64| occurrence(b, "busy", ago);
+    let done = Finish {
+        outcome: Outcome::Success,
+        attempts: 1,
+        exit_code: Some(0),
+        reason: None,
+        history: who.history,
+    };
+    // The oldest stays running: a trim never takes a running occurrence.
+    let running = occ(&mut *b, 3700);
+    assert!(matches!(
+        b.claim(&running, &who).unwrap(),
+        Claim::Won { .. }
+    ));
+    let mut claimed: Vec<Occurrence> = Vec::new();
+    for ago in (3660..3699).rev() {
+        let o = occ(&mut *b, ago);
+        who.run_id = format!("a{ago}");
+        let Claim::Won { token } = b.claim(&o, &who).unwrap() else {
+            panic!("{o} is free")
+        };
+        assert!(b.finish(&o, token, &done).unwrap());
+        claimed.push(o);
+    }
+    let rows = b.ledger(Some("busy"), 1000).unwrap();
+    assert_eq!(rows.len(), 11, "{rows:#?}");
+    assert_eq!(rows[0].instant, claimed.last().unwrap().instant);
+    assert_eq!(rows[10].instant, running.instant);
+    assert_eq!(rows[10].state, "running");
+    // Nor one of the last hour: those trim the older ones, then stay.
+    let recent: Vec<Occurrence> = (0..15).map(|ago| occ(&mut *b, ago)).collect();
+    for o in &recent {
+        who.run_id = format!("r{}", o.instant);
+        let Claim::Won { token } = b.claim(o, &who).unwrap() else {
+            panic!("{o} is free")
+        };
+        assert!(b.finish(o, token, &done).unwrap());
+    }
+    let rows = b.ledger(Some("busy"), 1000).unwrap();
+    let instants: Vec<_> = rows.iter().map(|r| r.instant).collect();
+    let mut expected: Vec<_> = recent.iter().map(|o| o.instant).collect();
+    expected.push(running.instant);
+    assert_eq!(instants, expected, "{rows:#?}");
+    assert_eq!(b.holder(&running).unwrap().unwrap().state, "running");
+    // A trimmed occurrence is not claimed again, by anyone.
+    let gone = &claimed[0];
+    assert_eq!(b.holder(gone).unwrap(), None);
+    let err = b
+        .claim(gone, &claimant("b", "b1", Duration::from_secs(30)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("older than the cluster remembers"), "{err}");
+    assert!(err.contains("history.keep"), "{err}");
+    // Nor is one from before history.max_age (at least a day).
+    let mut aged = claimant("b", "b2", Duration::from_secs(30));
+    aged.history.max_age = Some(Duration::from_secs(3600));
+    let old = occurrence(&mut *b, "aged", 2 * 24 * 3600);
+    let err = b.claim(&old, &aged).unwrap_err().to_string();
+    assert!(err.contains("history.max_age"), "{err}");
+    let recent = occurrence(&mut *b, "aged", 3600);
+    assert!(matches!(
+        b.claim(&recent, &aged).unwrap(),
+        Claim::Won { .. }
+    ));
 }
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
@@ -1044,6 +1121,25 @@ fn doctor_checks_a_postgresql_backend() {
 /// A command for the stop and partition faults: its first start appends
 /// its token and the time to `ticks` every 0.1 s for a minute; a later
 /// start appends one line and ends.
+/// Waits for the ledger's newest row of `job` to be the new holder's
+/// success, saying what the ledger, the hosts' records and logs show if it
+/// never is.
+fn new_holders_success_reaches_the_ledger(other: &Host, stale: &Host) {
+    wait_until_else(
+        "the new holder's run reached the ledger",
+        || ledger(other, "job")[0]["state"] == "success",
+        || {
+            format!(
+                "ledger: {:#?}\nits history: {:#?}\nits log:\n{}\nthe stale holder's log:\n{}",
+                ledger(other, "job"),
+                other.history("job"),
+                other.log(),
+                stale.log()
+            )
+        },
+    );
+}
+
 fn ticking(shared: &Path) -> String {
     let first = shared.join("first");
     witness(
@@ -1132,9 +1228,7 @@ fn a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on(db: &mut dy
         "{record:#}"
     );
     let other = &hosts[1 - index];
-    wait_until("the new holder's run reached the ledger", || {
-        ledger(other, "job")[0]["state"] == "success"
-    });
+    new_holders_success_reaches_the_ledger(other, &hosts[index]);
     let row = &ledger(other, "job")[0];
     assert_eq!(row["node"], again.as_str(), "{row:#}");
     assert_eq!(row["token"].as_i64(), Some(token), "{row:#}");
@@ -1235,9 +1329,7 @@ fn a_partitioned_holder_stops_its_command_before_its_lease_ends(db: &mut dyn Ser
         .collect();
     assert!(cut_side.is_empty(), "claimed while cut off: {cut_side:?}");
     let other = &hosts[1 - index];
-    wait_until("the new holder's run reached the ledger", || {
-        ledger(other, "job")[0]["state"] == "success"
-    });
+    new_holders_success_reaches_the_ledger(other, &hosts[index]);
     check_ledger(
         &ledger(other, "job"),
         &witnesses(&file),

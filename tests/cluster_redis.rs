@@ -21,8 +21,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use kron::cluster::redis::KEY_LAYOUT;
-use kron::cluster::{Claim, Finish, Health, Occurrence};
-use kron::history::Outcome;
+use kron::cluster::{Claim, Health};
 
 use crate::cluster::{
     backend, claimant, cluster_task, doctor_on, find, hosts, ledger, occurrence, once_in, reload,
@@ -328,76 +327,6 @@ fn a_server_asleep_past_a_lease_sees_the_holder_stop_first() {
     for host in &mut hosts {
         host.kill();
     }
-}
-
-#[test]
-fn the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones() {
-    let Some(redis) = Redis::start() else {
-        return;
-    };
-    let mut b = backend(&redis);
-    let mut who = claimant("a", "a1", Duration::from_secs(30));
-    who.history.keep = 10;
-    let occ = |b: &mut dyn kron::cluster::Backend, ago: i64| occurrence(b, "busy", ago);
-    let done = Finish {
-        outcome: Outcome::Success,
-        attempts: 1,
-        exit_code: Some(0),
-        reason: None,
-    };
-    // The oldest stays running: a trim never takes a running occurrence.
-    let running = occ(&mut *b, 3700);
-    assert!(matches!(
-        b.claim(&running, &who).unwrap(),
-        Claim::Won { .. }
-    ));
-    let mut claimed: Vec<Occurrence> = Vec::new();
-    for ago in (3660..3699).rev() {
-        let o = occ(&mut *b, ago);
-        who.run_id = format!("a{ago}");
-        let Claim::Won { token } = b.claim(&o, &who).unwrap() else {
-            panic!("{o} is free")
-        };
-        assert!(b.finish(&o, token, &done).unwrap());
-        claimed.push(o);
-    }
-    let rows = b.ledger(Some("busy"), 1000).unwrap();
-    assert_eq!(rows.len(), 11, "{rows:#?}");
-    assert_eq!(rows[0].instant, claimed.last().unwrap().instant);
-    assert_eq!(rows[10].instant, running.instant);
-    assert_eq!(rows[10].state, "running");
-    // Nor one of the last hour: those trim the older ones, then stay.
-    let recent: Vec<Occurrence> = (0..15).map(|ago| occ(&mut *b, ago)).collect();
-    for o in &recent {
-        who.run_id = format!("r{}", o.instant);
-        assert!(matches!(b.claim(o, &who).unwrap(), Claim::Won { .. }));
-    }
-    let rows = b.ledger(Some("busy"), 1000).unwrap();
-    let instants: Vec<_> = rows.iter().map(|r| r.instant).collect();
-    let mut expected: Vec<_> = recent.iter().map(|o| o.instant).collect();
-    expected.push(running.instant);
-    assert_eq!(instants, expected, "{rows:#?}");
-    assert_eq!(b.holder(&running).unwrap().unwrap().state, "running");
-    // A trimmed occurrence is not claimed again, by anyone.
-    let gone = &claimed[0];
-    assert_eq!(b.holder(gone).unwrap(), None);
-    let err = b
-        .claim(gone, &claimant("b", "b1", Duration::from_secs(30)))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("older than the cluster remembers"), "{err}");
-    assert!(err.contains("history.keep"), "{err}");
-    // Nor is one from before history.max_age (at least a day).
-    let mut aged = claimant("b", "b2", Duration::from_secs(30));
-    aged.history.max_age = Some(Duration::from_secs(3600));
-    let old = occurrence(&mut *b, "aged", 2 * 24 * 3600);
-    let err = b.claim(&old, &aged).unwrap_err().to_string();
-    assert!(err.contains("history.max_age"), "{err}");
-    let recent = occurrence(&mut *b, "aged", 3600);
-    assert!(matches!(
-        b.claim(&recent, &aged).unwrap(),
-        Claim::Won { .. }
-    ));
 }
 
 #[test]

@@ -30,8 +30,58 @@ use crate::history::Outcome;
 use crate::taskfile::{self, Cluster, Task};
 
 /// The schema version this kron writes; a backend created by an older one
-/// is migrated, one created by a newer one is refused.
+/// is migrated, one created by a newer one is refused. A change older
+/// kron can ignore (a table it does not read) keeps the version.
 pub const SCHEMA_VERSION: i32 = 1;
+
+/// How long the ledger keeps an occurrence after its claim when its
+/// task's history has no `max_age`: past this, the ledger's count bounds
+/// it.
+pub const LEDGER_DEFAULT_AGE: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The ledger keeps an occurrence at least this long, whatever `max_age`
+/// says: a host that comes back within it still finds the claims of its
+/// downtime.
+pub const LEDGER_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
+/// No trim by count reaches the occurrences of the last hour, whatever
+/// `keep` says: a host that tries to claim one late still finds it
+/// claimed, rather than forgotten.
+pub const LEDGER_RECENT: Duration = Duration::from_secs(3600);
+
+/// How long the ledger keeps `history`'s task's occurrences.
+pub fn ledger_age(history: &crate::history::Retention) -> Duration {
+    history
+        .max_age
+        .unwrap_or(LEDGER_DEFAULT_AGE)
+        .max(LEDGER_MIN_AGE)
+}
+
+/// Why an occurrence is older than the ledger remembers.
+pub enum Forgotten {
+    /// The task's `keep` latest occurrences go back to this instant.
+    Count { keep: u32, back_to: Timestamp },
+    /// Occurrences claimed since this instant are kept.
+    Age { since: Timestamp },
+}
+
+impl Forgotten {
+    /// The refusal of a claim of `occurrence`: whether it ran is
+    /// forgotten, so no host claims it (it could run a second time).
+    pub fn refusal(&self, occurrence: &Occurrence) -> ClusterError {
+        let why = match self {
+            Forgotten::Count { keep, back_to } => format!(
+                "the ledger keeps the task's {keep} latest occurrences (history.keep), \
+                 back to {back_to}"
+            ),
+            Forgotten::Age { since } => {
+                format!("the ledger keeps occurrences claimed since {since} (history.max_age)")
+            }
+        };
+        ClusterError::Backend(format!(
+            "{occurrence} is older than the cluster remembers ({why}): whether it ran is \
+             forgotten, so no host claims it"
+        ))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -136,6 +186,8 @@ pub struct Finish {
     pub attempts: u32,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
+    /// The task's history retention, which bounds its ledger too.
+    pub history: crate::history::Retention,
 }
 
 /// What a host says of itself when it claims.

@@ -9,6 +9,13 @@
 //! - `kron_locks`: one row per cluster-wide lock, held for a run's token.
 //! - `kron_nodes`, `kron_definitions`: who was seen, with which kron,
 //!   tzdata and definition of each task (divergences).
+//! - `kron_trimmed`: per task, the newest instant trimmed away by count.
+//!   The ledger is bounded like local history: a task keeps its
+//!   `history.keep` latest occurrences (trimmed as each ends, a tenth
+//!   past it, never a running one nor one of the last hour) and none
+//!   claimed longer than `cluster::ledger_age` ago. An occurrence older
+//!   than what the ledger remembers is never claimed again: whether it
+//!   ran is forgotten.
 //! - `kron_meta`: the schema version.
 //!
 //! Times cross the wire as milliseconds since the epoch, so that no
@@ -72,6 +79,10 @@ CREATE TABLE IF NOT EXISTS kron_nodes (
     version text NOT NULL,
     file_digest text NOT NULL,
     tzdata text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kron_trimmed (
+    task text PRIMARY KEY,
+    before timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kron_definitions (
     task text NOT NULL,
@@ -158,11 +169,16 @@ impl Postgres {
     ) -> Result<(Claim, bool), ClusterError> {
         let instant = occ.instant.as_millisecond();
         let lease = millis(who.lease);
+        let age = millis(super::ledger_age(&who.history));
+        // No row for an instant the ledger has forgotten (see the module).
         let sql = format!(
             "WITH c AS (INSERT INTO kron_occurrences \
                  (task, instant, state, node, run_id, token, digest, lease_until) \
-                 VALUES ($1, to_timestamp($2::bigint / 1000.0), 'running', $3, $4, \
-                         nextval('kron_fencing'), $5, now() + $6::bigint * interval '1 millisecond') \
+                 SELECT $1, to_timestamp($2::bigint / 1000.0), 'running', $3, $4, \
+                        nextval('kron_fencing'), $5, now() + $6::bigint * interval '1 millisecond' \
+                 WHERE to_timestamp($2::bigint / 1000.0) >= now() - $8::bigint * interval '1 millisecond' \
+                   AND NOT EXISTS (SELECT 1 FROM kron_trimmed \
+                       WHERE task = $1 AND before >= to_timestamp($2::bigint / 1000.0)) \
                  ON CONFLICT (task, instant) DO NOTHING RETURNING token), \
              l AS (INSERT INTO kron_locks (name, task, instant, node, run_id, token, lease_until) \
                  SELECT $7, $1, to_timestamp($2::bigint / 1000.0), $3, $4, c.token, \
@@ -181,6 +197,7 @@ impl Postgres {
                     (&who.digest, Type::TEXT),
                     (&lease, Type::INT8),
                     (&lock, Type::TEXT),
+                    (&age, Type::INT8),
                 ],
             )
         })?;
@@ -198,10 +215,38 @@ impl Postgres {
                 Ok((Claim::Won { token: h.token }, locked))
             }
             Some(h) => Ok((Claim::Lost(h), false)),
-            None => Err(ClusterError::Backend(format!(
-                "{occ}: the claim conflicted with a row that is gone"
-            ))),
+            None => Err(self.forgotten(occ, who)?.refusal(occ)),
         }
+    }
+
+    /// Why no row was inserted for `occ`, which has none: the ledger
+    /// forgot it (or a trim took its row between the two statements).
+    fn forgotten(
+        &mut self,
+        occ: &Occurrence,
+        who: &Claimant,
+    ) -> Result<super::Forgotten, ClusterError> {
+        let age = millis(super::ledger_age(&who.history));
+        let row = self
+            .client
+            .query_typed_one(
+                concat!(
+                    "SELECT (SELECT ",
+                    ms!("before"),
+                    " FROM kron_trimmed WHERE task = $1), ",
+                    ms!("now() - $2::bigint * interval '1 millisecond'")
+                ),
+                &[(&occ.task, Type::TEXT), (&age, Type::INT8)],
+            )
+            .map_err(error)?;
+        let (floor, since): (Option<i64>, i64) = (row.get(0), row.get(1));
+        Ok(match floor.map(ts) {
+            Some(back_to) if occ.instant <= back_to => super::Forgotten::Count {
+                keep: who.history.keep,
+                back_to,
+            },
+            _ => super::Forgotten::Age { since: ts(since) },
+        })
     }
 
     fn with_schema<T>(
@@ -465,13 +510,31 @@ impl Backend for Postgres {
         let instant = occ.instant.as_millisecond();
         let attempts = i32::try_from(finish.attempts).unwrap_or(i32::MAX);
         let state = finish.outcome.as_str();
+        // The task's ledger is trimmed as its occurrences end (see the
+        // module): by age, and by count once it holds a tenth over `keep`.
+        let keep = i64::from(finish.history.keep.max(1));
+        let over = keep + keep / 10;
+        let age = millis(super::ledger_age(&finish.history));
+        let recent = millis(super::LEDGER_RECENT);
         let row = self.with_schema(|c| {
             c.query_typed_one(
                 "WITH o AS (UPDATE kron_occurrences SET state = $4, finished = now(), \
                      lease_until = NULL, attempts = $5, exit_code = $6, reason = $7 \
                      WHERE task = $1 AND instant = to_timestamp($2::bigint / 1000.0) \
                        AND token = $3 AND state = 'running' RETURNING 1), \
-                 l AS (DELETE FROM kron_locks WHERE token = $3 RETURNING 1) \
+                 l AS (DELETE FROM kron_locks WHERE token = $3 RETURNING 1), \
+                 cut AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM kron_occurrences \
+                         WHERE task = $1 ORDER BY instant DESC OFFSET $9 LIMIT 1) \
+                     THEN (SELECT instant FROM kron_occurrences WHERE task = $1 \
+                         ORDER BY instant DESC OFFSET $8 LIMIT 1) END AS at), \
+                 gone AS (DELETE FROM kron_occurrences WHERE task = $1 AND state <> 'running' \
+                     AND (instant < now() - $10::bigint * interval '1 millisecond' \
+                       OR (instant <= (SELECT at FROM cut) \
+                           AND instant < now() - $11::bigint * interval '1 millisecond')) \
+                     RETURNING instant, instant < now() - $10::bigint * interval '1 millisecond' AS aged), \
+                 t AS (INSERT INTO kron_trimmed SELECT $1, max(instant) FROM gone WHERE NOT aged \
+                     HAVING count(*) > 0 \
+                     ON CONFLICT (task) DO UPDATE SET before = greatest(kron_trimmed.before, EXCLUDED.before)) \
                  SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM l)",
                 &[
                     (&occ.task, Type::TEXT),
@@ -481,6 +544,10 @@ impl Backend for Postgres {
                     (&attempts, Type::INT4),
                     (&finish.exit_code, Type::INT4),
                     (&finish.reason, Type::TEXT),
+                    (&keep, Type::INT8),
+                    (&over, Type::INT8),
+                    (&age, Type::INT8),
+                    (&recent, Type::INT8),
                 ],
             )
         })?;

@@ -12,8 +12,7 @@
 //! instant). Both are bounded the way local history is: each task keeps
 //! its `history.keep` latest occurrences (trimmed a tenth past it, never
 //! a running one nor one of the last hour), and each key expires
-//! `history.max_age` after its claim
-//! ([`DEFAULT_RETENTION`] without one). An occurrence older than what the
+//! `history.max_age` after its claim (`cluster::ledger_age`). An occurrence older than what the
 //! ledger remembers is never claimed again: whether it ran is forgotten.
 //!
 //! Durability is the server's configuration, not kron's: only a single
@@ -37,18 +36,8 @@ use super::{
 
 /// The key layout this kron writes (`kron:schema`); see `scripts`.
 pub const KEY_LAYOUT: i32 = 1;
-/// How long an occurrence's key lives after its claim when its task's
-/// history has no `max_age`: past this, the ledger's count bounds it.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(366 * 24 * 3600);
-/// A key lives at least this long, whatever `max_age` says: a host that
-/// comes back within it still finds the claims of its downtime.
-const MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// The most occurrences one claim trims from its task's ledger.
 const TRIM_BATCH: usize = 1000;
-/// No trim reaches the occurrences of the last hour, whatever `keep` says:
-/// a host that tries to claim one late still finds it claimed, rather
-/// than forgotten.
-const RECENT: Duration = Duration::from_secs(3600);
 /// How many keys one pipelined read asks for.
 const READ_BATCH: usize = 500;
 
@@ -252,11 +241,7 @@ impl Backend for Redis {
 
     fn claim(&mut self, occ: &Occurrence, who: &Claimant) -> Result<Claim, ClusterError> {
         let instant = occ.instant.to_string();
-        let retention = who
-            .history
-            .max_age
-            .unwrap_or(DEFAULT_RETENTION)
-            .max(MIN_RETENTION);
+        let retention = super::ledger_age(&who.history);
         let reply: Vec<String> = self.run(
             scripts::CLAIM,
             &[
@@ -279,7 +264,7 @@ impl Backend for Redis {
                 &millis(retention),
                 &KEY_LAYOUT.to_string(),
                 &TRIM_BATCH.to_string(),
-                &millis(RECENT),
+                &millis(super::LEDGER_RECENT),
             ],
         )?;
         match reply.first().map(String::as_str) {
@@ -298,18 +283,14 @@ impl Backend for Redis {
                     .map(ts)
                     .unwrap_or(Timestamp::UNIX_EPOCH);
                 let why = if reply.get(1).is_some_and(|w| w == "count") {
-                    format!(
-                        "the ledger keeps the task's {} latest occurrences (history.keep), \
-                         back to {limit}",
-                        who.history.keep
-                    )
+                    super::Forgotten::Count {
+                        keep: who.history.keep,
+                        back_to: limit,
+                    }
                 } else {
-                    format!("the ledger keeps occurrences claimed since {limit} (history.max_age)")
+                    super::Forgotten::Age { since: limit }
                 };
-                Err(ClusterError::Backend(format!(
-                    "{occ} is older than the cluster remembers ({why}): whether it ran is \
-                     forgotten, so no host claims it"
-                )))
+                Err(why.refusal(occ))
             }
             _ => Err(unexpected("a claim", &reply)),
         }

@@ -402,6 +402,7 @@ impl Lease {
             attempts: record.attempts,
             exit_code: record.exit_code,
             reason: record.reason.clone(),
+            history: self.who.history,
         };
         // A backend that is away for a moment still gets the outcome.
         let mut last = String::new();

@@ -28,7 +28,7 @@ mod wait;
 
 pub use records::{history, lines, log, missed_while_down, registry};
 pub use tasks::{append, task, wait_for};
-pub use wait::{DEADLINE, gone, signal, wait_until, wait_with_deadline};
+pub use wait::{DEADLINE, gone, signal, wait_until, wait_until_else, wait_with_deadline};
 
 pub struct Env {
     dir: tempfile::TempDir,

@@ -17,13 +17,26 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// Polls `condition` every 20 ms until it holds; fails the test after
 /// [`DEADLINE`], naming `what`.
 #[track_caller]
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    wait_until_else(what, condition, String::new);
+}
+
+/// [`wait_until`], and on failure what `explain` says of the state (the
+/// records and logs that tell why it never held).
+#[track_caller]
+pub fn wait_until_else(
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let started = Instant::now();
     while !condition() {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting: {what} (after {DEADLINE:?})"
-        );
+        if started.elapsed() >= DEADLINE {
+            panic!(
+                "timed out waiting: {what} (after {DEADLINE:?})\n{}",
+                explain()
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
