@@ -369,10 +369,10 @@ fn the_backend_keeps_its_contract(server: &mut dyn Server) {
         file_digest: format!("file-{node}"),
         tzdata: "2026a".into(),
     };
-    b.seen(&seen("a"), "contract", "d1").unwrap();
-    b.seen(&seen("b"), "contract", "d2").unwrap();
-    b.seen(&seen("b"), "same", "d1").unwrap();
-    b.seen(&seen("a"), "same", "d1").unwrap();
+    b.seen(&seen("a"), &[("contract", "d1")]).unwrap();
+    b.seen(&seen("b"), &[("contract", "d2"), ("same", "d1")])
+        .unwrap();
+    b.seen(&seen("a"), &[("same", "d1")]).unwrap();
     let nodes: Vec<_> = b.nodes().unwrap();
     let names: Vec<_> = nodes.iter().map(|n| n.node.as_str()).collect();
     assert_eq!(names, ["a", "b"]);

@@ -398,8 +398,10 @@ pub trait Backend: Send {
     ) -> Result<LockClaim, ClusterError>;
     /// Asks the run holding lock `name` to stop (`overlap = "replace"`).
     fn request_stop(&mut self, name: &str) -> Result<(), ClusterError>;
-    /// Records that `node` is alive with this definition of `task`.
-    fn seen(&mut self, node: &NodeSeen, task: &str, digest: &str) -> Result<(), ClusterError>;
+    /// Records that `node` is alive, with these definitions (task name,
+    /// digest) of its tasks: one exchange for a supervisor's runs, as a
+    /// burst of a thousand would otherwise be a thousand commits.
+    fn seen(&mut self, node: &NodeSeen, definitions: &[(&str, &str)]) -> Result<(), ClusterError>;
     fn nodes(&mut self) -> Result<Vec<NodeRow>, ClusterError>;
     fn divergences(&mut self) -> Result<Vec<Divergence>, ClusterError>;
     /// The latest `limit` occurrences, newest first, of `task` or all.

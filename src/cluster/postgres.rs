@@ -620,7 +620,9 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    fn seen(&mut self, node: &NodeSeen, task: &str, digest: &str) -> Result<(), ClusterError> {
+    fn seen(&mut self, node: &NodeSeen, definitions: &[(&str, &str)]) -> Result<(), ClusterError> {
+        let tasks: Vec<&str> = definitions.iter().map(|d| d.0).collect();
+        let digests: Vec<&str> = definitions.iter().map(|d| d.1).collect();
         self.with_schema(|c| {
             c.execute(
                 // Rows are rewritten only when they changed or are a few
@@ -634,7 +636,8 @@ impl Backend for Postgres {
                         OR (kron_nodes.version, kron_nodes.file_digest, kron_nodes.tzdata) \
                            IS DISTINCT FROM (EXCLUDED.version, EXCLUDED.file_digest, \
                                              EXCLUDED.tzdata)) \
-                 INSERT INTO kron_definitions VALUES ($5, $1, $6, now()) \
+                 INSERT INTO kron_definitions \
+                     SELECT t, $1, d, now() FROM unnest($5::text[], $6::text[]) AS u(t, d) \
                  ON CONFLICT (task, node) DO UPDATE SET digest = EXCLUDED.digest, \
                      seen = now() \
                      WHERE kron_definitions.seen < now() - interval '10 seconds' \
@@ -644,8 +647,8 @@ impl Backend for Postgres {
                     &node.version,
                     &node.file_digest,
                     &node.tzdata,
-                    &task,
-                    &digest,
+                    &tasks,
+                    &digests,
                 ],
             )
         })?;

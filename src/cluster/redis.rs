@@ -426,24 +426,24 @@ impl Backend for Redis {
         Ok(())
     }
 
-    fn seen(&mut self, node: &NodeSeen, task: &str, digest: &str) -> Result<(), ClusterError> {
-        let _: i64 = self.run(
-            scripts::SEEN,
-            &[
-                &format!("kron:node:{}", node.node),
-                NODES,
-                &format!("kron:def:{task}"),
-                DEFINITIONS,
-            ],
-            &[
-                &node.node,
-                &node.version,
-                &node.file_digest,
-                &node.tzdata,
-                task,
-                digest,
-            ],
-        )?;
+    fn seen(&mut self, node: &NodeSeen, definitions: &[(&str, &str)]) -> Result<(), ClusterError> {
+        let node_key = format!("kron:node:{}", node.node);
+        let def_keys: Vec<String> = definitions
+            .iter()
+            .map(|(task, _)| format!("kron:def:{task}"))
+            .collect();
+        let mut keys = vec![node_key.as_str(), NODES, DEFINITIONS];
+        keys.extend(def_keys.iter().map(String::as_str));
+        let mut args = vec![
+            node.node.as_str(),
+            &node.version,
+            &node.file_digest,
+            &node.tzdata,
+        ];
+        for (task, digest) in definitions {
+            args.extend([*task, *digest]);
+        }
+        let _: i64 = self.run(scripts::SEEN, &keys, &args)?;
         Ok(())
     }
 

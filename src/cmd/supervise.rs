@@ -68,6 +68,10 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
             }
         }
     }
+    // What the backend learns of this host and its definitions, beside
+    // the runs (before their instant, for runs started early).
+    let _announced =
+        Joined(runner::Announcement::of(&reqs).map(|a| std::thread::spawn(move || a.send())));
     let watchers = Watchers::default();
     if let [req] = &reqs[..] {
         let mut result = runner::supervise(req);
@@ -118,6 +122,17 @@ pub fn run(ctx: &Ctx, args: &SuperviseArgs) -> Result<(), Error> {
         supervised
     });
     Ok(supervised?)
+}
+
+/// A thread the supervisor waits for before it exits.
+struct Joined(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The runs of this supervisor whose occurrence another host holds: one

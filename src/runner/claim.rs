@@ -119,21 +119,14 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
         }
     };
     let mut clocks_agree = false;
-    let mut seen_early = false;
     if req.run.trigger == Trigger::Schedule && occ.instant > Timestamp::now() {
         // Started before the instant (the daemon's `CLAIM_LEAD`): the
         // connection and the clocks' check are done while it waits.
         let pool = pool::for_cluster(cluster);
-        let seen = node_seen(req, cluster);
         clocks_agree = matches!(
-            pool.with(|b| {
-                let skew = cluster::clock_skew(b, cluster.max_skew)?;
-                b.seen(&seen, &occ.task, &who.digest)?;
-                Ok(skew)
-            }),
+            pool.with(|b| cluster::clock_skew(b, cluster.max_skew)),
             Ok(None)
         );
-        seen_early = clocks_agree;
         if wait_for(occ.instant, signals).is_some() {
             return Begun::NotClaimed("not claimed: stopped before its instant".into());
         }
@@ -158,7 +151,7 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
         }
         match tried {
             Ok((Claim::Won { token }, locked)) => {
-                let mut lease = Lease::start(req, cluster, occ, who, token, !seen_early);
+                let mut lease = Lease::start(req, cluster, occ, who, token);
                 lease.locked = locked;
                 return Begun::Mine(lease);
             }
@@ -217,15 +210,49 @@ fn try_claim(
     claimed.map_err(|e| e.to_string())?
 }
 
-/// This node, its kron, task file and tzdata, for the backend's rows.
-fn node_seen(req: &Request, cluster: &Cluster) -> NodeSeen {
-    NodeSeen {
-        node: cluster.node.clone(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        file_digest: std::fs::read(&req.paths.task_file)
-            .map(|t| cluster::file_digest(&t))
-            .unwrap_or_default(),
-        tzdata: cluster::tzdata_version(),
+/// What a supervisor tells the backend of its host and of the
+/// definitions of its cluster tasks (`kron cluster status`), gathered
+/// from its runs; `None` when none is coordinated.
+pub struct Announcement {
+    cluster: Cluster,
+    node: NodeSeen,
+    definitions: std::collections::BTreeMap<String, String>,
+}
+
+impl Announcement {
+    pub fn of(reqs: &[Request]) -> Option<Announcement> {
+        let coordinated: Vec<(&Request, &Cluster)> = reqs
+            .iter()
+            .filter_map(|req| Some((req, occurrence(req)?.0)))
+            .collect();
+        let (first, cluster) = coordinated.first()?;
+        Some(Announcement {
+            cluster: (*cluster).clone(),
+            node: NodeSeen {
+                node: cluster.node.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                file_digest: std::fs::read(&first.paths.task_file)
+                    .map(|t| cluster::file_digest(&t))
+                    .unwrap_or_default(),
+                tzdata: cluster::tzdata_version(),
+            },
+            definitions: coordinated
+                .iter()
+                .map(|(req, _)| (req.task.name.clone(), cluster::digest(req.task)))
+                .collect(),
+        })
+    }
+
+    /// Writes it: one exchange, beside the runs (a failure only leaves
+    /// `kron cluster status` a little behind).
+    pub fn send(&self) {
+        let definitions: Vec<(&str, &str)> = self
+            .definitions
+            .iter()
+            .map(|(task, digest)| (task.as_str(), digest.as_str()))
+            .collect();
+        let pool = pool::for_cluster(&self.cluster);
+        let _ = pool.with(|b| b.seen(&self.node, &definitions));
     }
 }
 
@@ -280,15 +307,12 @@ fn boottime() -> Duration {
 }
 
 impl Lease {
-    /// `seen`: the node's and the definition's rows are written (off the
-    /// path to the command), unless the run did while it waited.
     fn start(
         req: &Request,
         cluster: &Cluster,
         occurrence: Occurrence,
         who: Claimant,
         token: i64,
-        seen: bool,
     ) -> Lease {
         let shared = Arc::new(Shared {
             // The claim was sent before this; a little early is safe.
@@ -305,23 +329,16 @@ impl Lease {
             request: running::request_path(&req.paths.running_dir(), req.run_id()),
             pid: std::process::id() as i32,
         };
-        let node = seen.then(|| node_seen(req, cluster));
         let budget = cluster
             .lease
             .saturating_sub(req.task.settings.kill_grace + SAFETY);
         let keeper = {
             let (shared, pool) = (shared.clone(), pool.clone());
             let (occ, lease) = (occurrence.clone(), cluster.lease);
-            let (stop, digest) = (stop.clone(), who.digest.clone());
+            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("lease".into())
-                .spawn(move || {
-                    // Off the path to the command's start.
-                    if let Some(node) = node {
-                        let _ = pool.with(|b| b.seen(&node, &occ.task, &digest));
-                    }
-                    keep(&shared, &pool, &occ, token, lease, budget, &stop);
-                })
+                .spawn(move || keep(&shared, &pool, &occ, token, lease, budget, &stop))
         };
         let enforcer = {
             let shared = shared.clone();
@@ -618,7 +635,6 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
                         occ.clone(),
                         who.clone(),
                         token,
-                        true,
                     )))
                 }
                 Takeover::Abandoned { holder } => Some(Watched::Abandoned(holder)),

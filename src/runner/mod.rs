@@ -65,6 +65,7 @@ use crate::runlog::{FOOTER, HEADER, RunLog};
 use crate::taskfile::{Cluster, Overlap, Task};
 use crate::units::format_duration;
 use attempt::{Limits, Sink, Tee};
+pub use claim::Announcement;
 pub use launch::Run;
 use outcome::{AttemptEnd, Verdict};
 use overlap::{Locked, take_lock};

@@ -242,16 +242,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'stop', '
 return 1
 "#;
 
-/// KEYS: node, nodes, definition, definitions. ARGV: node, version, file
-/// digest, tzdata, task, digest.
+/// KEYS: node, nodes, definitions, then each task's definition. ARGV:
+/// node, version, file digest, tzdata, then each task's name and digest.
 pub const SEEN: &str = concat!(
     prelude!(),
     r#"
 redis.call('HSET', KEYS[1], 'last_seen', fmt(now_ms()), 'version', ARGV[2],
   'file_digest', ARGV[3], 'tzdata', ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[6])
-redis.call('SADD', KEYS[4], ARGV[5])
+for i = 4, #KEYS do
+  redis.call('HSET', KEYS[i], ARGV[1], ARGV[2 * i - 2])
+  redis.call('SADD', KEYS[3], ARGV[2 * i - 3])
+end
 return 1
 "#
 );
