@@ -145,6 +145,38 @@ pub fn processes(pids: &[i32]) -> String {
     }
 }
 
+impl Record {
+    /// The record of instants that did not run, written at `now`: the
+    /// daemon's (downtime, a pause, a wait past `max_lateness`) and a
+    /// supervisor's (a claim that failed, a lock waited on too long).
+    pub fn missed(
+        run_id: String,
+        task: &str,
+        trigger: Trigger,
+        stretch: Stretch,
+        reason: String,
+        now: Timestamp,
+    ) -> Record {
+        Record {
+            run_id,
+            task: task.to_string(),
+            trigger,
+            scheduled: Some(stretch.last),
+            started: now,
+            finished: now,
+            attempts: 0,
+            exit_code: None,
+            signal: None,
+            outcome: Outcome::Missed,
+            duration_ms: 0,
+            reason: Some(reason),
+            leftovers: Vec::new(),
+            leftovers_stopped: Vec::new(),
+            missed: Some(stretch),
+        }
+    }
+}
+
 #[cfg(test)]
 impl Record {
     /// A record for tests: one attempt of a scheduled run of `task` that

@@ -52,7 +52,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::dirs::{self, Paths};
-use crate::history::{self, Outcome, Record, Stretch, Trigger};
+use crate::history::{self, Record, Stretch, Trigger};
 use crate::logging::{self, debug, error, info, warning};
 use crate::runner::launch::Launch;
 use crate::taskfile::{self, CatchUp, load::LoadError};
@@ -663,23 +663,14 @@ impl Daemon {
         now: Timestamp,
         follow: bool,
     ) {
-        let record = Record {
-            run_id: crate::runner::new_run_id(),
-            task: task.to_string(),
-            trigger: Trigger::Schedule,
-            scheduled: Some(stretch.last),
-            started: now,
-            finished: now,
-            attempts: 0,
-            exit_code: None,
-            signal: None,
-            outcome: Outcome::Missed,
-            duration_ms: 0,
-            reason: Some(reason),
-            leftovers: Vec::new(),
-            leftovers_stopped: Vec::new(),
-            missed: Some(stretch),
-        };
+        let record = Record::missed(
+            crate::runner::new_run_id(),
+            task,
+            Trigger::Schedule,
+            stretch,
+            reason,
+            now,
+        );
         if let Err(e) = history::record(&self.paths, &record, None) {
             warning!("{task}: recording missed instants: {e}");
         }

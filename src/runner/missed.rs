@@ -33,7 +33,7 @@ use jiff::Timestamp;
 use super::signals::Signals;
 use super::{Report, Request, Run, notify};
 use crate::dirs::Paths;
-use crate::history::{Outcome, Record, Stretch};
+use crate::history::{Record, Stretch};
 use crate::taskfile::Task;
 use crate::units::format_duration;
 
@@ -139,26 +139,18 @@ pub fn too_late(
 pub(super) fn record(req: &Request, reason: String) -> Record {
     let now = Timestamp::now();
     let at = req.run.scheduled.unwrap_or(now);
-    Record {
-        run_id: req.run_id().to_string(),
-        task: req.task.name.clone(),
-        trigger: req.run.trigger,
-        scheduled: Some(at),
-        started: now,
-        finished: now,
-        attempts: 0,
-        exit_code: None,
-        signal: None,
-        outcome: Outcome::Missed,
-        duration_ms: 0,
-        reason: Some(reason),
-        leftovers: Vec::new(),
-        leftovers_stopped: Vec::new(),
-        missed: Some(Stretch {
-            count: 1,
-            more: false,
-            first: at,
-            last: at,
-        }),
-    }
+    let stretch = Stretch {
+        count: 1,
+        more: false,
+        first: at,
+        last: at,
+    };
+    Record::missed(
+        req.run_id().to_string(),
+        &req.task.name,
+        req.run.trigger,
+        stretch,
+        reason,
+        now,
+    )
 }
