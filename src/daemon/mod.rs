@@ -728,8 +728,16 @@ impl Daemon {
             if !instant || !recent || self.state.last.get(&task) != Some(&mark) {
                 continue;
             }
-            let (records, _) = history::read(&self.paths.history_dir(), &task).unwrap_or_default();
-            let traced = records.iter().rev().take(200).any(|r| {
+            // Only the newest records, through the index: a start with a
+            // thousand such tasks must not read a thousand whole files.
+            let recent = history::query::Filter {
+                since: mark.checked_sub(jiff::SignedDuration::from_secs(60)).ok(),
+                ..Default::default()
+            };
+            let (records, _) =
+                history::query::newest(&self.paths.history_dir(), &[task.clone()], &recent, 200)
+                    .unwrap_or_default();
+            let traced = records.iter().any(|r| {
                 r.scheduled == Some(mark)
                     || r.missed.is_some_and(|m| m.first <= mark && mark <= m.last)
             }) || registered
