@@ -734,9 +734,13 @@ impl Daemon {
                 since: mark.checked_sub(jiff::SignedDuration::from_secs(60)).ok(),
                 ..Default::default()
             };
-            let (records, _) =
-                history::query::newest(&self.paths.history_dir(), &[task.clone()], &recent, 200)
-                    .unwrap_or_default();
+            let (records, _) = history::query::newest(
+                &self.paths.history_dir(),
+                std::slice::from_ref(&task),
+                &recent,
+                200,
+            )
+            .unwrap_or_default();
             let traced = records.iter().any(|r| {
                 r.scheduled == Some(mark)
                     || r.missed.is_some_and(|m| m.first <= mark && mark <= m.last)
