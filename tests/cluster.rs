@@ -184,6 +184,7 @@ on_each_backend!(
     the_claim_takes_the_cluster_lock_with_it,
     the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones,
     a_cluster_task_starts_its_command_at_its_instant_and_not_before,
+    a_run_on_one_host_never_overlaps_a_run_still_going_on_another,
     each_occurrence_runs_once_on_three_hosts,
     a_dead_holders_occurrence_is_abandoned_under_once,
     a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
@@ -575,6 +576,66 @@ fn the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones(server: &mut
         b.claim(&recent, &aged).unwrap(),
         Claim::Won { .. }
     ));
+}
+
+/// `overlap = "skip"` (the default) holds across hosts: a run of every
+/// second that lasts two, whichever host wins each instant, never starts
+/// while another host's run is going on; the instants it meets are
+/// recorded skipped, naming the run that holds the cluster lock.
+fn a_run_on_one_host_never_overlaps_a_run_still_going_on_another(db: &mut dyn Server) {
+    let shared = tempfile::tempdir().unwrap();
+    let spans = shared.path().join("spans");
+    let command = format!(
+        "echo \"start $KRON_NODE $(date +%s%N)\" >> {0}; sleep 2; \
+         echo \"end $KRON_NODE $(date +%s%N)\" >> {0}",
+        spans.display()
+    );
+    let mut hosts = hosts(db, 2, "6s", shared.path(), |dir| {
+        cluster_task("slow", "* * * * * *", &command, dir, "")
+    });
+    // A skip of one host's claim because the other host's run holds the
+    // lock: the cluster-wide case, not a host skipping its own.
+    let across = || {
+        ledger(&hosts[0], "slow").iter().any(|row| {
+            row["state"] == "skipped"
+                && row["reason"].as_str().is_some_and(|reason| {
+                    let holder = reason.split(" on ").nth(1).unwrap_or("");
+                    reason.contains("holds cluster lock")
+                        && !holder.starts_with(row["node"].as_str().unwrap_or("?"))
+                })
+        })
+    };
+    wait_until_else(
+        "a host skipped an instant because the other host's run went on",
+        across,
+        || format!("{:#?}", ledger(&hosts[0], "slow")),
+    );
+    wait_until("two runs ended", || {
+        std::fs::read_to_string(&spans)
+            .unwrap_or_default()
+            .matches("end ")
+            .count()
+            >= 2
+    });
+    for host in &mut hosts {
+        host.stop();
+    }
+    let mut runs: Vec<(i128, &str)> = Vec::new();
+    let text = std::fs::read_to_string(&spans).unwrap();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let [what, _node, ns] = words[..] else {
+            panic!("{line}")
+        };
+        runs.push((ns.parse().unwrap(), what));
+    }
+    runs.sort();
+    // In time order, starts and ends alternate: no run began before the
+    // one going on ended, on whichever host (the hosts stopped with the
+    // last one maybe still going).
+    for pair in runs.windows(2) {
+        assert_ne!(pair[0].1, pair[1].1, "two runs at once:\n{text}");
+    }
 }
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {
