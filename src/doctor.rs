@@ -719,6 +719,22 @@ fn cluster_backend(cluster: &Cluster) -> Vec<Check> {
         Err(e) => return vec![check(WHAT, Status::Fail, e.to_string())],
     };
     let mut checks = Vec::new();
+    let address = crate::cluster::address(cluster).unwrap_or_default();
+    if !crate::taskfile::is_redis_address(&address)
+        && let Some(host) = crate::cluster::postgres::unencrypted_host(&address)
+    {
+        checks.push(
+            check(
+                "cluster encryption",
+                Status::Warn,
+                format!(
+                    "the connection to {host} is not encrypted: the network sees every claim \
+                     and outcome, and can answer in the database's place"
+                ),
+            )
+            .fix("add sslmode=require to the address (and SSL_CERT_FILE for a private CA)"),
+        );
+    }
     if health.standby {
         checks.push(
             check(

@@ -76,7 +76,7 @@ impl Forgotten {
                 format!("the ledger keeps occurrences claimed since {since} (history.max_age)")
             }
         };
-        ClusterError::Backend(format!(
+        ClusterError::Forgotten(format!(
             "{occurrence} is older than the cluster remembers ({why}): whether it ran is \
              forgotten, so no host claims it"
         ))
@@ -94,6 +94,10 @@ pub enum ClusterError {
     Backend(String),
     #[error("{path}: {reason}")]
     AddressFile { path: PathBuf, reason: String },
+    /// The occurrence is older than the ledger remembers: no host claims
+    /// it, now or later.
+    #[error("{0}")]
+    Forgotten(String),
 }
 
 /// One scheduled instant of one task: the key every host agrees on.

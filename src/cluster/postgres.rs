@@ -263,6 +263,27 @@ impl Postgres {
     }
 }
 
+/// The host a PostgreSQL `address` reaches over TCP without TLS, other
+/// than this machine's loopback (`kron doctor` warns of it); `None` for
+/// sockets, the loopback, `sslmode=require`, or an address that does not
+/// parse (the connection says why).
+pub fn unencrypted_host(address: &str) -> Option<String> {
+    let config = ::postgres::Config::from_str(address).ok()?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return None;
+    }
+    config.get_hosts().iter().find_map(|host| match host {
+        ::postgres::config::Host::Tcp(name) => {
+            let loopback = name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            (!loopback).then(|| name.clone())
+        }
+        _ => None,
+    })
+}
+
 /// The TLS of `sslmode=require`: rustls with ring, the server's
 /// certificate checked against the system's roots, or those of
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set. Read once per process.
@@ -770,5 +791,33 @@ impl Backend for Postgres {
             schema,
             expected_schema: SCHEMA_VERSION,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tcp_beyond_the_loopback_without_sslmode_require_is_unencrypted() {
+        let host = |address: &str| unencrypted_host(address);
+        assert_eq!(
+            host("postgres://kron@db.internal/kron").as_deref(),
+            Some("db.internal")
+        );
+        assert_eq!(
+            host("host=10.0.0.5 user=kron sslmode=prefer").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(host("host=db.internal user=kron sslmode=require"), None);
+        assert_eq!(
+            host("postgres://kron@db.internal/kron?sslmode=require"),
+            None
+        );
+        assert_eq!(host("host=/run/postgresql user=kron"), None);
+        assert_eq!(host("host=localhost user=kron"), None);
+        assert_eq!(host("host=127.0.0.1 user=kron"), None);
+        assert_eq!(host("host=::1 user=kron"), None);
+        assert_eq!(host("not an address = ="), None);
     }
 }

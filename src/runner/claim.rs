@@ -135,6 +135,11 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     let mut warned = false;
     loop {
         let tried = try_claim(cluster, &occ, &who, lock, std::mem::take(&mut clocks_agree));
+        // Not an unreachable backend: trying again cannot help.
+        if let Err(NoClaim { reason, last: true }) = &tried {
+            return Begun::NotClaimed(format!("not claimed: {reason}"));
+        }
+        let tried = tried.map_err(|e| e.reason);
         match &tried {
             Ok(_) => cluster::reach::clear(req.paths),
             Err(reason) => {
@@ -185,16 +190,23 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     }
 }
 
+/// Why a claim got nothing.
+struct NoClaim {
+    reason: String,
+    /// The ledger forgot the occurrence: no later try can claim it.
+    last: bool,
+}
+
 /// One claim: compare clocks (unless `clocks_agree`, just found), insert,
 /// and take the cluster lock `lock` with it; the `bool` says whether the
-/// lock is held. The error is the reason nothing was claimed.
+/// lock is held.
 fn try_claim(
     cluster: &Cluster,
     occ: &Occurrence,
     who: &Claimant,
     lock: Option<&str>,
     clocks_agree: bool,
-) -> Result<(Claim, bool), String> {
+) -> Result<(Claim, bool), NoClaim> {
     let pool = pool::for_cluster(cluster);
     let claimed = pool.with(|backend| {
         let skew = match clocks_agree {
@@ -207,7 +219,18 @@ fn try_claim(
             (None, None) => Ok((backend.claim(occ, who)?, false)),
         })
     });
-    claimed.map_err(|e| e.to_string())?
+    let refused = |reason: String| NoClaim {
+        reason,
+        last: false,
+    };
+    match claimed {
+        Ok(result) => result.map_err(refused),
+        Err(e @ ClusterError::Forgotten(_)) => Err(NoClaim {
+            reason: e.to_string(),
+            last: true,
+        }),
+        Err(e) => Err(refused(e.to_string())),
+    }
 }
 
 /// What a supervisor tells the backend of its host and of the
