@@ -185,6 +185,7 @@ on_each_backend!(
     the_ledger_keeps_history_keep_occurrences_and_forgets_older_ones,
     a_cluster_task_starts_its_command_at_its_instant_and_not_before,
     a_run_on_one_host_never_overlaps_a_run_still_going_on_another,
+    a_host_whose_clock_is_off_claims_nothing_and_says_so,
     each_occurrence_runs_once_on_three_hosts,
     a_dead_holders_occurrence_is_abandoned_under_once,
     a_dead_holders_occurrence_runs_again_with_a_larger_token_under_retry,
@@ -637,6 +638,61 @@ fn a_run_on_one_host_never_overlaps_a_run_still_going_on_another(db: &mut dyn Se
     for pair in runs.windows(2) {
         assert_ne!(pair[0].1, pair[1].1, "two runs at once:\n{text}");
     }
+}
+
+/// libfaketime, which makes a process's clock run off (`.ci/run`
+/// installs it).
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// A host whose clock is 10 s ahead of the backend's (libfaketime in its
+/// daemon and supervisors, monotonic clocks left alone) claims nothing,
+/// records the instants it could not claim as missed with the reason,
+/// and `kron status` says its claims fail; the other host runs the task.
+fn a_host_whose_clock_is_off_claims_nothing_and_says_so(db: &mut dyn Server) {
+    if !Path::new(FAKETIME).exists() {
+        eprintln!("skipped: libfaketime is not installed (.ci/run installs it)");
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let command = witness(&file, "true");
+    let tasks = cluster_task("tick", "* * * * * *", &command, shared.path(), "");
+    let mut good = Host::new("node-1");
+    good.write_tasks(db, "3s", &tasks);
+    good.start();
+    let mut ahead = Host::new("node-2");
+    ahead.write_tasks(db, "3s", &tasks);
+    ahead.start_with(&[
+        ("LD_PRELOAD", FAKETIME),
+        ("FAKETIME", "+10s"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ]);
+    let refused = || {
+        ahead.history("tick").iter().any(|r| {
+            r["outcome"] == "missed"
+                && r["reason"]
+                    .as_str()
+                    .is_some_and(|why| why.contains("10.0s ahead of the backend's"))
+        })
+    };
+    wait_until_else(
+        "node-2 recorded an instant it would not claim",
+        refused,
+        || format!("{:#?}\n{}", ahead.history("tick"), ahead.log()),
+    );
+    let status = ahead.env.kron(&["status"]).output();
+    assert!(
+        status.stdout().contains("claims FAIL"),
+        "{}",
+        status.stdout()
+    );
+    wait_until("node-1 ran the task", || !witnesses(&file).is_empty());
+    good.stop();
+    ahead.stop();
+    let seen = witnesses(&file);
+    assert!(seen.iter().all(|w| w.0 == "node-1"), "{seen:?}");
+    let rows = ledger(&good, "tick");
+    assert!(rows.iter().all(|r| r["node"] == "node-1"), "{rows:#?}");
 }
 
 fn each_occurrence_runs_once_on_three_hosts(pg: &mut dyn Server) {

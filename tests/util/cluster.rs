@@ -263,6 +263,12 @@ impl Host {
     /// Starts the daemon as PID 1 of a new PID namespace (`unshare`
     /// kills it, and so the whole namespace, when it dies itself).
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Starts the daemon (see [`Host::start`]) with these variables set
+    /// too, which its supervisors inherit.
+    pub fn start_with(&mut self, vars: &[(&str, &str)]) {
         let file = std::fs::File::create(&self.log).unwrap();
         let template = self.env.kron(&[]).into_command();
         let mut command = match &self.net {
@@ -283,6 +289,7 @@ impl Host {
                 command.env(key, value);
             }
         }
+        command.envs(vars.iter().copied());
         command
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
