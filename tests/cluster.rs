@@ -195,6 +195,7 @@ on_each_backend!(
     a_holder_stopped_past_its_lease_stops_its_command_once_it_goes_on,
     a_partitioned_holder_stops_its_command_before_its_lease_ends,
     what_one_host_missed_while_down_says_another_may_have_run_it,
+    with_every_host_down_the_first_back_catches_up_once_for_the_cluster,
 );
 
 /// The backend's own connection, as a supervisor makes it.
@@ -1532,4 +1533,61 @@ fn what_one_host_missed_while_down_says_another_may_have_run_it(db: &mut dyn Ser
     for host in &mut hosts {
         host.stop();
     }
+}
+
+/// Every host down over some instants: the first host back applies
+/// `catch_up = "once"` and claims the latest instant nobody ran, like any
+/// other; the host back after it finds that one claimed and runs it no
+/// second time.
+fn with_every_host_down_the_first_back_catches_up_once_for_the_cluster(db: &mut dyn Server) {
+    let shared = tempfile::tempdir().unwrap();
+    let file = shared.path().join("witness");
+    let command = witness(&file, "true");
+    let mut hosts = hosts(db, 2, "3s", shared.path(), |dir| {
+        cluster_task("tick", "* * * * * *", &command, dir, "catch_up = \"once\"")
+    });
+    wait_until("an occurrence ran", || !witnesses(&file).is_empty());
+    for host in &mut hosts {
+        host.stop();
+    }
+    let stopped = jiff::Timestamp::now();
+    wait_until("three instants passed with every host down", || {
+        jiff::Timestamp::now() > stopped + jiff::SignedDuration::from_secs(3)
+    });
+    hosts[0].start();
+    let caught_up = |h: &Host| {
+        h.history("tick")
+            .into_iter()
+            .find(|r| r["trigger"] == "catch-up" && r["outcome"] == "success")
+    };
+    wait_until("node-1 caught up", || caught_up(&hosts[0]).is_some());
+    let record = caught_up(&hosts[0]).unwrap();
+    let instant: jiff::Timestamp = record["scheduled"].as_str().unwrap().parse().unwrap();
+    assert!(instant > stopped, "{record:#}");
+    let key = format!("tick@{instant}");
+    let row = ledger(&hosts[0], "tick")
+        .into_iter()
+        .find(|r| r["instant"].as_str().and_then(|i| i.parse().ok()) == Some(instant))
+        .unwrap();
+    assert_eq!(row["node"], "node-1", "{row:#}");
+    hosts[1].start();
+    wait_until("node-2 ran one after its return", || {
+        witnesses(&file).iter().filter(|w| w.0 == "node-2").count() >= 1
+            && hosts[1]
+                .history("tick")
+                .iter()
+                .any(crate::util::missed_while_down)
+    });
+    // The occurrences still going on as the hosts stop are left out.
+    let until = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2);
+    for host in &mut hosts {
+        host.stop();
+    }
+    let seen = witnesses(&file);
+    assert_eq!(
+        seen.iter().filter(|w| w.1 == key).count(),
+        1,
+        "{key} ran more than once: {seen:?}"
+    );
+    check_ledger(&ledger(&hosts[0], "tick"), &seen, "tick", "once", until);
 }
