@@ -11,11 +11,15 @@
 //!   `max_skew` from ours, gets no claim (fail closed): under `catch_up =
 //!   "skip"` the run is recorded missed at once; otherwise the claim is
 //!   tried again until the task's next instant (or `max_lateness`), which
-//!   is catch-up once the backend is back.
+//!   is catch-up once the backend is back. The run's cluster lock is
+//!   taken with the claim (`Backend::claim_locked`). A run started before
+//!   its instant (the daemon's `CLAIM_LEAD`) connects and compares the
+//!   clocks first, then waits for the instant to claim.
 //! - **Lease.** A thread renews the claim (and the run's lock) three
-//!   times per lease, and three times within the budget below. Another thread watches the time since the last
-//!   renewal that succeeded, on `CLOCK_BOOTTIME` (which counts a
-//!   suspended machine's sleep and a stopped process's pause): once
+//!   times per lease, and three times within the budget below. Another
+//!   thread watches the time since the last renewal that succeeded, on
+//!   `CLOCK_BOOTTIME` (which counts a suspended machine's sleep and a
+//!   stopped process's pause): once
 //!   `lease − kill_grace − 1 s` has passed, the run is asked to stop, so
 //!   its command is gone (SIGTERM, SIGKILL after `kill_grace`) before the
 //!   lease can end on the backend's clock and another host take over. A
