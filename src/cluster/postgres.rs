@@ -158,7 +158,6 @@ impl Postgres {
         tx.commit().map_err(error)
     }
 
-    /// Runs `op`; if kron's tables do not exist yet, creates them first.
     /// The claim, and with `lock` the cluster lock for it, in one
     /// statement: the lock's row is written only if the claim's was.
     fn claim_with(
@@ -249,6 +248,7 @@ impl Postgres {
         })
     }
 
+    /// Runs `op`; if kron's tables do not exist yet, creates them first.
     fn with_schema<T>(
         &mut self,
         mut op: impl FnMut(&mut Client) -> Result<T, ::postgres::Error>,

@@ -121,9 +121,6 @@ pub struct Daemon {
     /// The tasks whose `missed` records are followed by a hook or a mail
     /// (`runner::missed`), and such records written in this turn.
     follow_missed: BTreeSet<String>,
-    /// The tasks other hosts run too (a `[cluster]` and not `cluster =
-    /// "local"`): what this host missed, another may have run.
-    coordinated: BTreeSet<String>,
     /// The `[cluster]` table `kron __cluster-check` last looked at.
     cluster_checked: Option<crate::taskfile::Cluster>,
     to_follow: Vec<Record>,
@@ -182,7 +179,6 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         missed_cause: None,
         metrics_file: None,
         follow_missed: BTreeSet::new(),
-        coordinated: BTreeSet::new(),
         cluster_checked: None,
         to_follow: Vec::new(),
         read: None,
@@ -351,7 +347,6 @@ impl Daemon {
         // the rest is the supervisors' to read from the snapshots.
         let mut specs = Vec::new();
         let mut follow_missed = BTreeSet::new();
-        let mut coordinated = BTreeSet::new();
         let text = match read_task_file(&path) {
             Ok(text) => text,
             Err(e) => return self.refuse(&e, why),
@@ -359,9 +354,6 @@ impl Daemon {
         let file = match taskfile::load::parse_document(&text, &path, &mut |task| {
             if crate::runner::notify::wants_missed(&task) {
                 follow_missed.insert(task.name.clone());
-            }
-            if task.settings.cluster != crate::taskfile::ClusterMode::Local {
-                coordinated.insert(task.name.clone());
             }
             specs.push(Spec::of(&task));
         }) {
@@ -383,7 +375,6 @@ impl Daemon {
             crate::cluster::reach::clear(&self.paths);
         }
         self.follow_missed = follow_missed;
-        self.coordinated = coordinated;
         self.planner
             .load(specs, file.max_parallel, &mut self.state, now);
         self.check_cluster(file.cluster.as_ref());
@@ -638,7 +629,7 @@ impl Daemon {
         };
         // What this host missed, another host of the cluster may have run:
         // the record says so, and no host's hook or mail follows it.
-        let elsewhere = self.coordinated.contains(&m.task);
+        let elsewhere = m.coordinated;
         let note = if elsewhere {
             "; this host's view only: another host of the cluster may have run them \
              (kron history --cluster)"

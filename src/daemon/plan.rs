@@ -70,8 +70,10 @@ pub struct Spec {
     pub catch_up: CatchUp,
     pub max_lateness: Option<Duration>,
     pub paused: bool,
-    /// Its supervisor starts [`CLAIM_LEAD`] before the instant.
-    pub early: bool,
+    /// Other hosts run it too (a `[cluster]`, not `cluster = "local"`):
+    /// its on-time supervisor starts [`CLAIM_LEAD`] early (without
+    /// jitter), and what this host missed another may have run.
+    pub coordinated: bool,
 }
 
 impl Spec {
@@ -83,12 +85,12 @@ impl Spec {
             catch_up: task.settings.catch_up,
             max_lateness: task.settings.max_lateness,
             paused: task.settings.paused,
-            early: task.settings.cluster != ClusterMode::Local && task.settings.jitter.is_zero(),
+            coordinated: task.settings.cluster != ClusterMode::Local,
         }
     }
 
     fn lead(&self) -> Duration {
-        if self.early {
+        if self.coordinated && self.jitter.is_zero() {
             CLAIM_LEAD
         } else {
             Duration::ZERO
@@ -136,6 +138,8 @@ pub struct Missed {
     pub not_run: Option<Stretch>,
     /// Some of them would have run but for `max_lateness`.
     pub too_late: bool,
+    /// The task is coordinated (see [`Spec::coordinated`]).
+    pub coordinated: bool,
 }
 
 /// A run that waited for a `max_parallel` slot past its `max_lateness`:
@@ -406,6 +410,7 @@ impl Planner {
                     runs: caught_up,
                     not_run: not_run(&spec.schedule, entry.handled, missed, more, caught_up),
                     too_late,
+                    coordinated: spec.coordinated,
                 });
             }
             entry.handled = latest;
@@ -683,7 +688,7 @@ mod tests {
             catch_up: CatchUp::Once,
             max_lateness: None,
             paused: false,
-            early: false,
+            coordinated: false,
         }
     }
 
@@ -754,7 +759,7 @@ mod tests {
         let mut state = State::default();
         let mut plan = Planner::default();
         let early = Spec {
-            early: true,
+            coordinated: true,
             ..spec("c", "* * * * *")
         };
         let start = ts("2026-03-08T10:00:59.7Z");
@@ -875,6 +880,7 @@ mod tests {
                     last: ts("2026-03-08T09:00:00Z"),
                 }),
                 too_late: false,
+                coordinated: false,
             }]
         );
     }

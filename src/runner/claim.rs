@@ -122,11 +122,11 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
                 .unwrap_or(occ.instant)
         }
     };
+    let pool = pool::for_cluster(cluster);
     let mut clocks_agree = false;
     if req.run.trigger == Trigger::Schedule && occ.instant > Timestamp::now() {
         // Started before the instant (the daemon's `CLAIM_LEAD`): the
         // connection and the clocks' check are done while it waits.
-        let pool = pool::for_cluster(cluster);
         clocks_agree = matches!(
             pool.with(|b| cluster::clock_skew(b, cluster.max_skew)),
             Ok(None)
@@ -138,12 +138,14 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
     let mut wait = Duration::from_secs(1);
     let mut warned = false;
     loop {
-        let tried = try_claim(cluster, &occ, &who, lock, std::mem::take(&mut clocks_agree));
-        // Not an unreachable backend: trying again cannot help.
-        if let Err(NoClaim { reason, last: true }) = &tried {
-            return Begun::NotClaimed(format!("not claimed: {reason}"));
-        }
-        let tried = tried.map_err(|e| e.reason);
+        let agree = std::mem::take(&mut clocks_agree);
+        let tried = match try_claim(&pool, cluster, &occ, &who, lock, agree) {
+            // Not an unreachable backend: trying again cannot help.
+            Err(NoClaim { reason, last: true }) => {
+                return Begun::NotClaimed(format!("not claimed: {reason}"));
+            }
+            tried => tried.map_err(|e| e.reason),
+        };
         match &tried {
             Ok(_) => cluster::reach::clear(req.paths),
             Err(reason) => {
@@ -160,9 +162,7 @@ pub(super) fn begin(req: &Request, signals: &mut Signals) -> Begun {
         }
         match tried {
             Ok((Claim::Won { token }, locked)) => {
-                let mut lease = Lease::start(req, cluster, occ, who, token);
-                lease.locked = locked;
-                return Begun::Mine(lease);
+                return Begun::Mine(Lease::start(req, cluster, occ, who, token, locked));
             }
             Ok((Claim::Lost(holder), _)) => {
                 if holder.digest != who.digest {
@@ -205,13 +205,13 @@ struct NoClaim {
 /// and take the cluster lock `lock` with it; the `bool` says whether the
 /// lock is held.
 fn try_claim(
+    pool: &Pool,
     cluster: &Cluster,
     occ: &Occurrence,
     who: &Claimant,
     lock: Option<&str>,
     clocks_agree: bool,
 ) -> Result<(Claim, bool), NoClaim> {
-    let pool = pool::for_cluster(cluster);
     let claimed = pool.with(|backend| {
         let skew = match clocks_agree {
             true => None,
@@ -334,12 +334,14 @@ fn boottime() -> Duration {
 }
 
 impl Lease {
+    /// `locked`: the run's cluster lock came with the claim.
     fn start(
         req: &Request,
         cluster: &Cluster,
         occurrence: Occurrence,
         who: Claimant,
         token: i64,
+        locked: bool,
     ) -> Lease {
         let shared = Arc::new(Shared {
             // The claim was sent before this; a little early is safe.
@@ -382,7 +384,7 @@ impl Lease {
             pool,
             shared,
             threads,
-            locked: false,
+            locked,
         }
     }
 
@@ -662,6 +664,7 @@ pub(super) fn watch(req: &Request, mut holder: Holder, signals: &mut Signals) ->
                         occ.clone(),
                         who.clone(),
                         token,
+                        false,
                     )))
                 }
                 Takeover::Abandoned { holder } => Some(Watched::Abandoned(holder)),
