@@ -124,6 +124,16 @@ memory_row() { # $1: label, $2: pid, $3: the peak's label (default VmHWM)
         "$1" "$(kb VmRSS "$status")" "$(kb RssAnon "$status")" "$(kb RssFile "$status")" \
         "$(kb Private_Dirty "$rollup")" "${3:-VmHWM}" "$(kb VmHWM "$status")"
 }
+# Drops kron's binary from the page cache, as after a boot: the kernel
+# maps a binary's code a page-cache folio at a time (64 KiB or more), and
+# a binary just written by the linker or cp is cached in larger folios
+# than one read back from disk, which makes RssFile and VmHWM depend on how
+# the file came to be cached rather than on the daemon.
+cold_binary() { # $1: the binary (default kron)
+    python3 -c "import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)" "${1:-$kron}"
+}
 # $1: the number of tasks, $2: the label's suffix, $3: the file's first
 # lines (a Python string's text). Leaves the idle VmRSS in $idle_rss.
 memory_of() {
@@ -131,6 +141,7 @@ memory_of() {
 print('$3')
 for i in range($1):
     print(f'[tasks.task-{i}]\nschedule = \"{i % 60} {i // 60 % 24} * * *\"\ncommand = \"/usr/local/bin/backup --target /srv/backup/{i} --quiet\"\n')"
+    cold_binary
     start_daemon
     settle "$daemon_pid"
     memory_row "kron, $1 task(s)$2" "$daemon_pid" "VmHWM (start)"
@@ -168,6 +179,7 @@ for i in range(1000):
 if command -v busybox > /dev/null && busybox --list | grep -qx crond; then
     mkdir -p "$dir/crontabs"
     cp "$jobs" "$dir/crontabs/$(id -un)"
+    cold_binary "$(command -v busybox)"
     busybox crond -f -c "$dir/crontabs" &
     other=$!
     settle "$other"
@@ -179,6 +191,7 @@ if [ -x /usr/sbin/cron ] && [ "$(id -u)" = 0 ] && ! pgrep -x cron > /dev/null; t
     # the measure, and the crontab there before is put back.
     old=$(crontab -l 2>/dev/null || true)
     crontab "$jobs"
+    cold_binary /usr/sbin/cron
     /usr/sbin/cron -f &
     other=$!
     settle "$other"

@@ -5,6 +5,30 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+/// The task file of the daemon's own command line, `kron [--file F] daemon
+/// run` (as `daemon::control::start` and `service::daemon_argv` write it),
+/// recognised before clap: `Some(None)` for no `--file`, `None` for any
+/// other command line, which clap parses. Building clap's model of every
+/// verb maps a megabyte and more of code and data that the daemon then
+/// never runs again; its memory peak must not start there
+/// (docs/performance.md, the daemon's memory).
+pub fn daemon_run_file(args: &[std::ffi::OsString]) -> Option<Option<&std::ffi::OsStr>> {
+    let words: Vec<&std::ffi::OsStr> = args.iter().skip(1).map(|a| a.as_os_str()).collect();
+    match words.as_slice() {
+        [daemon, run] if *daemon == "daemon" && *run == "run" => Some(None),
+        [flag, file, daemon, run]
+            if *flag == "--file"
+                && *daemon == "daemon"
+                && *run == "run"
+                && !file.is_empty()
+                && !file.as_encoded_bytes().starts_with(b"-") =>
+        {
+            Some(Some(file))
+        }
+        _ => None,
+    }
+}
+
 /// A per-user crontab replacement with retries, locks, logs and exact time
 /// semantics.
 ///

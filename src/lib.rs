@@ -49,6 +49,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if let Some(code) = complete_request(&args) {
         return ExitCode::from(code);
     }
+    if let Some(file) = cli::daemon_run_file(&args) {
+        return match cmd::daemon_run(file.map(std::path::Path::new)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => error::report(&e),
+        };
+    }
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(mut e) => {

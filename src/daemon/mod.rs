@@ -40,6 +40,8 @@ mod supervisors;
 mod trim;
 pub mod watch;
 
+pub use trim::give_back;
+
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -195,6 +197,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     // back before the load, so that the load's peak does not add to it.
     trim::give_back();
     daemon.reload("start");
+    // And what planning ran, before the recovery and the history run theirs.
+    trim::give_back();
     // Runs whose supervisor died while no daemon watched are stopped and
     // recorded; those of live supervisors are counted.
     crate::runner::recover::start(paths);
@@ -258,6 +262,12 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 }
             }
             daemon.supervisors.reap();
+            // The last run's end, or a helper's (`kron __cluster-check`):
+            // what handling them mapped is given back before the daemon
+            // idles, not after every run of a burst.
+            if daemon.running() == 0 {
+                daemon.trim_pending = true;
+            }
         }
         if timer {
             match clock.read() {
@@ -351,21 +361,22 @@ impl Daemon {
             Ok(text) => text,
             Err(e) => return self.refuse(&e, why),
         };
-        let file = match taskfile::load::parse_document(&text, &path, &mut |task| {
+        let file = match taskfile::load::parse_each(&text, &path, &mut |task| {
             if crate::runner::notify::wants_missed(&task) {
                 follow_missed.insert(task.name.clone());
             }
             specs.push(Spec::of(&task));
         }) {
-            Ok((file, doc)) => {
-                self.snapshot(&doc);
-                file
-            }
+            Ok(file) => file,
             Err(e) => return self.refuse(&e, why),
         };
+        // Each step of a load runs code of its own (the parser, the
+        // snapshots' writing, the planner): what one used is given back
+        // before the next, so that the load's peak is its largest step,
+        // not their sum.
+        trim::give_back();
+        self.snapshot(&text);
         drop(text);
-        // The document and the text were most of the load: given back now,
-        // before planning and saving the memory run code of their own.
         trim::give_back();
         let now = Timestamp::now();
         let count = specs.len();
@@ -468,10 +479,10 @@ impl Daemon {
         }
     }
 
-    /// Brings `$RUNTIME/loaded/` in line with `doc`. If that fails,
+    /// Brings `$RUNTIME/loaded/` in line with `text`. If that fails,
     /// supervisors read the task file itself.
-    fn snapshot(&mut self, doc: &toml_edit::Document<&str>) {
-        match self.snapshots.update(doc) {
+    fn snapshot(&mut self, text: &str) {
+        match self.snapshots.update(text) {
             Ok(()) => self.snapshots_ok = true,
             Err(e) => {
                 warning!(

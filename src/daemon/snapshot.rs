@@ -39,33 +39,53 @@ use crate::dirs::Paths;
 /// Calls `each` with each task's name and the text of its snapshot, in
 /// file order. `text` must be a valid task file; `None` when it is not a
 /// TOML document or a value has no span (neither happens to a file that
-/// loaded).
+/// loaded). Cut a task at a time where the file's layout allows
+/// (`taskfile::sections`), as the daemon loads it: one task's document in
+/// memory at a time.
 pub fn split(text: &str, each: &mut dyn FnMut(&str, &str)) -> Option<()> {
-    split_parsed(&toml_edit::Document::parse(text).ok()?, each)
+    let Some(sections) = crate::taskfile::sections::cut(text) else {
+        let doc = Document::parse(text).ok()?;
+        return split_tasks(doc.as_table(), text, &doc, each);
+    };
+    let head_text = &text[sections.head];
+    let head = Document::parse(head_text).ok()?;
+    for range in sections.tasks {
+        split_tasks(
+            head.as_table(),
+            head_text,
+            &Document::parse(&text[range]).ok()?,
+            each,
+        )?;
+    }
+    Some(())
 }
 
-/// [`split`] of a document already parsed (with its spans).
-pub fn split_parsed(doc: &Document<&str>, each: &mut dyn FnMut(&str, &str)) -> Option<()> {
-    let text = doc.raw();
-    let root = doc.as_table();
+/// The snapshots of the tasks of `doc`, sharing what `head` (parsed from
+/// `head_text`) says of every task.
+fn split_tasks(
+    head: &toml_edit::Table,
+    head_text: &str,
+    doc: &Document<&str>,
+    each: &mut dyn FnMut(&str, &str),
+) -> Option<()> {
     // What every task shares: its defaults, and the cluster it claims its
     // occurrences in (a supervisor reads `[cluster]` from its snapshot).
     let shared: Vec<(String, &Item)> = ["defaults", "cluster"]
         .into_iter()
-        .filter_map(|key| Some((key.to_string(), root.get(key)?)))
+        .filter_map(|key| Some((key.to_string(), head.get(key)?)))
         .collect();
-    let Some(tasks) = root.get("tasks").and_then(Item::as_table_like) else {
+    let Some(tasks) = doc.as_table().get("tasks").and_then(Item::as_table_like) else {
         return Some(());
     };
     let mut one = String::new();
     for (name, item) in tasks.iter() {
         one.clear();
-        section(&mut one, &[], &shared, text)?;
+        section(&mut one, &[], &shared, head_text)?;
         section(
             &mut one,
             &["tasks".to_string()],
             &[(quoted(name), item)],
-            text,
+            doc.raw(),
         )?;
         each(name, &one);
     }
@@ -191,10 +211,9 @@ impl Snapshots {
         result
     }
 
-    /// Makes the directory hold exactly the snapshots of `doc`'s tasks,
-    /// and `source` hold its text.
-    pub fn update(&mut self, doc: &Document<&str>) -> std::io::Result<()> {
-        let text = doc.raw();
+    /// Makes the directory hold exactly the snapshots of the tasks of
+    /// `text` (a task file that loaded), and `source` hold it.
+    pub fn update(&mut self, text: &str) -> std::io::Result<()> {
         let source_digest = digest(text);
         if self.source_digest != Some(source_digest) || !self.source().exists() {
             crate::dirs::create_private_dir(&self.paths.state_dir)?;
@@ -209,7 +228,7 @@ impl Snapshots {
         let old = std::mem::take(&mut self.written);
         let mut written: Vec<(Box<str>, u64)> = Vec::new();
         let mut result = Ok(());
-        split_parsed(doc, &mut |name, one| {
+        split(text, &mut |name, one| {
             if result.is_err() {
                 return;
             }
@@ -376,9 +395,7 @@ cluster = "local"
             runtime_dir: dir.path().join("runtime"),
         };
         let mut snapshots = Snapshots::new(paths.clone());
-        snapshots
-            .update(&Document::parse(table.as_str()).unwrap())
-            .unwrap();
+        snapshots.update(&table).unwrap();
         for name in ["a", "b"] {
             let one = std::fs::read_to_string(paths.snapshot(name)).unwrap();
             assert!(one.contains("[cluster]\n"), "{one}");
@@ -389,7 +406,7 @@ cluster = "local"
         }
         // Without a `[cluster]` table, no snapshot has one.
         let plain = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n";
-        snapshots.update(&Document::parse(plain).unwrap()).unwrap();
+        snapshots.update(plain).unwrap();
         let one = std::fs::read_to_string(paths.snapshot("a")).unwrap();
         assert!(!one.contains("cluster"), "{one}");
     }
@@ -404,10 +421,10 @@ cluster = "local"
         };
         let mut snapshots = Snapshots::new(paths.clone());
         let two = "[tasks.a]\nschedule = \"@daily\"\ncommand = \"a\"\n\n[tasks.b]\nschedule = \"@daily\"\ncommand = \"b\"\n";
-        snapshots.update(&Document::parse(two).unwrap()).unwrap();
+        snapshots.update(two).unwrap();
         assert!(paths.snapshot("a").exists() && paths.snapshot("b").exists());
         let one = "[tasks.b]\nschedule = \"@hourly\"\ncommand = \"b\"\n";
-        snapshots.update(&Document::parse(one).unwrap()).unwrap();
+        snapshots.update(one).unwrap();
         assert!(!paths.snapshot("a").exists());
         let b = std::fs::read_to_string(paths.snapshot("b")).unwrap();
         assert!(b.contains("@hourly"), "{b}");
@@ -436,8 +453,33 @@ cluster = "local"
         assert!(snapshots.rewrite().is_err());
         assert!(!paths.snapshot("b").exists());
         // The next load writes it again.
-        snapshots.update(&Document::parse(one).unwrap()).unwrap();
+        snapshots.update(one).unwrap();
         assert_eq!(std::fs::read_to_string(&source).unwrap(), one);
         assert_eq!(std::fs::read_to_string(paths.snapshot("b")).unwrap(), b);
+    }
+
+    #[test]
+    fn snapshots_cut_a_task_at_a_time_are_those_of_the_whole_file() {
+        // FILE has a [tasks] table: cut whole.
+        assert!(crate::taskfile::sections::cut(FILE).is_none());
+        let text = "# tasks\n[defaults]\nenv = { LANG = \"C\" }\n\
+                     [cluster]\nbackend = \"host=/x dbname=x\"\nnode = \"a\"\n\
+                     [tasks.backup]\nschedule = \"30 2 * * *\"\ncommand = [\"restic\", \"backup\"]\n\
+                     [tasks.backup.env]\nREPO = \"/mnt\" # where\n\
+                     [tasks.\"two\"]\nschedule = \"@daily\"\ncommand = \"\"\"\n[tasks.no]\n\"\"\"\n";
+        assert!(crate::taskfile::sections::cut(text).is_some(), "{text}");
+        let doc = Document::parse(text).unwrap();
+        let mut whole = Vec::new();
+        split_tasks(doc.as_table(), text, &doc, &mut |name, one| {
+            whole.push((name.to_string(), one.to_string()))
+        })
+        .unwrap();
+        let mut parts = Vec::new();
+        split(text, &mut |name, one| {
+            parts.push((name.to_string(), one.to_string()))
+        })
+        .unwrap();
+        assert_eq!(parts, whole);
+        assert!(whole.len() >= 2, "{whole:?}");
     }
 }

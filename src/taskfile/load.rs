@@ -96,118 +96,96 @@ impl LoadError {
 /// when it is not a valid task file. `path` is only used in diagnostics.
 pub fn parse(text: &str, path: &Path) -> Result<TaskFile, LoadError> {
     let mut tasks = Vec::new();
-    let (mut file, _) = parse_document(text, path, &mut |task| tasks.push(task))?;
+    let mut file = parse_each(text, path, &mut |task| tasks.push(task))?;
     file.tasks = tasks;
     Ok(file)
 }
 
 /// [`parse`], handing each task to `each` as it is read rather than
-/// keeping them (the returned file has no `tasks`), and the TOML document
-/// it read. The daemon keeps a few fields of each task, and a whole `Task`
-/// of a thousand is a megabyte it would hold only to drop it; it cuts its
-/// snapshots from the document rather than parsing the file a second time
-/// (the document is most of a load's memory). On an error some tasks may
-/// have been handed over already: the caller drops what it made of them.
-pub fn parse_document<'t>(
-    text: &'t str,
+/// keeping them (the returned file has no `tasks`). The daemon keeps a few
+/// fields of each task, and a whole `Task` of a thousand is a megabyte it
+/// would hold only to drop it. The file is parsed a task at a time where
+/// its layout allows (`sections`), so that one task's TOML document is
+/// held at a time, not the whole file's. On an error some tasks may have
+/// been handed over already: the caller drops what it made of them.
+pub fn parse_each(
+    text: &str,
     path: &Path,
     each: &mut dyn FnMut(Task),
-) -> Result<(TaskFile, toml_edit::Document<&'t str>), LoadError> {
-    parse_diagnostics(text, path, each).map_err(|diagnostics| LoadError::Invalid {
+) -> Result<TaskFile, LoadError> {
+    let parsed = match super::sections::cut(text) {
+        Some(sections) => by_sections(text, path, &sections, each).map_err(|diagnostics| {
+            // Named as the whole file names them: a part that is not TOML
+            // alone may be an error that begins in an earlier one.
+            whole(text, path, &mut |_| {}).err().unwrap_or(diagnostics)
+        }),
+        None => whole(text, path, each),
+    };
+    parsed.map_err(|diagnostics| LoadError::Invalid {
         path: path.into(),
         diagnostics,
     })
 }
 
-fn parse_diagnostics<'t>(
-    text: &'t str,
-    path: &Path,
-    each: &mut dyn FnMut(Task),
-) -> Result<(TaskFile, toml_edit::Document<&'t str>), Vec<Diagnostic>> {
-    let mut r = Reader {
-        lines: LineIndex::new(text),
-        path,
-        diagnostics: Vec::new(),
-        warnings: Vec::new(),
-        ended: Vec::new(),
-        system_zone: None,
-    };
-    let doc = match toml_edit::Document::parse(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let message = e.message().trim().to_string();
-            r.error(e.span(), "", format!("invalid TOML: {message}"), None);
-            return Err(r.diagnostics);
-        }
-    };
+/// The file parsed as one TOML document.
+fn whole(text: &str, path: &Path, each: &mut dyn FnMut(Task)) -> Result<TaskFile, Vec<Diagnostic>> {
+    let mut r = Reader::new(path);
+    r.part(text, 0);
+    let doc = r.document(text)?;
     let root = doc.as_table();
-    for (key, _) in root.iter() {
-        if !["defaults", "tasks", "cluster"].contains(&key) {
-            r.unknown_key(root, key, "", &["defaults", "tasks", "cluster"]);
-        }
-    }
-    let cluster = root.get("cluster").and_then(|item| r.cluster(item));
-    let mut max_parallel = None;
-    let defaults = match root.get("defaults") {
-        None => Layer::default(),
-        Some(item) => match item.as_table_like() {
-            Some(table) => {
-                if let Some(item) = table.get("max_parallel") {
-                    max_parallel = r.max_parallel(item);
-                }
-                r.layer(table, "defaults", false)
-            }
-            None => {
-                r.error(
-                    item.span(),
-                    "defaults",
-                    "expected a table: [defaults]",
-                    None,
-                );
-                Layer::default()
-            }
-        },
-    };
+    let head = r.head(root);
     if let Some(item) = root.get("tasks") {
-        match item.as_table_like() {
-            None => r.error(
-                item.span(),
-                "tasks",
-                "expected tables such as [tasks.backup]",
-                None,
-            ),
-            Some(table) => {
-                for (name, item) in table.iter() {
-                    let span = table.key(name).and_then(|k| k.span());
-                    if let Some(mut task) = r.task(name, item, span, &defaults) {
-                        task.settings.cluster = r.cluster_mode(&task, &defaults, root);
-                        if r.diagnostics.is_empty() {
-                            each(task);
-                        }
-                    }
-                }
-            }
+        r.tasks(item, root, &head, each);
+    }
+    r.finish(path, head)
+}
+
+/// The file parsed a part at a time: the head, then each task's tables.
+fn by_sections(
+    text: &str,
+    path: &Path,
+    sections: &super::sections::Sections,
+    each: &mut dyn FnMut(Task),
+) -> Result<TaskFile, Vec<Diagnostic>> {
+    let mut r = Reader::new(path);
+    let head_text = &text[sections.head.clone()];
+    r.part(head_text, 0);
+    let head_doc = r.document(head_text)?;
+    let head_root = head_doc.as_table();
+    let head = r.head(head_root);
+    // Lines before each part, counted as the parts go by.
+    let mut lines_before = 0;
+    let mut counted = 0;
+    for range in &sections.tasks {
+        lines_before += count_lines(&text[counted..range.start]);
+        counted = range.start;
+        let part = &text[range.clone()];
+        r.part(part, lines_before);
+        let doc = r.document(part)?;
+        if let Some(item) = doc.as_table().get("tasks") {
+            r.tasks(item, head_root, &head, each);
         }
     }
-    if r.diagnostics.is_empty() {
-        let file = TaskFile {
-            path: path.into(),
-            defaults,
-            tasks: Vec::new(),
-            max_parallel,
-            cluster,
-            warnings: r.warnings,
-            ended: r.ended,
-        };
-        Ok((file, doc))
-    } else {
-        r.diagnostics.sort_by_key(|d| (d.line, d.column));
-        Err(r.diagnostics)
-    }
+    r.finish(path, head)
+}
+
+fn count_lines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
+}
+
+/// What the head of a file says: the cluster, `[defaults]` and its
+/// `max_parallel`.
+struct Head {
+    cluster: Option<Cluster>,
+    max_parallel: Option<std::num::NonZeroU32>,
+    defaults: Layer,
 }
 
 struct Reader<'a> {
+    /// The lines of the part being read (the whole file, or one of its
+    /// sections), and how many lines of the file come before it.
     lines: LineIndex<'a>,
+    lines_before: usize,
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
     /// See [`TaskFile::warnings`].
@@ -217,7 +195,124 @@ struct Reader<'a> {
     system_zone: Option<Zone>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(path: &'a Path) -> Reader<'a> {
+        Reader {
+            lines: LineIndex::new(""),
+            lines_before: 0,
+            path,
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            ended: Vec::new(),
+            system_zone: None,
+        }
+    }
+
+    /// Reads `text`, which begins after `lines_before` lines of the file,
+    /// from now on: the spans of what follows are in it.
+    fn part(&mut self, text: &'a str, lines_before: usize) {
+        self.lines = LineIndex::new(text);
+        self.lines_before = lines_before;
+    }
+
+    fn line_column(&self, span: Option<Range<usize>>) -> (usize, usize) {
+        let (line, column) = self.lines.line_column(span.map_or(0, |s| s.start));
+        (line + self.lines_before, column)
+    }
+
+    fn document<'t>(
+        &mut self,
+        text: &'t str,
+    ) -> Result<toml_edit::Document<&'t str>, Vec<Diagnostic>> {
+        toml_edit::Document::parse(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            self.error(e.span(), "", format!("invalid TOML: {message}"), None);
+            std::mem::take(&mut self.diagnostics)
+        })
+    }
+
+    /// The root's keys, `[cluster]` and `[defaults]`.
+    fn head(&mut self, root: &toml_edit::Table) -> Head {
+        for (key, _) in root.iter() {
+            if !["defaults", "tasks", "cluster"].contains(&key) {
+                self.unknown_key(root, key, "", &["defaults", "tasks", "cluster"]);
+            }
+        }
+        let cluster = root.get("cluster").and_then(|item| self.cluster(item));
+        let mut max_parallel = None;
+        let defaults = match root.get("defaults") {
+            None => Layer::default(),
+            Some(item) => match item.as_table_like() {
+                Some(table) => {
+                    if let Some(item) = table.get("max_parallel") {
+                        max_parallel = self.max_parallel(item);
+                    }
+                    self.layer(table, "defaults", false)
+                }
+                None => {
+                    self.error(
+                        item.span(),
+                        "defaults",
+                        "expected a table: [defaults]",
+                        None,
+                    );
+                    Layer::default()
+                }
+            },
+        };
+        Head {
+            cluster,
+            max_parallel,
+            defaults,
+        }
+    }
+
+    /// The tasks of `item` (the `tasks` table), each handed to `each` while
+    /// the file has no error. `head` is the root that holds `[defaults]`
+    /// and `[cluster]`.
+    fn tasks(
+        &mut self,
+        item: &Item,
+        head_root: &toml_edit::Table,
+        head: &Head,
+        each: &mut dyn FnMut(Task),
+    ) {
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                item.span(),
+                "tasks",
+                "expected tables such as [tasks.backup]",
+                None,
+            );
+            return;
+        };
+        for (name, item) in table.iter() {
+            let span = table.key(name).and_then(|k| k.span());
+            if let Some(mut task) = self.task(name, item, span, &head.defaults) {
+                task.settings.cluster = self.cluster_mode(&task, item, &head.defaults, head_root);
+                if self.diagnostics.is_empty() {
+                    each(task);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self, path: &Path, head: Head) -> Result<TaskFile, Vec<Diagnostic>> {
+        if !self.diagnostics.is_empty() {
+            self.diagnostics.sort_by_key(|d| (d.line, d.column));
+            return Err(self.diagnostics);
+        }
+        Ok(TaskFile {
+            path: path.into(),
+            defaults: head.defaults,
+            tasks: Vec::new(),
+            max_parallel: head.max_parallel,
+            cluster: head.cluster,
+            warnings: self.warnings,
+            ended: self.ended,
+        })
+    }
+
     fn error(
         &mut self,
         span: Option<Range<usize>>,
@@ -236,7 +331,7 @@ impl Reader<'_> {
         message: impl Into<String>,
         help: Option<String>,
     ) -> Diagnostic {
-        let (line, column) = self.lines.line_column(span.map_or(0, |s| s.start));
+        let (line, column) = self.line_column(span);
         Diagnostic {
             file: self.path.into(),
             line,
@@ -343,7 +438,7 @@ impl Reader<'_> {
         };
         let (schedule_text, schedule) = schedule?;
         let settings = Settings::merge(name, defaults, &layer, zone?);
-        let line = self.lines.line_column(span.map_or(0, |s| s.start)).0;
+        let line = self.line_column(span).0;
         Some(Task {
             name: name.into(),
             description,
@@ -665,6 +760,7 @@ impl Reader<'_> {
     fn cluster_mode(
         &mut self,
         task: &Task,
+        item: &Item,
         defaults: &Layer,
         root: &toml_edit::Table,
     ) -> ClusterMode {
@@ -679,10 +775,8 @@ impl Reader<'_> {
             let grace = task.settings.kill_grace;
             if mode != ClusterMode::Local && grace + lease / 3 + Duration::from_secs(1) > lease {
                 let path = format!("tasks.{}.kill_grace", task.name);
-                let span = root
-                    .get("tasks")
-                    .and_then(|t| t.get(&task.name))
-                    .and_then(|t| t.get("kill_grace"))
+                let span = item
+                    .get("kill_grace")
                     .or_else(|| root.get("defaults").and_then(|t| t.get("kill_grace")))
                     .and_then(Item::span);
                 self.error(
@@ -704,10 +798,7 @@ impl Reader<'_> {
         }
         if mode.is_some_and(|m| m != ClusterMode::Local) {
             let (path, span) = if task.layer.cluster.is_some() {
-                let item = root
-                    .get("tasks")
-                    .and_then(|t| t.get(&task.name))
-                    .and_then(|t| t.get(CLUSTER_MODE_KEY));
+                let item = item.get(CLUSTER_MODE_KEY);
                 (
                     format!("tasks.{}.cluster", task.name),
                     item.and_then(Item::span),
@@ -1132,5 +1223,89 @@ fn kind(item: &Item) -> &'static str {
         Item::Table(_) | Item::Value(toml_edit::Value::InlineTable(_)) => "a table",
         Item::ArrayOfTables(_) => "an array of tables",
         Item::Value(v) => v.type_name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every task of `text` and what the file says around them, read a
+    /// part at a time and whole.
+    fn both(text: &str) -> (String, String) {
+        let path = Path::new("tasks.toml");
+        let sections = super::super::sections::cut(text).expect("a layout cut in parts");
+        let read = |parsed: Result<TaskFile, Vec<Diagnostic>>, tasks: Vec<Task>| match parsed {
+            Ok(file) => format!("{file:#?}\n{tasks:#?}"),
+            Err(diagnostics) => format!("{diagnostics:#?}"),
+        };
+        let mut tasks = Vec::new();
+        let parts = by_sections(text, path, &sections, &mut |t| tasks.push(t));
+        let parts = read(parts, tasks);
+        let mut tasks = Vec::new();
+        let whole = whole(text, path, &mut |t| tasks.push(t));
+        (parts, read(whole, tasks))
+    }
+
+    const FILE: &str = r#"# tasks
+[defaults]
+timezone = "europe/berlin"
+retry = { attempts = 2 }
+
+[cluster]
+backend = "host=/nonexistent dbname=x"
+node = "web-1"
+
+[tasks.backup]
+schedule = "30 2 * * *"
+command = ["restic", "backup"]
+[tasks.backup.env]
+REPO = "/mnt"
+
+  [ tasks . "old-year" ]
+schedule = "0 0 0 1 1 * 2001"
+command = """
+echo [tasks.not-a-table]
+"""
+cluster = "local"
+
+[tasks.'quoted-name']
+schedule = "@hourly"
+command = "true"
+timezone = "asia/tokyo"
+"#;
+
+    #[test]
+    fn a_file_read_a_task_at_a_time_reads_as_it_does_whole() {
+        let (parts, whole) = both(FILE);
+        assert_eq!(parts, whole);
+        // What is compared: the tasks with their lines, the warnings about
+        // spelling and the schedule that ended, each with its line.
+        for expected in ["line: 16", "line: 23", "spelled", "only fire in the past"] {
+            assert!(whole.contains(expected), "{expected}: {whole}");
+        }
+    }
+
+    #[test]
+    fn errors_are_named_as_the_whole_file_names_them() {
+        let invalid = [
+            // Not TOML in the second task's part.
+            FILE.replace("\"@hourly\"", "\"@hourly"),
+            // Defined twice within a task's part.
+            FILE.replace("REPO = \"/mnt\"", "REPO = \"/mnt\"\n[tasks.backup.env]"),
+            // Wrong in the task and in the head.
+            FILE.replace("\"30 2 * * *\"", "\"61 2 * * *\"")
+                .replace("node = \"web-1\"", "node = \"web 1\""),
+        ];
+        for text in &invalid {
+            let Err(LoadError::Invalid { diagnostics, .. }) = parse(text, Path::new("tasks.toml"))
+            else {
+                panic!("{text} loaded");
+            };
+            let Err(whole) = whole(text, Path::new("tasks.toml"), &mut |_| {}) else {
+                panic!("{text} loaded whole");
+            };
+            assert_eq!(diagnostics, whole, "{text}");
+        }
     }
 }

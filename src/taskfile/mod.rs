@@ -9,6 +9,7 @@
 pub mod edit;
 pub mod install;
 pub mod load;
+pub mod sections;
 pub mod template;
 
 use std::collections::BTreeMap;
