@@ -1100,9 +1100,43 @@ pub struct PauseArgs {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_daemon_command_line_read_before_clap_is_what_clap_reads() {
+        let words =
+            |line: &str| -> Vec<std::ffi::OsString> { line.split(' ').map(Into::into).collect() };
+        for line in [
+            "kron daemon run",
+            "kron --file /srv/kron/tasks.toml daemon run",
+            "kron --file relative.toml daemon run",
+        ] {
+            let args = words(line);
+            let early = daemon_run_file(&args).expect(line);
+            let cli = Cli::try_parse_from(&args).expect(line);
+            assert!(
+                matches!(cli.command, Command::Daemon(DaemonCommand::Run)),
+                "{line}"
+            );
+            assert_eq!(early.map(std::path::PathBuf::from), cli.file, "{line}");
+        }
+        // Everything else is clap's, help and errors included.
+        for line in [
+            "kron daemon run --help",
+            "kron daemon start",
+            "kron --utc daemon run",
+            "kron --file=x daemon run",
+            "kron daemon run extra",
+            "kron --file --help daemon run",
+            "kron run daemon",
+        ] {
+            assert_eq!(daemon_run_file(&words(line)), None, "{line}");
+        }
     }
 }

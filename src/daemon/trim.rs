@@ -25,7 +25,7 @@
 //! touched; and between the steps of a start and of a load (parsing,
 //! writing the snapshots, planning), so that their peak is the largest
 //! step's, not the sum of all. Each call reads `/proc/self/smaps` and
-//! makes a few dozen `madvise` calls: well under a millisecond.
+//! makes a few dozen `madvise` calls: about a millisecond.
 //!
 //! Which pages a step maps is the other half (build.rs): the daemon's
 //! functions lie side by side in the binary, so a step maps a few hundred
