@@ -552,3 +552,55 @@ fn one_change_is_loaded_once() {
         assert!(line.contains(&format!(": {n} task(s)")), "{}", daemon.log());
     }
 }
+
+/// The daemon reads a file a task at a time when its layout allows and
+/// whole otherwise (src/taskfile/sections.rs): both run every task with
+/// the defaults above them, and a mistake in a middle task is refused
+/// with the whole file's line.
+#[test]
+fn every_layout_of_the_task_file_runs_and_a_mistake_names_its_line() {
+    let env = Env::new();
+    let out = |name: &str| env.path().join(format!("{name}.out"));
+    let command = |name: &str| append(&out(name), &format!("{name}:$GREETING"));
+    // Cut into parts: [defaults], then each task's tables.
+    let parts = format!(
+        "# layout 1\n[defaults]\nenv = {{ GREETING = \"hi\" }}\n\n\
+         [tasks.first]\nschedule = \"* * * * * *\"\ncommand = '{}'\n\
+         [tasks.first.env]\nGREETING = \"first\"\n\n\
+         [tasks.\"second\"]\nschedule = \"* * * * * *\"\ncommand = '{}'\n",
+        command("first"),
+        command("second"),
+    );
+    // Read whole: a [tasks] table of inline tables and a dotted key.
+    let whole = format!(
+        "[defaults]\nenv.GREETING = \"hi\"\n\n[tasks]\n\
+         third = {{ schedule = \"* * * * * *\", command = '{}' }}\n\
+         fourth.schedule = \"* * * * * *\"\nfourth.command = '{}'\n",
+        command("third"),
+        command("fourth"),
+    );
+    env.write_task_file(&parts);
+    let daemon = DaemonGuard::start(&env);
+    wait_until("first and second run", || {
+        lines(&out("first")).contains(&"first:first".to_string())
+            && lines(&out("second")).contains(&"second:hi".to_string())
+    });
+    env.write_task_file(&whole);
+    wait_until("third and fourth run", || {
+        lines(&out("third")).contains(&"third:hi".to_string())
+            && lines(&out("fourth")).contains(&"fourth:hi".to_string())
+    });
+
+    // A mistake in the first task of a file cut in parts (line 6): the
+    // line is the file's, not the part's.
+    env.write_task_file(&parts.replacen("\"* * * * * *\"", "\"61 * * * *\"", 1));
+    wait_until("the mistake is refused", || {
+        env.kron(&["status"])
+            .output()
+            .stdout()
+            .contains("NOT loaded")
+    });
+    let status = env.kron(&["status"]).output().stdout();
+    assert!(status.contains("tasks.first.schedule"), "{status}");
+    assert!(status.contains(":6:"), "{status}\n{}", daemon.log());
+}

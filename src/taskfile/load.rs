@@ -268,8 +268,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The tasks of `item` (the `tasks` table), each handed to `each` while
-    /// the file has no error. `head` is the root that holds `[defaults]`
-    /// and `[cluster]`.
+    /// the file has no error. `head_root` is the root of the document that
+    /// holds `[defaults]` and `[cluster]` (the whole file's, or the head's).
     fn tasks(
         &mut self,
         item: &Item,
@@ -757,6 +757,7 @@ impl<'a> Reader<'a> {
 
     /// `cluster` as the task runs it: the task's, else the defaults', else
     /// `once` with a `[cluster]` table. Without one, only `local` is valid.
+    /// `item` is the task's table; `root` holds `[defaults]` and `[cluster]`.
     fn cluster_mode(
         &mut self,
         task: &Task,
