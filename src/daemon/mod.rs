@@ -65,6 +65,12 @@ use state::State;
 use supervisors::{RUNS_PER_SUPERVISOR, Supervisors};
 use watch::{Fingerprint, Watch};
 
+/// A sleep at least this long after the last run ended is idleness: what
+/// the runs mapped is given back before it (see `trim_when_idle`). Shorter
+/// sleeps keep it: mapping the code back costs the next run a few hundred
+/// microseconds, and giving it back a millisecond of CPU.
+const IDLE_TRIM: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("the daemon is already running ({})", pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")))]
@@ -114,6 +120,9 @@ pub struct Daemon {
     snapshots_ok: bool,
     /// Give memory back before the next sleep (after a load).
     trim_pending: bool,
+    /// Give it back before the next long sleep ([`IDLE_TRIM`]): the last
+    /// run ended. A task due each second keeps its code mapped.
+    trim_when_idle: bool,
     /// Why instants found missed at the next plan were missed: the daemon
     /// was not running (on start), the clock jumped; else it woke late.
     missed_cause: Option<String>,
@@ -178,6 +187,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         snapshots: snapshot::Snapshots::new(paths.clone()),
         snapshots_ok: false,
         trim_pending: false,
+        trim_when_idle: false,
         missed_cause: None,
         metrics_file: None,
         follow_missed: BTreeSet::new(),
@@ -213,9 +223,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         tolerance = LATE_TOLERANCE;
 
         // 2. Sleep until something happens.
-        clock
-            .arm(daemon.planner.deadline())
-            .map_err(sys("arming the timer"))?;
+        let deadline = daemon.planner.deadline();
+        clock.arm(deadline).map_err(sys("arming the timer"))?;
         let timeout = server.timeout().map_or(PollTimeout::NONE, |d| {
             PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX)
         });
@@ -232,8 +241,10 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
         );
         // Last before the sleep: see `trim`.
-        if daemon.trim_pending {
+        let long_sleep = deadline.is_none_or(|at| at.duration_since(Timestamp::now()) > IDLE_TRIM);
+        if daemon.trim_pending || (daemon.trim_when_idle && long_sleep) {
             daemon.trim_pending = false;
+            daemon.trim_when_idle = false;
             trim::give_back();
         }
         match nix::poll::poll(&mut fds, timeout) {
@@ -264,9 +275,10 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
             daemon.supervisors.reap();
             // The last run's end, or a helper's (`kron __cluster-check`):
             // what handling them mapped is given back before the daemon
-            // idles, not after every run of a burst.
+            // idles, not after every run of a burst, nor between runs a
+            // second apart (mapping the code back would delay each one).
             if daemon.running() == 0 {
-                daemon.trim_pending = true;
+                daemon.trim_when_idle = true;
             }
         }
         if timer {
