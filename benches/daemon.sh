@@ -140,7 +140,7 @@ memory_of() {
     write_tasks "
 print('$3')
 for i in range($1):
-    print(f'[tasks.task-{i}]\nschedule = \"{i % 60} {i // 60 % 24} * * *\"\ncommand = \"/usr/local/bin/backup --target /srv/backup/{i} --quiet\"\n')"
+    print(f'[tasks.task-{i}]\nschedule = \"{i % 60} {i // 60 % 24} 1 1 *\"\ncommand = \"/usr/local/bin/backup --target /srv/backup/{i} --quiet\"\n')"
     cold_binary
     start_daemon
     settle "$daemon_pid"
@@ -175,7 +175,7 @@ done
 jobs=$dir/crontab
 python3 -c "
 for i in range(1000):
-    print(f'{i % 60} {i // 60 % 24} * * * /usr/local/bin/backup --target /srv/backup/{i} --quiet')" > "$jobs"
+    print(f'{i % 60} {i // 60 % 24} 1 1 * /usr/local/bin/backup --target /srv/backup/{i} --quiet')" > "$jobs"
 if command -v busybox > /dev/null && busybox --list | grep -qx crond; then
     mkdir -p "$dir/crontabs"
     cp "$jobs" "$dir/crontabs/$(id -un)"

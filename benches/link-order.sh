@@ -71,8 +71,10 @@ for line in text.splitlines():
         # Callgrind marks a recursive call's cycle ('2); only mangled
         # names are the linker's ("(below main)" and addresses are not).
         name = re.sub(r"'\d+$", "", names.get(m.group(1), ""))
-        if name.startswith("_") and name not in seen:
+        if name.startswith("_"):
             seen.add(name)
-            print(name)
+# Sorted: what matters is that they are together, and a sorted list
+# changes by the functions that changed when it is written again.
+print("\n".join(sorted(seen)))
 PY
 echo "link/daemon.order: $(grep -vc '^#' link/daemon.order) functions"

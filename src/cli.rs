@@ -5,17 +5,17 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-/// The task file of the daemon's own command line, `kron [--file F] daemon
-/// run` (as `daemon::control::start` and `service::daemon_argv` write it),
-/// recognised before clap: `Some(None)` for no `--file`, `None` for any
-/// other command line, which clap parses. Building clap's model of every
-/// verb maps a megabyte and more of code and data that the daemon then
-/// never runs again; its memory peak must not start there
-/// (docs/performance.md, the daemon's memory).
-pub fn daemon_run_file(args: &[std::ffi::OsString]) -> Option<Option<&std::ffi::OsStr>> {
+/// `kron [--file F] daemon run`, the daemon's own command line (as
+/// `daemon::control::start` and `service::daemon_argv` write it), read
+/// without clap: the `Cli` clap would make of it, or `None` for any other
+/// command line, which clap parses. Building clap's model of every verb
+/// maps a megabyte and more of code and data that the daemon then never
+/// runs again; its memory peak must not start there (docs/performance.md,
+/// the daemon's memory).
+pub fn daemon_run(args: &[std::ffi::OsString]) -> Option<Cli> {
     let words: Vec<&std::ffi::OsStr> = args.iter().skip(1).map(|a| a.as_os_str()).collect();
-    match words.as_slice() {
-        [daemon, run] if *daemon == "daemon" && *run == "run" => Some(None),
+    let file = match words.as_slice() {
+        [daemon, run] if *daemon == "daemon" && *run == "run" => None,
         [flag, file, daemon, run]
             if *flag == "--file"
                 && *daemon == "daemon"
@@ -23,10 +23,16 @@ pub fn daemon_run_file(args: &[std::ffi::OsString]) -> Option<Option<&std::ffi::
                 && !file.is_empty()
                 && !file.as_encoded_bytes().starts_with(b"-") =>
         {
-            Some(Some(file))
+            Some(PathBuf::from(file))
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(Cli {
+        file,
+        color: ColorWhen::Auto,
+        utc: false,
+        command: Command::Daemon(DaemonCommand::Run),
+    })
 }
 
 /// A per-user crontab replacement with retries, locks, logs and exact time
@@ -1118,13 +1124,13 @@ mod tests {
             "kron --file relative.toml daemon run",
         ] {
             let args = words(line);
-            let early = daemon_run_file(&args).expect(line);
+            let early = daemon_run(&args).expect(line);
             let cli = Cli::try_parse_from(&args).expect(line);
             assert!(
                 matches!(cli.command, Command::Daemon(DaemonCommand::Run)),
                 "{line}"
             );
-            assert_eq!(early.map(std::path::PathBuf::from), cli.file, "{line}");
+            assert_eq!(format!("{early:?}"), format!("{cli:?}"), "{line}");
         }
         // Everything else is clap's, help and errors included.
         for line in [
@@ -1136,7 +1142,7 @@ mod tests {
             "kron --file --help daemon run",
             "kron run daemon",
         ] {
-            assert_eq!(daemon_run_file(&words(line)), None, "{line}");
+            assert!(daemon_run(&words(line)).is_none(), "{line}");
         }
     }
 }

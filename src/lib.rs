@@ -49,13 +49,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if let Some(code) = complete_request(&args) {
         return ExitCode::from(code);
     }
-    if let Some(file) = cli::daemon_run_file(&args) {
-        return match cmd::daemon_run(file.map(std::path::Path::new)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => error::report(&e),
-        };
-    }
-    let cli = match cli::Cli::try_parse_from(&args) {
+    // The daemon's own command line is read without clap (`cli::daemon_run`).
+    let parsed = match cli::daemon_run(&args) {
+        Some(cli) => Ok(cli),
+        None => cli::Cli::try_parse_from(&args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(mut e) => {
             usage::explain(&mut e, &args);

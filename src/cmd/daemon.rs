@@ -24,6 +24,10 @@ pub fn run(ctx: &Ctx, command: &DaemonCommand) -> Result<(), Error> {
     let paths = absolute(&ctx.paths)?;
     match command {
         DaemonCommand::Run => {
+            // What the dynamic loader, the C library's start and the
+            // command line touched is never used again: given back before
+            // the daemon's own start adds to it.
+            crate::daemon::give_back();
             logging::init_from_env();
             if let Err(e) = logging::bound(&paths.daemon_log()) {
                 logging::warning!("{e}");

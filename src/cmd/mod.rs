@@ -103,20 +103,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// `kron [--file F] daemon run` without clap (`cli::daemon_run_file`):
-/// what `dispatch` does for it, with the default output style.
-pub fn daemon_run(file: Option<&std::path::Path>) -> Result<(), Error> {
-    // What the dynamic loader and the C library's start touched (relocation
-    // tables, their own code) is never used again: given back before the
-    // daemon's own start adds to it.
-    crate::daemon::give_back();
-    let ctx = Ctx {
-        paths: Paths::from_env(file),
-    };
-    ctx.paths.check()?;
-    daemon::run(&ctx, &crate::cli::DaemonCommand::Run)
-}
-
 /// Whether the verb uses kron's directories, which must then be kron's own
 /// ([`Paths::check`]). Those that do not: `check` validates a file wherever
 /// it is and writes nothing, `next --expr` reads no file, `doctor` reports

@@ -241,8 +241,9 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
         );
         // Last before the sleep: see `trim`.
-        let long_sleep = deadline.is_none_or(|at| at.duration_since(Timestamp::now()) > IDLE_TRIM);
-        if daemon.trim_pending || (daemon.trim_when_idle && long_sleep) {
+        let idle = daemon.trim_when_idle
+            && deadline.is_none_or(|at| at.duration_since(Timestamp::now()) > IDLE_TRIM);
+        if daemon.trim_pending || idle {
             daemon.trim_pending = false;
             daemon.trim_when_idle = false;
             trim::give_back();
